@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// WorkerOptions selects how the worker is compiled.
+type WorkerOptions struct {
+	// Compiler is "tinygo" (the default, smaller) or "go" (GOOS=js GOARCH=wasm).
+	Compiler string
+	// OutDir receives worker.mjs, wasm_exec.js and app.wasm; it is wiped first.
+	OutDir string
+}
+
+// tinygoStackSize: stripe-go's JSON decoding of a Checkout Session overflows
+// TinyGo's default 64 KiB goroutine stack on wasm.
+const tinygoStackSize = "256KB"
+
+// BuildWorker compiles ./wasm and assembles the files wrangler uploads.
+func BuildWorker(opts WorkerOptions) error {
+	if err := os.RemoveAll(opts.OutDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return err
+	}
+	wasmPath := filepath.Join(opts.OutDir, "app.wasm")
+	var execJS string
+	switch opts.Compiler {
+	case "tinygo":
+		tinygo := envOr("TINYGO", "tinygo")
+		cmd := exec.Command(tinygo, "build", "-target", "wasm", "-no-debug", "-opt=z",
+			"-stack-size="+tinygoStackSize, "-o", wasmPath, "./wasm")
+		if err := run(cmd); err != nil {
+			return err
+		}
+		root, err := output(exec.Command(tinygo, "env", "TINYGOROOT"))
+		if err != nil {
+			return err
+		}
+		execJS = filepath.Join(root, "targets", "wasm_exec.js")
+	case "go":
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", wasmPath, "./wasm")
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if err := run(cmd); err != nil {
+			return err
+		}
+		root, err := output(exec.Command("go", "env", "GOROOT"))
+		if err != nil {
+			return err
+		}
+		execJS = filepath.Join(root, "lib", "wasm", "wasm_exec.js")
+	default:
+		return fmt.Errorf("unknown compiler %q: use tinygo or go", opts.Compiler)
+	}
+	if err := copyFile(execJS, filepath.Join(opts.OutDir, "wasm_exec.js")); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join("wasm", "loader.mjs"), filepath.Join(opts.OutDir, "worker.mjs")); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(opts.OutDir, "COMPILER"), []byte(opts.Compiler+"\n"), 0o644)
+}
+
+func run(cmd *exec.Cmd) error {
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return nil
+}
+
+func output(cmd *exec.Cmd) (string, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}

@@ -1,0 +1,256 @@
+package worker
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// maxCartLines bounds the number of distinct products in one order.
+const maxCartLines = 20
+
+// publicProduct is what the browser may know about a product.
+type publicProduct struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Image       string `json:"image,omitempty"`
+	UnitAmount  int64  `json:"unitAmount"`
+	Currency    string `json:"currency"`
+	MaxQuantity int64  `json:"maxQuantity"`
+}
+
+type configResponse struct {
+	PublishableKey string          `json:"publishableKey"`
+	StripeJSURL    string          `json:"stripeJsUrl"`
+	DefaultItem    string          `json:"defaultItem"`
+	Catalog        []publicProduct `json:"catalog"`
+}
+
+func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
+	resp := configResponse{
+		PublishableKey: s.cfg.PublishableKey,
+		StripeJSURL:    s.cfg.StripeJSURL,
+		DefaultItem:    s.cfg.DefaultItem,
+		Catalog:        make([]publicProduct, len(s.cfg.Catalog.Products)),
+	}
+	for i, p := range s.cfg.Catalog.Products {
+		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// cartItem is one line of a create request. Quantity stays raw so that strings,
+// fractions and overflows get precise messages.
+type cartItem struct {
+	ID       string          `json:"id"`
+	Quantity json.RawMessage `json:"quantity"`
+}
+
+type createSessionRequest struct {
+	Items []cartItem `json:"items"`
+}
+
+// orderLine is a validated cart line, priced from the catalog.
+type orderLine struct {
+	Product  *Product
+	Quantity int64
+}
+
+// parseCart validates a create request against the catalog. An absent body
+// buys one of the default item, as Stripe's own quickstart front end expects.
+func (s *Server) parseCart(req *createSessionRequest, hadBody bool) ([]orderLine, *apiError) {
+	if !hadBody {
+		p, _ := s.cfg.Catalog.Lookup(s.cfg.DefaultItem)
+		return []orderLine{{Product: p, Quantity: 1}}, nil
+	}
+	if req.Items == nil {
+		return nil, badRequest("missing_items", "items", "items is required: a list of {\"id\", \"quantity\"}")
+	}
+	if len(req.Items) == 0 {
+		return nil, badRequest("empty_cart", "items", "items must name at least one product")
+	}
+	if len(req.Items) > maxCartLines {
+		return nil, badRequest("too_many_items", "items", "at most %d different products per order", maxCartLines)
+	}
+	lines := make([]orderLine, 0, len(req.Items))
+	seen := make(map[string]bool, len(req.Items))
+	for i, it := range req.Items {
+		field := "items[" + strconv.Itoa(i) + "]"
+		if it.ID == "" {
+			return nil, badRequest("missing_id", field+".id", "%s.id is required", field)
+		}
+		p, ok := s.cfg.Catalog.Lookup(it.ID)
+		if !ok {
+			return nil, badRequest("unknown_product", field+".id", "%s.id names no product in the catalog", field)
+		}
+		if seen[p.ID] {
+			return nil, badRequest("duplicate_product", field+".id", "%s.id repeats %q; send one line per product with its total quantity", field, p.ID)
+		}
+		seen[p.ID] = true
+		qty, err := parseQuantity(it.Quantity, p.MaxQuantity, field+".quantity")
+		if err != nil {
+			return nil, err
+		}
+		if len(lines) > 0 && lines[0].Product.Currency != p.Currency {
+			return nil, badRequest("mixed_currencies", field+".id", "%s is priced in %s but the order is in %s; one order takes one currency", field, strings.ToUpper(p.Currency), strings.ToUpper(lines[0].Product.Currency))
+		}
+		lines = append(lines, orderLine{Product: p, Quantity: qty})
+	}
+	return lines, nil
+}
+
+func parseQuantity(raw json.RawMessage, max int64, field string) (int64, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 1, nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		if raw[0] == '"' {
+			return 0, badRequest("invalid_quantity", field, "%s must be a number, not a string", field)
+		}
+		if _, ferr := strconv.ParseFloat(string(raw), 64); ferr == nil && !strings.ContainsAny(string(raw), "eE") {
+			return 0, badRequest("invalid_quantity", field, "%s must be a whole number", field)
+		}
+		return 0, badRequest("invalid_quantity", field, "%s must be a whole number between 1 and %d", field, max)
+	}
+	if n < 1 || n > max {
+		return 0, badRequest("invalid_quantity", field, "%s must be between 1 and %d", field, max)
+	}
+	return n, nil
+}
+
+// sessionParams builds the Checkout Session for validated lines. Amounts come
+// only from the catalog.
+func (s *Server) sessionParams(lines []orderLine, returnURL string) *stripe.CheckoutSessionCreateParams {
+	params := &stripe.CheckoutSessionCreateParams{
+		Mode:      stripe.String(string(stripe.CheckoutSessionModePayment)),
+		UIMode:    stripe.String(string(stripe.CheckoutSessionUIModeEmbedded)),
+		ReturnURL: stripe.String(returnURL),
+		LineItems: make([]*stripe.CheckoutSessionCreateLineItemParams, len(lines)),
+	}
+	for i, l := range lines {
+		li := &stripe.CheckoutSessionCreateLineItemParams{Quantity: stripe.Int64(l.Quantity)}
+		if l.Product.Price != "" {
+			li.Price = stripe.String(l.Product.Price)
+		} else {
+			pd := &stripe.CheckoutSessionCreateLineItemPriceDataProductDataParams{Name: stripe.String(l.Product.Name)}
+			if l.Product.Description != "" {
+				pd.Description = stripe.String(l.Product.Description)
+			}
+			li.PriceData = &stripe.CheckoutSessionCreateLineItemPriceDataParams{
+				Currency:    stripe.String(l.Product.Currency),
+				UnitAmount:  stripe.Int64(l.Product.UnitAmount),
+				ProductData: pd,
+			}
+		}
+		params.LineItems[i] = li
+	}
+	return params
+}
+
+// returnURL is where embedded Checkout sends the shopper: the site's return page
+// with Stripe's {CHECKOUT_SESSION_ID} template, which Stripe fills in.
+func (s *Server) returnURL(r *http.Request) string {
+	origin := s.cfg.PublicURL
+	if origin == "" {
+		origin = requestOrigin(r)
+	}
+	return origin + s.cfg.ReturnPath + "?session_id={CHECKOUT_SESSION_ID}"
+}
+
+func requestOrigin(r *http.Request) string {
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	host := r.URL.Host
+	if host == "" {
+		host = r.Host
+	}
+	return scheme + "://" + host
+}
+
+func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Request) {
+	var req createSessionRequest
+	hadBody, err := readJSON(w, r, &req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	lines, aerr := s.parseCart(&req, hadBody)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	sess, err := s.stripe.V1CheckoutSessions.Create(r.Context(), s.sessionParams(lines, s.returnURL(r)))
+	if err != nil {
+		writeError(w, fromStripe(err, "checkout session"))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ClientSecret string `json:"clientSecret"`
+	}{sess.ClientSecret})
+}
+
+// validSessionID accepts what Stripe issues (cs_test_... / cs_live_...) and
+// nothing that could smuggle a path or query into the Stripe call.
+func validSessionID(id string) bool {
+	var rest string
+	switch {
+	case strings.HasPrefix(id, "cs_test_"):
+		rest = id[len("cs_test_"):]
+	case strings.HasPrefix(id, "cs_live_"):
+		rest = id[len("cs_live_"):]
+	default:
+		return false
+	}
+	if len(rest) == 0 || len(rest) > 200 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+type sessionStatusResponse struct {
+	Status        string `json:"status"`
+	PaymentStatus string `json:"payment_status"`
+	CustomerEmail string `json:"customer_email"`
+}
+
+func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := q.Get("session_id")
+	switch {
+	case id == "":
+		writeError(w, badRequest("missing_session_id", "session_id", "session_id query parameter is required"))
+		return
+	case len(q["session_id"]) > 1:
+		writeError(w, badRequest("invalid_session_id", "session_id", "give session_id once"))
+		return
+	case !validSessionID(id):
+		writeError(w, badRequest("invalid_session_id", "session_id", "session_id must be a Checkout Session id (cs_test_... or cs_live_...)"))
+		return
+	}
+	sess, err := s.stripe.V1CheckoutSessions.Retrieve(r.Context(), id, nil)
+	if err != nil {
+		writeError(w, fromStripe(err, "checkout session"))
+		return
+	}
+	resp := sessionStatusResponse{Status: string(sess.Status), PaymentStatus: string(sess.PaymentStatus), CustomerEmail: sess.CustomerEmail}
+	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
+		resp.CustomerEmail = sess.CustomerDetails.Email
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

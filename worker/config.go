@@ -1,0 +1,105 @@
+package worker
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Defaults for settings that have one.
+const (
+	// DefaultStripeJSURL is Stripe.js on the basil release train, the train that
+	// stripe-go v82 (API version 2025-08-27.basil) speaks.
+	DefaultStripeJSURL = "https://js.stripe.com/basil/stripe.js"
+	// DefaultReturnPath is where embedded Checkout sends the shopper afterwards.
+	DefaultReturnPath = "/return.html"
+)
+
+// Config is the worker's configuration, read once from the environment
+// (wrangler vars and secrets, or .dev.vars locally).
+type Config struct {
+	// SecretKey is STRIPE_SECRET_KEY (sk_test_..., sk_live_... or a restricted rk_ key).
+	SecretKey string
+	// PublishableKey is STRIPE_PUBLISHABLE_KEY, handed to the browser by /config.
+	PublishableKey string
+	// APIBase is STRIPE_API_BASE: empty for Stripe itself, or the URL of
+	// stripe-mock or the local sandbox.
+	APIBase string
+	// StripeJSURL is STRIPE_JS_URL, the Stripe.js the pages load.
+	StripeJSURL string
+	// PublicURL is PUBLIC_URL, the site's origin used to build return URLs.
+	// Empty means the origin of the incoming request (the worker serves the site).
+	PublicURL string
+	// ReturnPath is RETURN_PATH, the return page's path on PublicURL.
+	ReturnPath string
+	// Catalog comes from CATALOG_JSON, or the bundled catalog.json.
+	Catalog *Catalog
+	// DefaultItem is DEFAULT_ITEM: the product an empty create request buys.
+	DefaultItem string
+}
+
+// LoadConfig reads and validates the configuration through getenv. Errors name
+// the variable at fault and never include a secret's value.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		SecretKey:      strings.TrimSpace(getenv("STRIPE_SECRET_KEY")),
+		PublishableKey: strings.TrimSpace(getenv("STRIPE_PUBLISHABLE_KEY")),
+		APIBase:        strings.TrimRight(strings.TrimSpace(getenv("STRIPE_API_BASE")), "/"),
+		StripeJSURL:    strings.TrimSpace(getenv("STRIPE_JS_URL")),
+		PublicURL:      strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/"),
+		ReturnPath:     strings.TrimSpace(getenv("RETURN_PATH")),
+		DefaultItem:    strings.TrimSpace(getenv("DEFAULT_ITEM")),
+	}
+	switch {
+	case c.SecretKey == "":
+		return c, fmt.Errorf("STRIPE_SECRET_KEY is not set: add it with `wrangler secret put STRIPE_SECRET_KEY` (or to .dev.vars for wrangler dev)")
+	case !(strings.HasPrefix(c.SecretKey, "sk_") || strings.HasPrefix(c.SecretKey, "rk_")):
+		return c, fmt.Errorf("STRIPE_SECRET_KEY must be a secret key (sk_...) or restricted key (rk_...); it looks like something else")
+	}
+	if c.PublishableKey != "" && !strings.HasPrefix(c.PublishableKey, "pk_") {
+		return c, fmt.Errorf("STRIPE_PUBLISHABLE_KEY must start with pk_")
+	}
+	if c.APIBase != "" {
+		if err := checkAbsoluteURL(c.APIBase); err != nil {
+			return c, fmt.Errorf("STRIPE_API_BASE: %v", err)
+		}
+	}
+	if c.StripeJSURL == "" {
+		c.StripeJSURL = DefaultStripeJSURL
+	} else if err := checkAbsoluteURL(c.StripeJSURL); err != nil {
+		return c, fmt.Errorf("STRIPE_JS_URL: %v", err)
+	}
+	if c.PublicURL != "" {
+		if err := checkAbsoluteURL(c.PublicURL); err != nil {
+			return c, fmt.Errorf("PUBLIC_URL: %v", err)
+		}
+	}
+	if c.ReturnPath == "" {
+		c.ReturnPath = DefaultReturnPath
+	} else if !strings.HasPrefix(c.ReturnPath, "/") || strings.HasPrefix(c.ReturnPath, "//") || strings.ContainsAny(c.ReturnPath, "?# \\") {
+		return c, fmt.Errorf("RETURN_PATH must be a path starting with a single '/', without query or fragment")
+	}
+	if raw := getenv("CATALOG_JSON"); strings.TrimSpace(raw) != "" {
+		cat, err := ParseCatalog([]byte(raw))
+		if err != nil {
+			return c, fmt.Errorf("CATALOG_JSON: %v", err)
+		}
+		c.Catalog = cat
+	} else {
+		c.Catalog = DefaultCatalog()
+	}
+	if c.DefaultItem == "" {
+		c.DefaultItem = c.Catalog.Products[0].ID
+	} else if _, ok := c.Catalog.Lookup(c.DefaultItem); !ok {
+		return c, fmt.Errorf("DEFAULT_ITEM %q is not a product in the catalog", c.DefaultItem)
+	}
+	return c, nil
+}
+
+func checkAbsoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}

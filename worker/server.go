@@ -1,0 +1,87 @@
+// Package worker holds the checkout kit's HTTP handlers. It is plain Go: it
+// never imports syscall/js, so it runs and is tested on the host, and the wasm
+// main in ../wasm only wires it to the Workers runtime.
+package worker
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// Server is the worker's http.Handler.
+type Server struct {
+	cfg    Config
+	stripe *stripe.Client
+	routes map[string]route
+}
+
+// route is one path's handlers by method.
+type route map[string]http.HandlerFunc
+
+// NewServer builds the handler. httpClient carries every call to Stripe (on
+// Workers, a fetch-based client; in tests, one pointed at a fake).
+func NewServer(cfg Config, httpClient *http.Client) *Server {
+	bc := &stripe.BackendConfig{
+		HTTPClient: httpClient,
+		// stripe-go's default logger writes to stderr; errors are logged by
+		// fromStripe instead, with the request id and without request bodies.
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+		MaxNetworkRetries: stripe.Int64(1),
+	}
+	if cfg.APIBase != "" {
+		bc.URL = stripe.String(cfg.APIBase)
+	}
+	s := &Server{
+		cfg:    cfg,
+		stripe: stripe.NewClient(cfg.SecretKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc))),
+	}
+	s.routes = map[string]route{
+		"/config":                  {http.MethodGet: s.handleConfig},
+		"/create-checkout-session": {http.MethodPost: s.handleCreateCheckoutSession},
+		"/session-status":          {http.MethodGet: s.handleSessionStatus},
+	}
+	return s
+}
+
+// ServeHTTP routes the request. Unknown paths and methods answer JSON errors,
+// and a panic in a handler becomes a 500 instead of taking the instance down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Printf("panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+			writeError(w, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	rt, ok := s.routes[r.URL.Path]
+	if !ok {
+		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})
+		return
+	}
+	h, ok := rt[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = rt[http.MethodGet]
+	}
+	if !ok {
+		allow := ""
+		for m := range rt {
+			allow = m
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
+		return
+	}
+	h(w, r)
+}
+
+// ConfigErrorHandler answers every request with the configuration problem, so
+// a misconfigured deployment explains itself instead of failing obscurely.
+func ConfigErrorHandler(err error) http.Handler {
+	log.Printf("configuration error: %v", err)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "configuration_error", Message: "the checkout worker is misconfigured: " + err.Error()})
+	})
+}

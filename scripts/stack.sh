@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# stack.sh — runs the worker under `wrangler dev` (and, offline, the local
+# Stripe sandbox), waits until both answer, then either runs the command given
+# as arguments with BASE_URL / SANDBOX_URL exported, or stays in the foreground
+# until Ctrl-C. Everything it starts, it stops on exit.
+#
+#   scripts/stack.sh                      # make dev: serve until Ctrl-C
+#   scripts/stack.sh go test ./scripts/e2e  # run a command against the stack
+#
+# Settings (environment):
+#   PORT            worker port (default 8787)
+#   SANDBOX_PORT    sandbox port (default 8789)
+#   INSPECTOR_PORT  wrangler's inspector port (default 9229)
+#   WORKER_SCRIPT   the built worker entry (default dist/worker/worker.mjs)
+#   STACK_LOG_DIR   if set, wrangler's and the sandbox's output go to files there
+#   STRIPE_MODE     "sandbox" or "stripe"; default: "stripe" when .dev.vars sets
+#                   STRIPE_SECRET_KEY, else "sandbox"
+#   WRANGLER_VARS   extra "KEY:VALUE" words passed as --var to wrangler dev
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+PORT=${PORT:-8787}
+SANDBOX_PORT=${SANDBOX_PORT:-8789}
+INSPECTOR_PORT=${INSPECTOR_PORT:-9229}
+WORKER_SCRIPT=${WORKER_SCRIPT:-dist/worker/worker.mjs}
+HOST=127.0.0.1
+
+if [ -z "${STRIPE_MODE:-}" ]; then
+	STRIPE_MODE=sandbox
+	if [ -f .dev.vars ] && grep -qE '^[[:space:]]*STRIPE_SECRET_KEY[[:space:]]*=' .dev.vars; then
+		STRIPE_MODE=stripe
+	fi
+fi
+
+for f in "$WORKER_SCRIPT" dist/site/index.html; do
+	[ -f "$f" ] || { echo "stack: $f is missing; run 'make build' first" >&2; exit 1; }
+done
+
+pids=()
+cleanup() {
+	local code=$?
+	trap - EXIT INT TERM
+	for pid in "${pids[@]}"; do
+		# Each server runs in its own process group (setsid): end the group.
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	done
+	exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+out() { # where a server's output goes
+	if [ -n "${STACK_LOG_DIR:-}" ]; then
+		mkdir -p "$STACK_LOG_DIR"
+		echo "$STACK_LOG_DIR/$1.log"
+	else
+		echo /dev/stderr
+	fi
+}
+
+wait_http() { # url seconds name
+	local url=$1 secs=$2 name=$3 i
+	for ((i = 0; i < secs * 10; i++)); do
+		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+		for pid in "${pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null || { echo "stack: $name exited before it was ready" >&2; return 1; }
+		done
+		sleep 0.1
+	done
+	echo "stack: $name did not answer $url within ${secs}s" >&2
+	return 1
+}
+
+vars=()
+if [ "$STRIPE_MODE" = sandbox ]; then
+	SANDBOX_URL="http://$HOST:$SANDBOX_PORT"
+	bin_dir=$(mktemp -d)
+	go build -o "$bin_dir/stripe-sandbox" ./scripts/sandbox
+	setsid "$bin_dir/stripe-sandbox" -addr "$HOST:$SANDBOX_PORT" >>"$(out sandbox)" 2>&1 &
+	pids+=($!)
+	wait_http "$SANDBOX_URL/_sandbox/health" 30 "the Stripe sandbox"
+	# Development-only values: a fake key the sandbox accepts, and the
+	# sandbox's stand-in for Stripe.js instead of js.stripe.com.
+	vars+=(--var "STRIPE_SECRET_KEY:sk_test_sandbox"
+		--var "STRIPE_PUBLISHABLE_KEY:pk_test_sandbox"
+		--var "STRIPE_API_BASE:$SANDBOX_URL"
+		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js")
+	export SANDBOX_URL
+fi
+for v in ${WRANGLER_VARS:-}; do vars+=(--var "$v"); done
+
+BASE_URL="http://$HOST:$PORT"
+export BASE_URL
+setsid wrangler dev "$WORKER_SCRIPT" --local --ip "$HOST" --port "$PORT" \
+	--inspector-port "$INSPECTOR_PORT" --show-interactive-dev-session=false \
+	"${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
+pids+=($!)
+WRANGLER_PID=$!
+export WRANGLER_PID
+wait_http "$BASE_URL/config" 90 "wrangler dev"
+
+if [ $# -gt 0 ]; then
+	"$@"
+else
+	echo
+	echo "  Checkout kit running at $BASE_URL  (Stripe: $STRIPE_MODE${SANDBOX_URL:+, sandbox at $SANDBOX_URL})"
+	echo "  Open $BASE_URL/ and buy something; test card 4242 4242 4242 4242. Ctrl-C stops."
+	echo
+	wait "${pids[@]}"
+fi

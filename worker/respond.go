@@ -81,7 +81,10 @@ func fromStripe(err error, op string) *apiError {
 	case se.HTTPStatusCode >= 500 || se.HTTPStatusCode == 0:
 		ae.Status, ae.Code, ae.Message = http.StatusBadGateway, "stripe_unavailable", "Stripe is unavailable; please try again"
 	default:
-		ae.Status, ae.Code, ae.Message = http.StatusBadGateway, "stripe_rejected", "Stripe refused the request ("+string(se.Code)+")"
+		ae.Status, ae.Code, ae.Message = http.StatusBadGateway, "stripe_rejected", "Stripe refused the request"
+		if se.Code != "" {
+			ae.Message += " (" + string(se.Code) + ")"
+		}
 	}
 	return ae
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# test.sh — everything `make test` runs, in order, on a fresh machine:
+# tools, formatting and vet, host tests, stripe-mock contract tests, both wasm
+# builds, then for each build the integration test and the browser test
+# against `wrangler dev` + the local Stripe sandbox (started and stopped by
+# scripts/stack.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-tools.sh
+. scripts/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
+go vet ./...
+go vet -tags contract ./worker
+go vet -tags integration ./scripts/e2e
+GOOS=js GOARCH=wasm go vet ./wasm
+
+step "TypeScript type check (tsc --noEmit, strict)"
+tsc --noEmit -p site
+
+step "host tests (handlers, sandbox, site build)"
+go test -count=1 ./...
+
+step "contract tests: every request shape validated by stripe-mock v0.195.0"
+go test -count=1 -tags contract ./worker
+
+step "build: site"
+go run ./build site
+step "build: worker with the standard Go toolchain (GOOS=js GOARCH=wasm)"
+go run ./build worker -compiler go -worker-out dist/worker-go
+step "build: worker with TinyGo"
+go run ./build worker -compiler tinygo -worker-out dist/worker
+
+export PORT=${TEST_PORT:-18787} SANDBOX_PORT=${TEST_SANDBOX_PORT:-18789} INSPECTOR_PORT=${TEST_INSPECTOR_PORT:-19229}
+logs=${TEST_LOG_DIR:-dist/test-logs}
+for compiler in go tinygo; do
+	dir=dist/worker
+	[ "$compiler" = go ] && dir=dist/worker-go
+	step "integration and browser tests: $compiler build in wrangler dev with the Stripe sandbox"
+	STRIPE_MODE=sandbox WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler \
+		bash scripts/stack.sh bash -c 'go test -count=1 -v -tags integration ./scripts/e2e && node --test scripts/e2e/browser.test.mjs'
+done
+step "all tests passed"

@@ -1,0 +1,1821 @@
+// Command sandbox is a local, stateful stand-in for the small part of Stripe's API
+// that the checkout kit uses. It exists for offline development and tests only and
+// is never deployed: it takes no real payments, keeps everything in memory, and has
+// no security beyond refusing live-mode keys.
+//
+// It speaks Stripe's wire format for Checkout Sessions (form-encoded requests with
+// bracket keys exactly as stripe-go v82 sends them, JSON responses shaped like real
+// Stripe objects, Stripe error objects, Request-Id and idempotency headers) and adds
+// a few development endpoints under /_sandbox/ plus /stripe.js, a stand-in for
+// Stripe.js that renders a clearly labelled test payment form.
+//
+// API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key):
+//
+//	POST /v1/checkout/sessions                  create (ui_mode=embedded, mode=payment)
+//	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
+//	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
+//	POST /v1/checkout/sessions/{id}/expire      expire an open session
+//
+// Development endpoints (no auth, CORS open):
+//
+//	GET  /stripe.js                     the Stripe.js stand-in
+//	GET  /_sandbox/checkout?client_secret=...  session summary for the stand-in
+//	POST /_sandbox/checkout/pay         pay with a test card (JSON)
+//	GET  /_sandbox/sessions/{id}        the session object, without auth
+//	POST /_sandbox/sessions/{id}/expire expire without auth
+//	POST /_sandbox/prices               register a price usable as line_items[i][price]
+//	GET  /_sandbox/requests             log of every /v1/ request (never the Authorization header)
+//	POST /_sandbox/reset                forget all sessions, prices, idempotency keys and the log
+//	GET  /_sandbox/health               {"ok":true}
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed standin.js
+var standinJS []byte
+
+const (
+	// defaultAPIVersion is the API version stripe-go v82 pins (the basil train).
+	defaultAPIVersion = "2025-08-27.basil"
+	// dahliaDate is the first API version whose ui_mode values were renamed
+	// (hosted_page, embedded_page, elements); older values are rejected from then on.
+	dahliaDate = "2026-03-25"
+
+	sessionLifetime    = 24 * time.Hour
+	minSessionLifetime = 30 * time.Minute
+	idempotencyTTL     = 24 * time.Hour
+	maxRequestLog      = 10000
+	maxFormBytes       = 1 << 20
+	maxJSONBytes       = 64 << 10
+	maxLineItems       = 100
+	maxQuantity        = 999999
+	maxUnitAmount      = 99999999
+	maxAmountTotal     = 99999999
+	maxMetadataKeys    = 50
+	maxMetadataKeyLen  = 40
+	maxMetadataValLen  = 500
+	maxClientRefLen    = 200
+	maxIdempotencyLen  = 255
+	defaultListLimit   = 10
+)
+
+// Sandbox is the in-memory Stripe stand-in. It implements http.Handler and is safe
+// for concurrent use.
+type Sandbox struct {
+	// Logger, if set, receives one line per request. Authorization headers are never
+	// logged and client secrets are redacted from logged URLs.
+	Logger *log.Logger
+
+	now func() time.Time // replaceable in tests
+
+	mu       sync.Mutex
+	sessions map[string]*session // by id
+	secrets  map[string]*session // by client_secret
+	prices   map[string]*price   // registered through /_sandbox/prices
+	products map[string]string   // product id -> name, from registered prices
+	idem     map[string]*idemEntry
+	requests []requestRecord
+}
+
+// New returns an empty sandbox that does not log.
+func New() *Sandbox {
+	sb := &Sandbox{now: time.Now}
+	sb.resetLocked()
+	return sb
+}
+
+func (sb *Sandbox) resetLocked() {
+	sb.sessions = map[string]*session{}
+	sb.secrets = map[string]*session{}
+	sb.prices = map[string]*price{}
+	sb.products = map[string]string{}
+	sb.idem = map[string]*idemEntry{}
+	sb.requests = nil
+}
+
+type session struct {
+	ID                   string
+	ClientSecret         string
+	Created              int64
+	ExpiresAt            int64
+	Status               string // open, complete, expired
+	PaymentStatus        string // unpaid, paid, no_payment_required
+	Mode                 string
+	UIMode               string
+	RedirectOnCompletion string
+	ReturnURL            *string
+	Currency             string
+	AmountSubtotal       int64
+	AmountTotal          int64
+	CustomerEmail        *string
+	ClientReferenceID    *string
+	Locale               *string
+	Metadata             map[string]string
+	Items                []*lineItem
+	PaidEmail            string
+	PaymentIntent        *paymentIntent
+}
+
+type lineItem struct {
+	ID          string
+	Description string
+	Quantity    int64
+	UnitAmount  int64
+	Currency    string
+	Price       *price
+}
+
+type price struct {
+	ID         string
+	Product    string
+	Name       string
+	UnitAmount int64
+	Currency   string
+	Created    int64
+	Active     bool
+}
+
+type paymentIntent struct {
+	ID       string
+	Amount   int64
+	Currency string
+	Created  int64
+}
+
+type idemEntry struct {
+	fingerprint string
+	status      int
+	body        []byte
+	requestID   string
+	expires     time.Time
+}
+
+type requestRecord struct {
+	Time           string         `json:"time"`
+	Method         string         `json:"method"`
+	Path           string         `json:"path"`
+	Form           map[string]any `json:"form"`
+	IdempotencyKey string         `json:"idempotency_key"`
+	StripeVersion  string         `json:"stripe_version,omitempty"`
+	Status         int            `json:"status"`
+	Replayed       bool           `json:"idempotent_replayed,omitempty"`
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+// apiError is a Stripe error object plus the HTTP status it is sent with.
+type apiError struct {
+	status      int
+	Type        string `json:"type"`
+	Code        string `json:"code,omitempty"`
+	DeclineCode string `json:"decline_code,omitempty"`
+	Message     string `json:"message"`
+	Param       string `json:"param,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func (e *apiError) envelope() any { return map[string]any{"error": e} }
+
+func invalid(param, code, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: code,
+		Message: fmt.Sprintf(format, args...), Param: param}
+}
+
+func missing(param string) *apiError {
+	return invalid(param, "parameter_missing", "Missing required param: %s.", param)
+}
+
+func emptyString(param string) *apiError {
+	return invalid(param, "parameter_invalid_empty",
+		"You passed an empty string for '%s'. We assume empty values are an attempt to unset a parameter; however '%s' cannot be unset. You should remove '%s' from your request or supply a non-empty value.",
+		param, param, param)
+}
+
+func unknownParam(param string) *apiError {
+	return invalid(param, "parameter_unknown", "Received unknown parameter: %s", param)
+}
+
+func noSuchSession(id string) *apiError {
+	e := invalid("session", "resource_missing", "No such checkout.session: '%s'", id)
+	e.status = http.StatusNotFound
+	return e
+}
+
+func devError(status int, code, param, format string, args ...any) *apiError {
+	return &apiError{status: status, Type: "invalid_request_error", Code: code,
+		Message: fmt.Sprintf(format, args...), Param: param}
+}
+
+// ---------------------------------------------------------------------------
+// HTTP plumbing
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+var (
+	secretInURL = regexp.MustCompile(`_secret_[A-Za-z0-9]+`)
+	keyInURL    = regexp.MustCompile(`\b([sprk]k_(?:test|live)_)[A-Za-z0-9]+`)
+)
+
+// redactURL renders the request target for logs with client secrets and keys cut.
+func redactURL(u *url.URL) string {
+	s := u.EscapedPath()
+	if u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	s = secretInURL.ReplaceAllString(s, "_secret_[redacted]")
+	return keyInURL.ReplaceAllString(s, "${1}[redacted]")
+}
+
+// ServeHTTP routes a request to the Stripe API subset or a development endpoint.
+func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec.Header().Set("Request-Id", newID("req_", 14))
+
+	path := r.URL.Path
+	switch {
+	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
+		sb.serveAPI(rec, r)
+	case path == "/stripe.js":
+		sb.serveStandin(rec, r)
+	case path == "/_sandbox" || strings.HasPrefix(path, "/_sandbox/"):
+		sb.serveDev(rec, r)
+	case path == "/":
+		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
+			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]]\n"+
+			"Stand-in Stripe.js: /stripe.js\n"+
+			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire], /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
+	default:
+		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
+			"Unknown path %s on the Stripe sandbox.", path).envelope())
+	}
+
+	if sb.Logger != nil {
+		sb.Logger.Printf("%s %s %d %s", r.Method, redactURL(r.URL), rec.status,
+			time.Since(start).Round(time.Microsecond))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":{"type":"api_error","message":"encoding failed"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// ---------------------------------------------------------------------------
+// Stripe API
+
+func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store")
+	version := strings.TrimSpace(r.Header.Get("Stripe-Version"))
+	if version == "" {
+		h.Set("Stripe-Version", defaultAPIVersion)
+	} else {
+		h.Set("Stripe-Version", version)
+	}
+	idemKey := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+	if idemKey != "" && r.Method == http.MethodPost {
+		h.Set("Idempotency-Key", idemKey)
+	}
+
+	// Read the body before taking the lock; build the response under the lock and
+	// write it after releasing it, so slow clients never hold up others.
+	form, formErr := readForm(r)
+
+	sb.mu.Lock()
+	status, body, replayed := sb.apiLocked(r, form, formErr, idemKey, version, h.Get("Request-Id"))
+	sb.logLocked(r, form, idemKey, version, status, replayed)
+	sb.mu.Unlock()
+
+	if replayed != "" {
+		h.Set("Idempotent-Replayed", "true")
+		h.Set("Original-Request", replayed)
+	}
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="Stripe"`)
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func marshal(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return []byte(`{"error":{"type":"api_error","message":"encoding failed"}}` + "\n")
+	}
+	return append(b, '\n')
+}
+
+// apiLocked authenticates, applies idempotency and dispatches. It returns the status,
+// the encoded body and, for an idempotent replay, the original request id.
+func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
+	key, authErr := checkAPIKey(r)
+	if authErr != nil {
+		return authErr.status, marshal(authErr.envelope()), ""
+	}
+	if formErr != nil {
+		return formErr.status, marshal(formErr.envelope()), ""
+	}
+
+	useIdem := r.Method == http.MethodPost && idemKey != ""
+	var scope, fingerprint string
+	if useIdem {
+		if len(idemKey) > maxIdempotencyLen {
+			e := invalid("", "", "Idempotency keys can be at most %d characters long.", maxIdempotencyLen)
+			return e.status, marshal(e.envelope()), ""
+		}
+		sum := sha256.Sum256([]byte(key))
+		scope = hex.EncodeToString(sum[:8]) + "\x00" + idemKey
+		fingerprint = r.Method + " " + r.URL.Path + "\n" + form.Encode()
+		now := sb.now()
+		for k, e := range sb.idem {
+			if now.After(e.expires) {
+				delete(sb.idem, k)
+			}
+		}
+		if prev, ok := sb.idem[scope]; ok {
+			if prev.fingerprint != fingerprint {
+				e := &apiError{status: http.StatusBadRequest, Type: "idempotency_error",
+					Message: fmt.Sprintf("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '%s' if you meant to execute a different request.", idemKey)}
+				return e.status, marshal(e.envelope()), ""
+			}
+			return prev.status, prev.body, prev.requestID
+		}
+	}
+
+	status, v := sb.dispatchLocked(r, form, version)
+	body := marshal(v)
+	// Like Stripe, only requests that executed are saved; a 2xx here is that.
+	if useIdem && status < 300 {
+		sb.idem[scope] = &idemEntry{fingerprint: fingerprint, status: status, body: body,
+			requestID: requestID, expires: sb.now().Add(idempotencyTTL)}
+	}
+	return status, body, ""
+}
+
+func (sb *Sandbox) dispatchLocked(r *http.Request, form url.Values, version string) (int, any) {
+	root, perr := parseParams(form)
+	if perr != nil {
+		return perr.status, perr.envelope()
+	}
+	const base = "/v1/checkout/sessions"
+	path := r.URL.Path
+	var (
+		v   any
+		err *apiError
+	)
+	switch {
+	case path == base && r.Method == http.MethodPost:
+		v, err = sb.createSessionLocked(root, version)
+	case strings.HasPrefix(path, base+"/"):
+		parts := strings.Split(strings.TrimPrefix(path, base+"/"), "/")
+		switch {
+		case len(parts) == 1 && parts[0] != "" && r.Method == http.MethodGet:
+			v, err = sb.retrieveSessionLocked(parts[0], root)
+		case len(parts) == 2 && parts[0] != "" && parts[1] == "line_items" && r.Method == http.MethodGet:
+			v, err = sb.listLineItemsLocked(parts[0], root)
+		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire" && r.Method == http.MethodPost:
+			v, err = sb.expireSessionLocked(parts[0], root)
+		default:
+			err = unrecognized(r)
+		}
+	default:
+		err = unrecognized(r)
+	}
+	if err != nil {
+		return err.status, err.envelope()
+	}
+	return http.StatusOK, v
+}
+
+func unrecognized(r *http.Request) *apiError {
+	e := invalid("", "", "Unrecognized request URL (%s: %s). The Stripe sandbox implements only POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id}, GET /v1/checkout/sessions/{id}/line_items and POST /v1/checkout/sessions/{id}/expire.",
+		r.Method, r.URL.Path)
+	e.status = http.StatusNotFound
+	return e
+}
+
+func checkAPIKey(r *http.Request) (string, *apiError) {
+	var key string
+	if user, _, ok := r.BasicAuth(); ok {
+		key = user
+	} else if after, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		key = strings.TrimSpace(after)
+	}
+	unauthorized := func(code, format string, args ...any) *apiError {
+		return &apiError{status: http.StatusUnauthorized, Type: "invalid_request_error", Code: code,
+			Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case key == "":
+		return "", unauthorized("", "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). The Stripe sandbox accepts any test-mode secret key (sk_test_...).")
+	case strings.HasPrefix(key, "sk_live_") || strings.HasPrefix(key, "rk_live_"):
+		return "", unauthorized("", "The Stripe sandbox accepts only test-mode keys (sk_test_...). Never use a live key in development: %s", maskKey(key))
+	case strings.HasPrefix(key, "pk_"):
+		return "", unauthorized("secret_key_required", "This API call cannot be made with a publishable API key. Please use a secret API key (sk_test_...).")
+	case (strings.HasPrefix(key, "sk_test_") || strings.HasPrefix(key, "rk_test_")) && len(key) > len("sk_test_") && isKeyChars(key):
+		return key, nil
+	default:
+		return "", unauthorized("", "Invalid API Key provided: %s", maskKey(key))
+	}
+}
+
+func isKeyChars(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func maskKey(k string) string {
+	if len(k) <= 12 || !isKeyChars(k) {
+		return "****"
+	}
+	return k[:8] + strings.Repeat("*", 8) + k[len(k)-4:]
+}
+
+// readForm merges the query string and a form-encoded body.
+func readForm(r *http.Request) (url.Values, *apiError) {
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return url.Values{}, invalid("", "", "Invalid query string: %v", err)
+	}
+	if r.Body == nil {
+		return vals, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+	if err != nil {
+		return vals, invalid("", "", "Could not read the request body: %v", err)
+	}
+	if len(body) > maxFormBytes {
+		return vals, invalid("", "", "The request body is too large for the sandbox (limit %d bytes).", maxFormBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return vals, nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return vals, invalid("", "", "Invalid request: Stripe expects a form-encoded body (Content-Type: application/x-www-form-urlencoded), got %q.", r.Header.Get("Content-Type"))
+	}
+	bv, err := url.ParseQuery(string(body))
+	if err != nil {
+		return vals, invalid("", "", "Invalid form-encoded body: %v", err)
+	}
+	for k, vs := range bv {
+		vals[k] = append(vals[k], vs...)
+	}
+	return vals, nil
+}
+
+func (sb *Sandbox) logLocked(r *http.Request, form url.Values, idemKey, version string, status int, replayed string) {
+	rec := requestRecord{
+		Time:           sb.now().UTC().Format(time.RFC3339Nano),
+		Method:         r.Method,
+		Path:           r.URL.Path,
+		Form:           map[string]any{},
+		IdempotencyKey: idemKey,
+		StripeVersion:  version,
+		Status:         status,
+		Replayed:       replayed != "",
+	}
+	for k, vs := range form {
+		if len(vs) == 1 {
+			rec.Form[k] = vs[0]
+		} else {
+			rec.Form[k] = slices.Clone(vs)
+		}
+	}
+	if len(sb.requests) >= maxRequestLog {
+		sb.requests = slices.Delete(sb.requests, 0, len(sb.requests)-maxRequestLog+1)
+	}
+	sb.requests = append(sb.requests, rec)
+}
+
+// ---------------------------------------------------------------------------
+// Nested form parameters: "a[b][0][c]=v" becomes a tree.
+
+type param struct {
+	value    *string
+	children map[string]*param
+}
+
+func (p *param) child(name string) *param {
+	if p == nil || p.children == nil {
+		return nil
+	}
+	return p.children[name]
+}
+
+func splitKey(k string) ([]string, bool) {
+	i := strings.IndexByte(k, '[')
+	if i < 0 {
+		return []string{k}, k != "" && !strings.Contains(k, "]")
+	}
+	segs := []string{k[:i]}
+	if segs[0] == "" || strings.Contains(segs[0], "]") {
+		return nil, false
+	}
+	rest := k[i:]
+	for rest != "" {
+		if rest[0] != '[' {
+			return nil, false
+		}
+		j := strings.IndexByte(rest, ']')
+		if j < 0 {
+			return nil, false
+		}
+		seg := rest[1:j]
+		if strings.ContainsAny(seg, "[") {
+			return nil, false
+		}
+		segs = append(segs, seg)
+		rest = rest[j+1:]
+	}
+	return segs, true
+}
+
+func parseParams(form url.Values) (*param, *apiError) {
+	root := &param{children: map[string]*param{}}
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		segs, ok := splitKey(k)
+		if !ok {
+			return nil, invalid(k, "", "Invalid parameter name: %s", k)
+		}
+		for _, val := range form[k] {
+			node := root
+			for i, seg := range segs {
+				if seg == "" {
+					if i != len(segs)-1 {
+						return nil, invalid(k, "", "Invalid array: use explicit indexes such as %s[0][...] instead of [] in %s", strings.Join(segs[:i], ""), k)
+					}
+					seg = strconv.Itoa(len(node.children))
+				}
+				last := i == len(segs)-1
+				c := node.children[seg]
+				if c == nil {
+					c = &param{}
+					node.children[seg] = c
+				}
+				if last {
+					if c.value != nil || c.children != nil {
+						return nil, invalid(k, "", "Received duplicate or conflicting values for parameter: %s", k)
+					}
+					v := val
+					c.value = &v
+				} else {
+					if c.value != nil {
+						return nil, invalid(k, "", "Invalid hash: %s is used both as a value and as a hash", k)
+					}
+					if c.children == nil {
+						c.children = map[string]*param{}
+					}
+				}
+				node = c
+			}
+		}
+	}
+	return root, nil
+}
+
+// checkUnknown rejects children of p whose names are not in allowed.
+func checkUnknown(p *param, allowed []string, prefix string) *apiError {
+	if p == nil {
+		return nil
+	}
+	names := make([]string, 0, len(p.children))
+	for name := range p.children {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !slices.Contains(allowed, name) {
+			if prefix == "" {
+				return unknownParam(name)
+			}
+			return unknownParam(prefix + "[" + name + "]")
+		}
+	}
+	return nil
+}
+
+// str reads a scalar child. present is false when it is absent.
+func str(p *param, name, full string) (val string, present bool, err *apiError) {
+	c := p.child(name)
+	if c == nil {
+		return "", false, nil
+	}
+	if c.value == nil {
+		return "", true, invalid(full, "", "Invalid %s: expected a string, not a hash or array", full)
+	}
+	return *c.value, true, nil
+}
+
+// list returns the elements of an array parameter ordered by index.
+func list(p *param, full string) ([]*param, []string, *apiError) {
+	if p.value != nil {
+		return nil, nil, invalid(full, "", "Invalid array: %s must be an array (e.g. %s[0]=...)", full, full)
+	}
+	idx := make([]int, 0, len(p.children))
+	for k := range p.children {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 0 || strconv.Itoa(n) != k {
+			return nil, nil, invalid(full, "", "Invalid array: %s has a non-integer index %q", full, k)
+		}
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	out := make([]*param, len(idx))
+	keys := make([]string, len(idx))
+	for i, n := range idx {
+		keys[i] = strconv.Itoa(n)
+		out[i] = p.children[keys[i]]
+	}
+	return out, keys, nil
+}
+
+func parseInt(val, full string, min, max int64) (int64, *apiError) {
+	n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+	if err != nil {
+		return 0, invalid(full, "parameter_invalid_integer", "Invalid integer: %s", val)
+	}
+	if n < min {
+		return 0, invalid(full, "parameter_invalid_integer", "This value must be greater than or equal to %d.", min)
+	}
+	if n > max {
+		return 0, invalid(full, "parameter_invalid_integer", "This value must be less than or equal to %d.", max)
+	}
+	return n, nil
+}
+
+// expansions reads expand (expand[0]=x, expand[]=x or expand=x) and checks the paths.
+func expansions(root *param, allowed ...string) (map[string]bool, *apiError) {
+	out := map[string]bool{}
+	e := root.child("expand")
+	if e == nil {
+		return out, nil
+	}
+	var vals []string
+	if e.value != nil {
+		if *e.value != "" {
+			vals = append(vals, *e.value)
+		}
+	} else {
+		items, keys, err := list(e, "expand")
+		if err != nil {
+			return nil, err
+		}
+		for i, it := range items {
+			if it.value == nil {
+				return nil, invalid("expand["+keys[i]+"]", "", "Invalid expand[%s]: expected a string", keys[i])
+			}
+			vals = append(vals, *it.value)
+		}
+	}
+	for _, v := range vals {
+		if !slices.Contains(allowed, v) {
+			return nil, invalid("expand", "", "This property cannot be expanded (%s). The Stripe sandbox can expand: %s.", v, strings.Join(allowed, ", "))
+		}
+		out[v] = true
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// Checkout Sessions
+
+// createParams are the top-level parameters stripe-go v82 can send to
+// POST /v1/checkout/sessions. The sandbox interprets some and accepts the rest
+// without effect, and rejects anything else like Stripe does.
+var createParams = []string{
+	"adaptive_pricing", "after_expiration", "allow_promotion_codes", "automatic_tax",
+	"billing_address_collection", "cancel_url", "client_reference_id", "consent_collection",
+	"currency", "custom_fields", "custom_text", "customer", "customer_creation", "customer_email",
+	"customer_update", "discounts", "expand", "expires_at", "invoice_creation", "line_items",
+	"locale", "metadata", "mode", "optional_items", "origin_context", "payment_intent_data",
+	"payment_method_collection", "payment_method_configuration", "payment_method_data",
+	"payment_method_options", "payment_method_types", "permissions", "phone_number_collection",
+	"redirect_on_completion", "return_url", "saved_payment_method_options", "setup_intent_data",
+	"shipping_address_collection", "shipping_options", "submit_type", "subscription_data",
+	"success_url", "tax_id_collection", "ui_mode", "wallet_options",
+}
+
+var (
+	lineItemParams    = []string{"adjustable_quantity", "dynamic_tax_rates", "price", "price_data", "quantity", "tax_rates"}
+	priceDataParams   = []string{"currency", "product", "product_data", "recurring", "tax_behavior", "unit_amount", "unit_amount_decimal"}
+	productDataParams = []string{"description", "images", "metadata", "name", "tax_code"}
+	currencyRE        = regexp.MustCompile(`^[a-z]{3}$`)
+	wholeDecimalRE    = regexp.MustCompile(`^[0-9]+(\.0*)?$`)
+)
+
+// uiModes returns the valid ui_mode values for an API version, the default, and the
+// value that means embedded Checkout.
+func uiModes(version string) (valid []string, def, embedded string) {
+	if len(version) >= 10 && version[:10] >= dahliaDate {
+		return []string{"hosted_page", "embedded_page", "elements"}, "hosted_page", "embedded_page"
+	}
+	return []string{"hosted", "embedded", "custom"}, "hosted", "embedded"
+}
+
+func oneOf(vals []string) string {
+	if len(vals) < 2 {
+		return strings.Join(vals, "")
+	}
+	return strings.Join(vals[:len(vals)-1], ", ") + ", or " + vals[len(vals)-1]
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.HasSuffix(s, ".")
+}
+
+func validReturnURL(s string) bool {
+	u, err := url.Parse(strings.ReplaceAll(s, "{CHECKOUT_SESSION_ID}", "cs_test_placeholder"))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiError) {
+	if err := checkUnknown(root, createParams, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "line_items", "payment_intent")
+	if err != nil {
+		return nil, err
+	}
+	now := sb.now()
+	s := &session{
+		Created:       now.Unix(),
+		ExpiresAt:     now.Add(sessionLifetime).Unix(),
+		Status:        "open",
+		PaymentStatus: "unpaid",
+		Metadata:      map[string]string{},
+	}
+
+	// mode
+	mode, ok, err := str(root, "mode", "mode")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, missing("mode")
+	case mode == "":
+		return nil, emptyString("mode")
+	case !slices.Contains([]string{"payment", "setup", "subscription"}, mode):
+		return nil, invalid("mode", "", "Invalid mode: must be one of payment, setup, or subscription")
+	case mode != "payment":
+		return nil, invalid("mode", "", "The Stripe sandbox simulates only mode=payment (got mode=%s).", mode)
+	}
+	s.Mode = mode
+
+	// ui_mode (its values depend on the API version train)
+	valid, def, embedded := uiModes(version)
+	ui, ok, err := str(root, "ui_mode", "ui_mode")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		ui = def
+	}
+	if !slices.Contains(valid, ui) {
+		return nil, invalid("ui_mode", "", "Invalid ui_mode: must be one of %s (API version %s)", oneOf(valid), versionOrDefault(version))
+	}
+	if ui != embedded {
+		return nil, invalid("ui_mode", "", "The Stripe sandbox simulates only embedded Checkout (ui_mode=%s); got ui_mode=%s.", embedded, ui)
+	}
+	s.UIMode = ui
+	for _, name := range []string{"success_url", "cancel_url"} {
+		if root.child(name) != nil {
+			return nil, invalid(name, "", "%s is not allowed when ui_mode is %s; use return_url instead.", name, ui)
+		}
+	}
+
+	// redirect_on_completion and return_url
+	roc, ok, err := str(root, "redirect_on_completion", "redirect_on_completion")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		roc = "always"
+	}
+	if !slices.Contains([]string{"always", "if_required", "never"}, roc) {
+		return nil, invalid("redirect_on_completion", "", "Invalid redirect_on_completion: must be one of always, if_required, or never")
+	}
+	s.RedirectOnCompletion = roc
+	ret, ok, err := str(root, "return_url", "return_url")
+	switch {
+	case err != nil:
+		return nil, err
+	case roc == "never" && ok:
+		return nil, invalid("return_url", "", "return_url cannot be set when redirect_on_completion is never.")
+	case roc != "never" && !ok:
+		return nil, invalid("return_url", "parameter_missing", "Missing required param: return_url. It is required when ui_mode is %s and redirect_on_completion is %s.", ui, roc)
+	case roc != "never" && ret == "":
+		return nil, emptyString("return_url")
+	case roc != "never" && !validReturnURL(ret):
+		return nil, invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL (it may contain {CHECKOUT_SESSION_ID}).")
+	}
+	if ok {
+		s.ReturnURL = &ret
+	}
+
+	// line_items
+	li := root.child("line_items")
+	if li == nil || (li.value != nil && *li.value == "") {
+		return nil, missing("line_items")
+	}
+	items, keys, err := list(li, "line_items")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, missing("line_items")
+	}
+	if len(items) > maxLineItems {
+		return nil, invalid("line_items", "", "You may provide at most %d line items in payment mode.", maxLineItems)
+	}
+	for i, item := range items {
+		p := "line_items[" + keys[i] + "]"
+		l, err := sb.lineItemLocked(item, p, now)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			s.Currency = l.Currency
+		} else if l.Currency != s.Currency {
+			return nil, invalid(p, "", "All line items must use the same currency: %s uses %s but line_items[%s] uses %s.", p, l.Currency, keys[0], s.Currency)
+		}
+		s.AmountSubtotal += l.UnitAmount * l.Quantity
+		s.Items = append(s.Items, l)
+	}
+	if s.AmountSubtotal > maxAmountTotal {
+		return nil, invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
+	}
+	s.AmountTotal = s.AmountSubtotal
+	if cur, ok, err := str(root, "currency", "currency"); err != nil {
+		return nil, err
+	} else if ok && !currencyRE.MatchString(strings.ToLower(cur)) {
+		return nil, invalid("currency", "", "Invalid currency: %s. Use a three-letter ISO code such as usd.", cur)
+	}
+
+	// customer_email, client_reference_id, locale
+	if email, ok, err := str(root, "customer_email", "customer_email"); err != nil {
+		return nil, err
+	} else if ok && email != "" {
+		if !validEmail(email) {
+			return nil, invalid("customer_email", "email_invalid", "Invalid email address: %s", email)
+		}
+		s.CustomerEmail = &email
+	}
+	if ref, ok, err := str(root, "client_reference_id", "client_reference_id"); err != nil {
+		return nil, err
+	} else if ok && ref != "" {
+		if len(ref) > maxClientRefLen {
+			return nil, invalid("client_reference_id", "", "client_reference_id must be at most %d characters.", maxClientRefLen)
+		}
+		s.ClientReferenceID = &ref
+	}
+	if loc, ok, err := str(root, "locale", "locale"); err != nil {
+		return nil, err
+	} else if ok && loc != "" {
+		s.Locale = &loc
+	}
+
+	// metadata
+	if md := root.child("metadata"); md != nil {
+		if md.value != nil && *md.value != "" {
+			return nil, invalid("metadata", "", "Invalid hash: metadata must be given as metadata[key]=value")
+		}
+		names := make([]string, 0, len(md.children))
+		for k := range md.children {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			full := "metadata[" + k + "]"
+			v := md.children[k]
+			if v.value == nil {
+				return nil, invalid(full, "", "Invalid %s: metadata values must be strings", full)
+			}
+			if len(k) > maxMetadataKeyLen {
+				return nil, invalid(full, "", "Metadata keys can have a maximum length of %d characters.", maxMetadataKeyLen)
+			}
+			if len(*v.value) > maxMetadataValLen {
+				return nil, invalid(full, "", "Metadata values can have a maximum length of %d characters.", maxMetadataValLen)
+			}
+			if *v.value != "" { // an empty value unsets the key
+				s.Metadata[k] = *v.value
+			}
+		}
+		if len(s.Metadata) > maxMetadataKeys {
+			return nil, invalid("metadata", "", "You can have at most %d metadata keys.", maxMetadataKeys)
+		}
+	}
+
+	// expires_at
+	if exp, ok, err := str(root, "expires_at", "expires_at"); err != nil {
+		return nil, err
+	} else if ok {
+		at, err := parseInt(exp, "expires_at", 0, 1<<62)
+		if err != nil {
+			return nil, err
+		}
+		if at < now.Add(minSessionLifetime).Unix() {
+			return nil, invalid("expires_at", "", "The expires_at timestamp must be at least 30 minutes from Checkout Session creation.")
+		}
+		if at > now.Add(sessionLifetime).Unix() {
+			return nil, invalid("expires_at", "", "The expires_at timestamp must be less than 24 hours from Checkout Session creation.")
+		}
+		s.ExpiresAt = at
+	}
+
+	s.ID = newID("cs_test_", 58)
+	s.ClientSecret = s.ID + "_secret_" + randomAlnum(24)
+	sb.sessions[s.ID] = s
+	sb.secrets[s.ClientSecret] = s
+	return s.object(expand), nil
+}
+
+func versionOrDefault(v string) string {
+	if v == "" {
+		return defaultAPIVersion + " (default)"
+	}
+	return v
+}
+
+func (sb *Sandbox) lineItemLocked(item *param, p string, now time.Time) (*lineItem, *apiError) {
+	if item.value != nil {
+		return nil, invalid(p, "", "Invalid %s: each line item must be a hash (e.g. %s[price_data][currency]=usd)", p, p)
+	}
+	if err := checkUnknown(item, lineItemParams, p); err != nil {
+		return nil, err
+	}
+	l := &lineItem{ID: newID("li_", 24)}
+
+	q, ok, err := str(item, "quantity", p+"[quantity]")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, missing(p + "[quantity]")
+	}
+	if l.Quantity, err = parseInt(q, p+"[quantity]", 1, maxQuantity); err != nil {
+		return nil, err
+	}
+
+	priceNode, dataNode := item.child("price"), item.child("price_data")
+	switch {
+	case priceNode != nil && dataNode != nil:
+		return nil, invalid(p+"[price]", "parameters_exclusive", "You may only specify one of these parameters: %s[price], %s[price_data].", p, p)
+	case priceNode == nil && dataNode == nil:
+		return nil, invalid(p+"[price_data]", "parameter_missing", "Each line item needs either price or price_data: %s has neither.", p)
+	case priceNode != nil:
+		id, _, err := str(item, "price", p+"[price]")
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			return nil, emptyString(p + "[price]")
+		}
+		pr := sb.prices[id]
+		if pr == nil {
+			return nil, invalid(p+"[price]", "resource_missing", "No such price: '%s' (register sandbox prices with POST /_sandbox/prices, or use price_data)", id)
+		}
+		l.Price, l.Description, l.UnitAmount, l.Currency = pr, pr.Name, pr.UnitAmount, pr.Currency
+		return l, nil
+	}
+
+	d := p + "[price_data]"
+	if dataNode.value != nil {
+		return nil, invalid(d, "", "Invalid hash: %s must be given as %s[currency]=..., %s[unit_amount]=...", d, d, d)
+	}
+	if err := checkUnknown(dataNode, priceDataParams, d); err != nil {
+		return nil, err
+	}
+	if dataNode.child("recurring") != nil {
+		return nil, invalid(d+"[recurring]", "", "You specified payment mode but passed a recurring price. Use mode=subscription for recurring prices (not simulated by the sandbox).")
+	}
+	cur, ok, err := str(dataNode, "currency", d+"[currency]")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, missing(d + "[currency]")
+	case cur == "":
+		return nil, emptyString(d + "[currency]")
+	case !currencyRE.MatchString(strings.ToLower(cur)):
+		return nil, invalid(d+"[currency]", "", "Invalid currency: %s. Use a three-letter ISO currency code such as usd.", cur)
+	}
+	l.Currency = strings.ToLower(cur)
+
+	prodNode, prodData := dataNode.child("product"), dataNode.child("product_data")
+	switch {
+	case prodNode != nil && prodData != nil:
+		return nil, invalid(d+"[product]", "parameters_exclusive", "You may only specify one of these parameters: %s[product], %s[product_data].", d, d)
+	case prodNode == nil && prodData == nil:
+		return nil, missing(d + "[product_data]")
+	case prodNode != nil:
+		id, _, err := str(dataNode, "product", d+"[product]")
+		if err != nil {
+			return nil, err
+		}
+		name, ok := sb.products[id]
+		if !ok {
+			return nil, invalid(d+"[product]", "resource_missing", "No such product: '%s'", id)
+		}
+		l.Price = &price{Product: id}
+		l.Description = name
+	default:
+		pd := d + "[product_data]"
+		if prodData.value != nil {
+			return nil, invalid(pd, "", "Invalid hash: %s must be given as %s[name]=...", pd, pd)
+		}
+		if err := checkUnknown(prodData, productDataParams, pd); err != nil {
+			return nil, err
+		}
+		name, ok, err := str(prodData, "name", pd+"[name]")
+		switch {
+		case err != nil:
+			return nil, err
+		case !ok:
+			return nil, missing(pd + "[name]")
+		case strings.TrimSpace(name) == "":
+			return nil, emptyString(pd + "[name]")
+		}
+		l.Price = &price{Product: newID("prod_", 14)}
+		l.Description = name
+	}
+
+	ua, uaOK, err := str(dataNode, "unit_amount", d+"[unit_amount]")
+	if err != nil {
+		return nil, err
+	}
+	uad, uadOK, err := str(dataNode, "unit_amount_decimal", d+"[unit_amount_decimal]")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case uaOK && uadOK:
+		return nil, invalid(d+"[unit_amount]", "parameters_exclusive", "You may only specify one of these parameters: %s[unit_amount], %s[unit_amount_decimal].", d, d)
+	case uaOK:
+		if l.UnitAmount, err = parseInt(ua, d+"[unit_amount]", 0, maxUnitAmount); err != nil {
+			return nil, err
+		}
+	case uadOK:
+		if !wholeDecimalRE.MatchString(uad) {
+			return nil, invalid(d+"[unit_amount_decimal]", "", "Invalid %s[unit_amount_decimal]: %s (the sandbox accepts only whole amounts in the currency's smallest unit).", d, uad)
+		}
+		whole, _, _ := strings.Cut(uad, ".")
+		if l.UnitAmount, err = parseInt(whole, d+"[unit_amount_decimal]", 0, maxUnitAmount); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, missing(d + "[unit_amount]")
+	}
+
+	l.Price.ID = newID("price_", 24)
+	l.Price.Name = l.Description
+	l.Price.UnitAmount = l.UnitAmount
+	l.Price.Currency = l.Currency
+	l.Price.Created = now.Unix()
+	l.Price.Active = false // Stripe creates inline prices as inactive
+	return l, nil
+}
+
+// refreshLocked expires an open session whose expires_at has passed.
+func (sb *Sandbox) refreshLocked(s *session) {
+	if s.Status == "open" && sb.now().Unix() >= s.ExpiresAt {
+		s.Status = "expired"
+	}
+}
+
+func (sb *Sandbox) sessionLocked(id string) (*session, *apiError) {
+	s := sb.sessions[id]
+	if s == nil {
+		return nil, noSuchSession(id)
+	}
+	sb.refreshLocked(s)
+	return s, nil
+}
+
+func (sb *Sandbox) retrieveSessionLocked(id string, root *param) (any, *apiError) {
+	s, err := sb.sessionLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUnknown(root, []string{"expand"}, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "line_items", "payment_intent")
+	if err != nil {
+		return nil, err
+	}
+	return s.object(expand), nil
+}
+
+func (sb *Sandbox) expireSessionLocked(id string, root *param) (any, *apiError) {
+	s, err := sb.sessionLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUnknown(root, []string{"expand"}, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "line_items", "payment_intent")
+	if err != nil {
+		return nil, err
+	}
+	if s.Status != "open" {
+		return nil, invalid("", "", "Only Checkout Sessions with a status in [\"open\"] can be expired; %s is %s.", s.ID, s.Status)
+	}
+	s.Status = "expired"
+	return s.object(expand), nil
+}
+
+func (sb *Sandbox) listLineItemsLocked(id string, root *param) (any, *apiError) {
+	s, err := sb.sessionLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUnknown(root, []string{"ending_before", "expand", "limit", "starting_after"}, ""); err != nil {
+		return nil, err
+	}
+	if _, err := expansions(root); err != nil {
+		return nil, err
+	}
+	limit := int64(defaultListLimit)
+	if v, ok, err := str(root, "limit", "limit"); err != nil {
+		return nil, err
+	} else if ok {
+		if limit, err = parseInt(v, "limit", 1, 100); err != nil {
+			return nil, err
+		}
+	}
+	after, hasAfter, err := str(root, "starting_after", "starting_after")
+	if err != nil {
+		return nil, err
+	}
+	before, hasBefore, err := str(root, "ending_before", "ending_before")
+	if err != nil {
+		return nil, err
+	}
+	if hasAfter && hasBefore {
+		return nil, invalid("starting_after", "", "You may only specify one of these parameters: starting_after, ending_before.")
+	}
+	find := func(liID, name string) (int, *apiError) {
+		for i, l := range s.Items {
+			if l.ID == liID {
+				return i, nil
+			}
+		}
+		return 0, invalid(name, "resource_missing", "No such line item: '%s'", liID)
+	}
+	items := s.Items
+	switch {
+	case hasAfter:
+		i, err := find(after, "starting_after")
+		if err != nil {
+			return nil, err
+		}
+		items = items[i+1:]
+	case hasBefore:
+		i, err := find(before, "ending_before")
+		if err != nil {
+			return nil, err
+		}
+		items = items[max(0, i-int(limit)):i]
+		return s.lineItemList(items, i-len(items) > 0), nil
+	}
+	more := int64(len(items)) > limit
+	if more {
+		items = items[:limit]
+	}
+	return s.lineItemList(items, more), nil
+}
+
+// ---------------------------------------------------------------------------
+// JSON shapes (a faithful subset of Stripe's objects)
+
+type sessionObject struct {
+	ID                       string            `json:"id"`
+	Object                   string            `json:"object"`
+	AfterExpiration          any               `json:"after_expiration"`
+	AllowPromotionCodes      any               `json:"allow_promotion_codes"`
+	AmountSubtotal           int64             `json:"amount_subtotal"`
+	AmountTotal              int64             `json:"amount_total"`
+	AutomaticTax             map[string]any    `json:"automatic_tax"`
+	BillingAddressCollection any               `json:"billing_address_collection"`
+	CancelURL                any               `json:"cancel_url"`
+	ClientReferenceID        *string           `json:"client_reference_id"`
+	ClientSecret             string            `json:"client_secret"`
+	Created                  int64             `json:"created"`
+	Currency                 string            `json:"currency"`
+	CustomFields             []any             `json:"custom_fields"`
+	Customer                 any               `json:"customer"`
+	CustomerCreation         string            `json:"customer_creation"`
+	CustomerDetails          map[string]any    `json:"customer_details"`
+	CustomerEmail            *string           `json:"customer_email"`
+	Discounts                []any             `json:"discounts"`
+	ExpiresAt                int64             `json:"expires_at"`
+	Invoice                  any               `json:"invoice"`
+	LineItems                *listObject       `json:"line_items,omitempty"`
+	Livemode                 bool              `json:"livemode"`
+	Locale                   *string           `json:"locale"`
+	Metadata                 map[string]string `json:"metadata"`
+	Mode                     string            `json:"mode"`
+	PaymentIntent            any               `json:"payment_intent"`
+	PaymentLink              any               `json:"payment_link"`
+	PaymentMethodCollection  string            `json:"payment_method_collection"`
+	PaymentMethodTypes       []string          `json:"payment_method_types"`
+	PaymentStatus            string            `json:"payment_status"`
+	RedirectOnCompletion     string            `json:"redirect_on_completion"`
+	ReturnURL                *string           `json:"return_url"`
+	SetupIntent              any               `json:"setup_intent"`
+	ShippingOptions          []any             `json:"shipping_options"`
+	Status                   string            `json:"status"`
+	SubmitType               any               `json:"submit_type"`
+	Subscription             any               `json:"subscription"`
+	SuccessURL               any               `json:"success_url"`
+	TotalDetails             map[string]int64  `json:"total_details"`
+	UIMode                   string            `json:"ui_mode"`
+	URL                      any               `json:"url"`
+}
+
+type listObject struct {
+	Object  string `json:"object"`
+	Data    []any  `json:"data"`
+	HasMore bool   `json:"has_more"`
+	URL     string `json:"url"`
+}
+
+func (s *session) object(expand map[string]bool) *sessionObject {
+	o := &sessionObject{
+		ID:                      s.ID,
+		Object:                  "checkout.session",
+		AmountSubtotal:          s.AmountSubtotal,
+		AmountTotal:             s.AmountTotal,
+		AutomaticTax:            map[string]any{"enabled": false, "liability": nil, "status": nil},
+		ClientReferenceID:       s.ClientReferenceID,
+		ClientSecret:            s.ClientSecret,
+		Created:                 s.Created,
+		Currency:                s.Currency,
+		CustomFields:            []any{},
+		CustomerCreation:        "if_required",
+		CustomerEmail:           s.CustomerEmail,
+		Discounts:               []any{},
+		ExpiresAt:               s.ExpiresAt,
+		Locale:                  s.Locale,
+		Metadata:                s.Metadata,
+		Mode:                    s.Mode,
+		PaymentMethodCollection: "if_required",
+		PaymentMethodTypes:      []string{"card"},
+		PaymentStatus:           s.PaymentStatus,
+		RedirectOnCompletion:    s.RedirectOnCompletion,
+		ReturnURL:               s.ReturnURL,
+		ShippingOptions:         []any{},
+		Status:                  s.Status,
+		TotalDetails:            map[string]int64{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+		UIMode:                  s.UIMode,
+	}
+	if s.PaidEmail != "" {
+		o.CustomerDetails = map[string]any{"address": nil, "email": s.PaidEmail, "name": nil,
+			"phone": nil, "tax_exempt": "none", "tax_ids": []any{}}
+	}
+	if pi := s.PaymentIntent; pi != nil {
+		if expand["payment_intent"] {
+			o.PaymentIntent = map[string]any{"id": pi.ID, "object": "payment_intent", "amount": pi.Amount,
+				"amount_received": pi.Amount, "currency": pi.Currency, "created": pi.Created,
+				"livemode": false, "metadata": map[string]string{}, "payment_method_types": []string{"card"},
+				"status": "succeeded"}
+		} else {
+			o.PaymentIntent = pi.ID
+		}
+	}
+	if expand["line_items"] {
+		items := s.Items
+		more := len(items) > defaultListLimit
+		if more {
+			items = items[:defaultListLimit]
+		}
+		o.LineItems = s.lineItemList(items, more)
+	}
+	return o
+}
+
+func (s *session) lineItemList(items []*lineItem, more bool) *listObject {
+	data := make([]any, 0, len(items))
+	for _, l := range items {
+		amount := l.UnitAmount * l.Quantity
+		data = append(data, map[string]any{
+			"id":              l.ID,
+			"object":          "item",
+			"amount_discount": 0,
+			"amount_subtotal": amount,
+			"amount_tax":      0,
+			"amount_total":    amount,
+			"currency":        l.Currency,
+			"description":     l.Description,
+			"price":           l.Price.object(),
+			"quantity":        l.Quantity,
+		})
+	}
+	return &listObject{Object: "list", Data: data, HasMore: more,
+		URL: "/v1/checkout/sessions/" + s.ID + "/line_items"}
+}
+
+func (p *price) object() map[string]any {
+	return map[string]any{
+		"id":                  p.ID,
+		"object":              "price",
+		"active":              p.Active,
+		"billing_scheme":      "per_unit",
+		"created":             p.Created,
+		"currency":            p.Currency,
+		"livemode":            false,
+		"lookup_key":          nil,
+		"metadata":            map[string]string{},
+		"nickname":            nil,
+		"product":             p.Product,
+		"recurring":           nil,
+		"tax_behavior":        "unspecified",
+		"tiers_mode":          nil,
+		"transform_quantity":  nil,
+		"type":                "one_time",
+		"unit_amount":         p.UnitAmount,
+		"unit_amount_decimal": strconv.FormatInt(p.UnitAmount, 10),
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Stand-in and development endpoints
+
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+}
+
+func preflight(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+		w.Header().Set("Access-Control-Allow-Private-Network", "true")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+func (sb *Sandbox) serveStandin(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	setCORS(h)
+	if preflight(w, r) {
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, "GET, HEAD, OPTIONS")
+		return
+	}
+	h.Set("Content-Type", "application/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Content-Length", strconv.Itoa(len(standinJS)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(standinJS)
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSON(w, http.StatusMethodNotAllowed, devError(http.StatusMethodNotAllowed, "method_not_allowed", "",
+		"Method not allowed; use %s.", allow).envelope())
+}
+
+func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	setCORS(h)
+	h.Set("Cache-Control", "no-store")
+	if preflight(w, r) {
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/_sandbox")
+	route := func(method string) bool {
+		if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
+			return true
+		}
+		methodNotAllowed(w, method+", OPTIONS")
+		return false
+	}
+	switch {
+	case path == "/health":
+		if route(http.MethodGet) {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+		}
+	case path == "/checkout":
+		if route(http.MethodGet) {
+			sb.devCheckout(w, r)
+		}
+	case path == "/checkout/pay":
+		if route(http.MethodPost) {
+			sb.devPay(w, r)
+		}
+	case path == "/prices":
+		if route(http.MethodPost) {
+			sb.devCreatePrice(w, r)
+		}
+	case path == "/requests":
+		if route(http.MethodGet) {
+			sb.mu.Lock()
+			reqs := slices.Clone(sb.requests)
+			sb.mu.Unlock()
+			if reqs == nil {
+				reqs = []requestRecord{}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"requests": reqs})
+		}
+	case path == "/reset":
+		if route(http.MethodPost) {
+			sb.mu.Lock()
+			sb.resetLocked()
+			sb.mu.Unlock()
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+		}
+	case strings.HasPrefix(path, "/sessions/"):
+		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")
+		switch {
+		case len(parts) == 1 && parts[0] != "":
+			if route(http.MethodGet) {
+				sb.mu.Lock()
+				s, err := sb.sessionLocked(parts[0])
+				var obj any
+				if err == nil {
+					obj = s.object(map[string]bool{"line_items": true, "payment_intent": false})
+				}
+				sb.mu.Unlock()
+				if err != nil {
+					writeJSON(w, err.status, err.envelope())
+					return
+				}
+				writeJSON(w, http.StatusOK, obj)
+			}
+		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire":
+			if route(http.MethodPost) {
+				sb.mu.Lock()
+				obj, err := sb.expireSessionLocked(parts[0], &param{})
+				sb.mu.Unlock()
+				if err != nil {
+					writeJSON(w, err.status, err.envelope())
+					return
+				}
+				writeJSON(w, http.StatusOK, obj)
+			}
+		default:
+			writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
+		}
+	default:
+		writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
+	}
+}
+
+type checkoutSummary struct {
+	ID             string         `json:"id"`
+	Status         string         `json:"status"`
+	PaymentStatus  string         `json:"payment_status"`
+	AmountSubtotal int64          `json:"amount_subtotal"`
+	AmountTotal    int64          `json:"amount_total"`
+	Currency       string         `json:"currency"`
+	CustomerEmail  *string        `json:"customer_email"`
+	LineItems      []summaryItem  `json:"line_items"`
+	ReturnURL      *string        `json:"return_url"`
+	ExpiresAt      int64          `json:"expires_at"`
+	Livemode       bool           `json:"livemode"`
+	Locale         *string        `json:"locale"`
+	Sandbox        map[string]any `json:"sandbox"`
+}
+
+type summaryItem struct {
+	Description string `json:"description"`
+	Quantity    int64  `json:"quantity"`
+	UnitAmount  int64  `json:"unit_amount"`
+	AmountTotal int64  `json:"amount_total"`
+}
+
+func (sb *Sandbox) devCheckout(w http.ResponseWriter, r *http.Request) {
+	secret := r.URL.Query().Get("client_secret")
+	if secret == "" {
+		e := devError(http.StatusBadRequest, "parameter_missing", "client_secret", "Missing required query parameter: client_secret.")
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	sb.mu.Lock()
+	s := sb.secrets[secret]
+	var sum checkoutSummary
+	if s != nil {
+		sb.refreshLocked(s)
+		sum = checkoutSummary{ID: s.ID, Status: s.Status, PaymentStatus: s.PaymentStatus,
+			AmountSubtotal: s.AmountSubtotal, AmountTotal: s.AmountTotal, Currency: s.Currency,
+			CustomerEmail: s.CustomerEmail, ReturnURL: s.ReturnURL, ExpiresAt: s.ExpiresAt,
+			Locale: s.Locale, LineItems: []summaryItem{},
+			Sandbox: map[string]any{"test_cards": testCardHints}}
+		for _, l := range s.Items {
+			sum.LineItems = append(sum.LineItems, summaryItem{Description: l.Description, Quantity: l.Quantity,
+				UnitAmount: l.UnitAmount, AmountTotal: l.UnitAmount * l.Quantity})
+		}
+	}
+	sb.mu.Unlock()
+	if s == nil {
+		e := devError(http.StatusNotFound, "resource_missing", "client_secret", "No Checkout Session in the sandbox has this client_secret (was the sandbox reset or restarted?).")
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// decline describes a Stripe test card that fails.
+type decline struct {
+	code, declineCode, message string
+}
+
+// Test card numbers from Stripe's testing documentation that fail; every other
+// number that passes the Luhn check succeeds.
+var declines = map[string]decline{
+	"4000000000000002": {"card_declined", "generic_decline", "Your card was declined."},
+	"4000000000009995": {"card_declined", "insufficient_funds", "Your card has insufficient funds."},
+	"4000000000009987": {"card_declined", "lost_card", "Your card was declined."},
+	"4000000000009979": {"card_declined", "stolen_card", "Your card was declined."},
+	"4000000000000069": {"expired_card", "expired_card", "Your card has expired."},
+	"4000000000000127": {"incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."},
+	"4000000000000119": {"processing_error", "processing_error", "An error occurred while processing your card. Try again in a little bit."},
+}
+
+var testCardHints = []map[string]string{
+	{"number": "4242 4242 4242 4242", "outcome": "succeeds"},
+	{"number": "4000 0000 0000 0002", "outcome": "declined (card_declined)"},
+	{"number": "4000 0000 0000 9995", "outcome": "declined (insufficient_funds)"},
+}
+
+type payRequest struct {
+	ClientSecret string `json:"client_secret"`
+	Email        string `json:"email"`
+	CardNumber   string `json:"card_number"`
+	Exp          string `json:"exp"`
+	CVC          string `json:"cvc"`
+}
+
+func luhn(digits string) bool {
+	sum, double := 0, false
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseExpiry accepts "MM / YY", "MM/YY", "MM/YYYY" and "MMYY".
+func parseExpiry(s string) (month, year int, err *apiError) {
+	compact := strings.Join(strings.Fields(s), "")
+	var mm, yy string
+	if a, b, ok := strings.Cut(compact, "/"); ok {
+		mm, yy = a, b
+	} else if len(compact) == 4 || len(compact) == 6 {
+		mm, yy = compact[:2], compact[2:]
+	}
+	if !allDigits(mm) || len(mm) > 2 {
+		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_month", "exp", "Your card's expiration month is invalid.")
+	}
+	month, _ = strconv.Atoi(mm)
+	if month < 1 || month > 12 {
+		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_month", "exp", "Your card's expiration month is invalid.")
+	}
+	if !allDigits(yy) || (len(yy) != 2 && len(yy) != 4) {
+		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_year", "exp", "Your card's expiration year is invalid.")
+	}
+	year, _ = strconv.Atoi(yy)
+	if len(yy) == 2 {
+		year += 2000
+	}
+	return month, year, nil
+}
+
+func (sb *Sandbox) devPay(w http.ResponseWriter, r *http.Request) {
+	status, v := sb.pay(r)
+	writeJSON(w, status, v)
+}
+
+func (sb *Sandbox) pay(r *http.Request) (int, any) {
+	fail := func(e *apiError) (int, any) { return e.status, e.envelope() }
+	var req payRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBytes))
+	if err := dec.Decode(&req); err != nil {
+		return fail(devError(http.StatusBadRequest, "invalid_json", "", "The body must be a JSON object {\"client_secret\",\"email\",\"card_number\",\"exp\",\"cvc\"}: %v", err))
+	}
+	if req.ClientSecret == "" {
+		return fail(devError(http.StatusBadRequest, "parameter_missing", "client_secret", "Missing required field: client_secret."))
+	}
+
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	s := sb.secrets[req.ClientSecret]
+	if s == nil {
+		return fail(devError(http.StatusNotFound, "resource_missing", "client_secret", "No Checkout Session in the sandbox has this client_secret."))
+	}
+	sb.refreshLocked(s)
+	switch s.Status {
+	case "complete":
+		return fail(devError(http.StatusBadRequest, "checkout_session_complete", "", "This Checkout Session is already complete."))
+	case "expired":
+		return fail(devError(http.StatusBadRequest, "checkout_session_expired", "", "This Checkout Session has expired. Start a new checkout."))
+	}
+
+	email := strings.TrimSpace(req.Email)
+	switch {
+	case email == "":
+		return fail(devError(http.StatusBadRequest, "parameter_missing", "email", "Enter your email address."))
+	case !validEmail(email):
+		return fail(devError(http.StatusBadRequest, "email_invalid", "email", "Your email address is invalid."))
+	case s.CustomerEmail != nil && !strings.EqualFold(email, *s.CustomerEmail):
+		return fail(devError(http.StatusBadRequest, "email_invalid", "email", "This checkout is for %s.", *s.CustomerEmail))
+	}
+	number := strings.NewReplacer(" ", "", "-", "").Replace(req.CardNumber)
+	switch {
+	case number == "":
+		return fail(devError(http.StatusBadRequest, "parameter_missing", "card_number", "Enter your card number."))
+	case !allDigits(number) || len(number) < 12 || len(number) > 19 || !luhn(number):
+		return fail(devError(http.StatusBadRequest, "invalid_number", "card_number", "Your card number is invalid."))
+	}
+	if strings.TrimSpace(req.Exp) == "" {
+		return fail(devError(http.StatusBadRequest, "parameter_missing", "exp", "Enter your card's expiration date."))
+	}
+	month, year, e := parseExpiry(req.Exp)
+	if e != nil {
+		return fail(e)
+	}
+	now := sb.now()
+	if year < now.Year() || year == now.Year() && month < int(now.Month()) {
+		return fail(devError(http.StatusBadRequest, "invalid_expiry_year_past", "exp", "Your card's expiration date is in the past."))
+	}
+	cvc := strings.TrimSpace(req.CVC)
+	switch {
+	case cvc == "":
+		return fail(devError(http.StatusBadRequest, "parameter_missing", "cvc", "Enter your card's security code."))
+	case !allDigits(cvc) || len(cvc) < 3 || len(cvc) > 4:
+		return fail(devError(http.StatusBadRequest, "invalid_cvc", "cvc", "Your card's security code is invalid."))
+	}
+
+	if d, ok := declines[number]; ok {
+		return http.StatusPaymentRequired, (&apiError{status: http.StatusPaymentRequired, Type: "card_error",
+			Code: d.code, DeclineCode: d.declineCode, Message: d.message, Param: "card_number"}).envelope()
+	}
+
+	s.Status = "complete"
+	s.PaidEmail = email
+	if s.AmountTotal == 0 {
+		s.PaymentStatus = "no_payment_required"
+	} else {
+		s.PaymentStatus = "paid"
+		s.PaymentIntent = &paymentIntent{ID: newID("pi_", 24), Amount: s.AmountTotal, Currency: s.Currency, Created: now.Unix()}
+	}
+	out := map[string]any{"status": s.Status, "payment_status": s.PaymentStatus}
+	if s.ReturnURL != nil && s.RedirectOnCompletion != "never" {
+		out["return_url"] = strings.ReplaceAll(*s.ReturnURL, "{CHECKOUT_SESSION_ID}", s.ID)
+	}
+	return http.StatusOK, out
+}
+
+type priceRequest struct {
+	ID          string `json:"id"`
+	ProductName string `json:"product_name"`
+	UnitAmount  *int64 `json:"unit_amount"`
+	Currency    string `json:"currency"`
+}
+
+func (sb *Sandbox) devCreatePrice(w http.ResponseWriter, r *http.Request) {
+	var req priceRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxJSONBytes)).Decode(&req); err != nil {
+		e := devError(http.StatusBadRequest, "invalid_json", "", "The body must be a JSON object {\"id\"?,\"product_name\",\"unit_amount\",\"currency\"}: %v", err)
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	var e *apiError
+	cur := strings.ToLower(req.Currency)
+	switch {
+	case req.ID != "" && (!strings.HasPrefix(req.ID, "price_") || !isKeyChars(req.ID)):
+		e = devError(http.StatusBadRequest, "parameter_invalid", "id", "A price id must look like price_ followed by letters, digits or underscores.")
+	case strings.TrimSpace(req.ProductName) == "":
+		e = devError(http.StatusBadRequest, "parameter_missing", "product_name", "Missing required field: product_name.")
+	case req.UnitAmount == nil:
+		e = devError(http.StatusBadRequest, "parameter_missing", "unit_amount", "Missing required field: unit_amount.")
+	case *req.UnitAmount < 0 || *req.UnitAmount > maxUnitAmount:
+		e = devError(http.StatusBadRequest, "parameter_invalid_integer", "unit_amount", "unit_amount must be between 0 and %d.", maxUnitAmount)
+	case !currencyRE.MatchString(cur):
+		e = devError(http.StatusBadRequest, "parameter_invalid", "currency", "currency must be a three-letter ISO code such as usd.")
+	}
+	if e != nil {
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	sb.mu.Lock()
+	p := &price{ID: req.ID, Product: newID("prod_", 14), Name: req.ProductName, UnitAmount: *req.UnitAmount,
+		Currency: cur, Created: sb.now().Unix(), Active: true}
+	if p.ID == "" {
+		p.ID = newID("price_", 24)
+	}
+	sb.prices[p.ID] = p
+	sb.products[p.Product] = p.Name
+	obj := p.object()
+	sb.mu.Unlock()
+	writeJSON(w, http.StatusOK, obj)
+}
+
+// ---------------------------------------------------------------------------
+// Ids
+
+const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomAlnum returns n uniformly random alphanumerics from crypto/rand.
+func randomAlnum(n int) string {
+	out := make([]byte, n)
+	buf := make([]byte, n+n/2+8)
+	i := 0
+	for i < n {
+		if _, err := rand.Read(buf); err != nil {
+			panic(errors.Join(errors.New("sandbox: crypto/rand failed"), err))
+		}
+		for _, b := range buf {
+			// 248 = 4*62: reject the top bytes so every character is equally likely.
+			if b < 248 && i < n {
+				out[i] = alnum[int(b)%len(alnum)]
+				i++
+			}
+		}
+	}
+	return string(out)
+}
+
+func newID(prefix string, n int) string { return prefix + randomAlnum(n) }

@@ -13,7 +13,8 @@ import (
 type WorkerOptions struct {
 	// Compiler is "tinygo" (the default, smaller) or "go" (GOOS=js GOARCH=wasm).
 	Compiler string
-	// OutDir receives worker.mjs, wasm_exec.js and app.wasm; it is wiped first.
+	// OutDir receives worker.mjs, instance.mjs, wasm_exec.js and app.wasm; it is
+	// wiped first.
 	OutDir string
 }
 
@@ -62,6 +63,9 @@ func BuildWorker(opts WorkerOptions) error {
 		return err
 	}
 	if err := copyFile(filepath.Join("wasm", "loader.mjs"), filepath.Join(opts.OutDir, "worker.mjs")); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join("wasm", "instance.mjs"), filepath.Join(opts.OutDir, "instance.mjs")); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(opts.OutDir, "COMPILER"), []byte(opts.Compiler+"\n"), 0o644)

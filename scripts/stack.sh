@@ -69,7 +69,7 @@ wait_http() { # url seconds name
 	for ((i = 0; i < secs * 10; i++)); do
 		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
 		for pid in "${pids[@]}"; do
-			kill -0 "$pid" 2>/dev/null || { echo "stack: $name exited before it was ready" >&2; return 1; }
+			kill -0 "$pid" 2>/dev/null || { echo "stack: a server exited while waiting for $name (port in use? see ${STACK_LOG_DIR:-the output above})" >&2; return 1; }
 		done
 		sleep 0.1
 	done

@@ -1,22 +1,25 @@
 //go:build js && wasm
 
-// Command wasm is the worker's entry point on Cloudflare Workers: it reads the
-// environment, builds the worker.Server with a fetch-based HTTP client and hands
-// it to syumai/workers. The JavaScript side (loader.mjs) keeps this instance
-// alive for many requests, so main never returns.
+// Command wasm is the worker's entry point on Cloudflare Workers. It reads the
+// environment, builds the worker.Server with a fetch-based HTTP client and
+// registers it with loader.mjs, which keeps this Go instance alive for many
+// requests; main never returns.
 package main
 
 import (
-	"github.com/syumai/workers"
-	"github.com/syumai/workers/cloudflare"
-	"github.com/syumai/workers/cloudflare/fetch"
+	"net/http"
+	"syscall/js"
 
-	"checkoutkit/worker"
+	"github.com/syumai/workers/cloudflare"
 )
 
 func main() {
-	workers.ServeNonBlock(newHandler(cloudflare.Getenv, worker.StripeHTTPClient(fetch.NewClient().HTTPClient(fetch.RedirectModeFollow).Transport)))
-	workers.Ready()
-	// Block forever: requests arrive as callbacks from loader.mjs.
-	select {}
+	// loader.mjs puts the bridge object at context.binding, next to context.env
+	// where syumai/workers' cloudflare.Getenv reads the environment.
+	bridge := js.Global().Get("context").Get("binding")
+	client := &http.Client{Transport: newFetchTransport(bridge)}
+	s := &server{h: newHandler(cloudflare.Getenv, client), queue: make(chan *bridgeRequest)}
+	bridge.Set("serve", js.FuncOf(s.serveFunc))
+	bridge.Call("ready")
+	select {} // requests arrive as calls to serve
 }

@@ -9,8 +9,6 @@ import (
 	"log"
 	"net/http"
 	"os"
-
-	"checkoutkit/worker"
 )
 
 func main() {
@@ -22,7 +20,7 @@ func main() {
 	if siteDir == "" {
 		siteDir = "dist/site"
 	}
-	api := newHandler(os.Getenv, worker.StripeHTTPClient(nil))
+	api := newHandler(os.Getenv, &http.Client{})
 	files := http.FileServer(http.Dir(siteDir))
 	// Like wrangler's [assets]: a file that exists is served, anything else goes
 	// to the worker.

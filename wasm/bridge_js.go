@@ -1,0 +1,195 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall/js"
+)
+
+// The bridge between loader.mjs and Go. It replaces syumai/workers' request
+// handler for a Go instance that lives for many requests:
+//
+//   - bodies cross as one Uint8Array and headers as one "name: value\n"
+//     string, so a request creates a handful of js.Values instead of hundreds
+//     (under TinyGo each js.Value registers a finalizer, and every 32
+//     registrations force a full garbage collection);
+//   - the JS callbacks are registered once, so nothing is left behind per
+//     request (syumai/workers' stream conversion never releases its pull and
+//     cancel functions, which keeps ~17 KB per body alive);
+//   - requests are served by a small pool of goroutines instead of new ones,
+//     so TinyGo does not allocate a fresh 256 KB stack for each request.
+
+var (
+	uint8ArrayClass = js.Global().Get("Uint8Array")
+	jsNull          = js.Null()
+)
+
+// maxIdleServers bounds the goroutines kept waiting for requests.
+const maxIdleServers = 4
+
+type bridgeRequest struct {
+	method, url, headers string
+	body                 []byte
+	reply                js.Value // function(status, headers, body)
+}
+
+type server struct {
+	h     http.Handler
+	queue chan *bridgeRequest
+	idle  atomic.Int32
+}
+
+// serveFunc is called by loader.mjs as serve(method, url, headers, body, reply).
+func (s *server) serveFunc(_ js.Value, args []js.Value) any {
+	r := &bridgeRequest{
+		method:  args[0].String(),
+		url:     args[1].String(),
+		headers: args[2].String(),
+		body:    bytesFromJS(args[3]),
+		reply:   args[4],
+	}
+	select {
+	case s.queue <- r: // an idle server goroutine takes it
+	default:
+		go s.loop(r)
+	}
+	return nil
+}
+
+func (s *server) loop(r *bridgeRequest) {
+	for {
+		s.serve(r)
+		if s.idle.Add(1) > maxIdleServers {
+			s.idle.Add(-1)
+			return
+		}
+		r = <-s.queue
+		s.idle.Add(-1)
+	}
+}
+
+func (s *server) serve(r *bridgeRequest) {
+	rec := &recorder{header: http.Header{}}
+	req, err := r.toHTTP()
+	if err != nil {
+		rec.WriteHeader(http.StatusBadRequest)
+		rec.Write([]byte(`{"error":{"code":"bad_request","message":"malformed request"}}`))
+	} else {
+		s.h.ServeHTTP(rec, req)
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	r.reply.Invoke(rec.status, formatHeaders(rec.header), bytesToJS(rec.body.Bytes()))
+}
+
+func (r *bridgeRequest) toHTTP() (*http.Request, error) {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		return nil, err
+	}
+	h := parseHeaders(r.headers)
+	req := &http.Request{
+		Method:     r.method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       u.Host,
+		RequestURI: u.RequestURI(),
+		RemoteAddr: h.Get("Cf-Connecting-Ip"),
+		Body:       http.NoBody,
+	}
+	if r.body != nil {
+		req.Body = readCloser{bytes.NewReader(r.body)}
+		req.ContentLength = int64(len(r.body))
+	}
+	return req, nil
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
+
+// recorder is the http.ResponseWriter: the response is small and sent whole.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(p)
+}
+
+// parseHeaders reads the "name: value\n" lines loader.mjs sends.
+func parseHeaders(s string) http.Header {
+	h := make(http.Header, strings.Count(s, "\n")+1)
+	for len(s) > 0 {
+		var line string
+		line, s, _ = strings.Cut(s, "\n")
+		name, value, ok := strings.Cut(line, ": ")
+		if ok && name != "" {
+			h.Add(name, value)
+		}
+	}
+	return h
+}
+
+// formatHeaders writes headers as "name: value\n" lines; values lose any
+// CR/LF, which HTTP does not allow in them anyway.
+func formatHeaders(h http.Header) string {
+	var b strings.Builder
+	for name, values := range h {
+		for _, v := range values {
+			b.WriteString(name)
+			b.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+			}
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func bytesFromJS(v js.Value) []byte {
+	if v.IsNull() || v.IsUndefined() {
+		return nil
+	}
+	b := make([]byte, v.Get("byteLength").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+func bytesToJS(b []byte) js.Value {
+	if len(b) == 0 {
+		return jsNull
+	}
+	u := uint8ArrayClass.New(len(b))
+	js.CopyBytesToJS(u, b)
+	return u
+}
+
+func statusText(code int) string {
+	return strconv.Itoa(code) + " " + http.StatusText(code)
+}

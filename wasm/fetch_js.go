@@ -1,0 +1,98 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"syscall/js"
+)
+
+// fetchTransport is an http.RoundTripper over the Workers fetch API, through
+// loader.mjs: fetch(id, method, url, headers, body) starts a fetch and the
+// loader answers with fetchDone(id, status, headers, body, error), one callback
+// registered for the instance's lifetime. Request and response bodies cross
+// whole (Stripe's are small). GET and HEAD never carry a body: workerd refuses
+// one, and stripe-go sets an empty body on every request.
+type fetchTransport struct {
+	start js.Value // loader's fetch function
+
+	mu      sync.Mutex
+	nextID  int
+	pending map[int]chan fetchResult
+}
+
+type fetchResult struct {
+	status  int
+	headers string
+	body    []byte
+	err     string
+}
+
+func newFetchTransport(bridge js.Value) *fetchTransport {
+	t := &fetchTransport{start: bridge.Get("fetch"), pending: map[int]chan fetchResult{}}
+	bridge.Set("fetchDone", js.FuncOf(t.done))
+	return t
+}
+
+func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body := jsNull
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			body = bytesToJS(b)
+		}
+	}
+	ch := make(chan fetchResult, 1)
+	t.mu.Lock()
+	t.nextID++
+	id := t.nextID
+	t.pending[id] = ch
+	t.mu.Unlock()
+
+	t.start.Invoke(id, req.Method, req.URL.String(), formatHeaders(req.Header), body)
+
+	var res fetchResult
+	select {
+	case res = <-ch:
+	case <-req.Context().Done():
+		t.mu.Lock()
+		delete(t.pending, id)
+		t.mu.Unlock()
+		return nil, req.Context().Err()
+	}
+	if res.err != "" {
+		return nil, errors.New("fetch " + req.URL.Host + ": " + res.err)
+	}
+	return &http.Response{
+		Status:        statusText(res.status),
+		StatusCode:    res.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        parseHeaders(res.headers),
+		Body:          readCloser{bytes.NewReader(res.body)},
+		ContentLength: int64(len(res.body)),
+		Request:       req,
+	}, nil
+}
+
+// done receives fetchDone(id, status, headers, body, error) from loader.mjs.
+func (t *fetchTransport) done(_ js.Value, args []js.Value) any {
+	id := args[0].Int()
+	t.mu.Lock()
+	ch, ok := t.pending[id]
+	delete(t.pending, id)
+	t.mu.Unlock()
+	if ok {
+		ch <- fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]), err: args[4].String()}
+	}
+	return nil
+}

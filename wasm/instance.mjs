@@ -1,0 +1,199 @@
+// One Go program compiled to WebAssembly, kept alive to serve many requests.
+//
+// Used by loader.mjs (the worker's entry) and by the tests, which load it in
+// Node. It expects `globalThis.Go` from the toolchain's own wasm_exec.js
+// (TinyGo's or Go's) to be loaded already.
+//
+// The Go side (wasm/main.go, bridge_js.go, fetch_js.go) finds a bridge object
+// at globalThis.context.binding and sets on it:
+//   serve(method, url, headers, body, reply)  handle one request; reply(status, headers, body)
+//   fetchDone(id, status, headers, body, err) answer to a fetch it started
+// and calls bridge.ready() once it is set up. Headers cross as one
+// "name: value\n" string and bodies as one Uint8Array (or null), which keeps
+// the number of JS values per request small.
+//
+// If the Go program dies (TinyGo cannot recover() on wasm, so any panic ends
+// in a trap; standard Go exits), the requests in flight are answered with an
+// error and `dead` is set, so the owner starts a new instance.
+
+// Request bodies are read up to this many bytes; Go enforces its own, smaller
+// limits per endpoint and answers 413 past them.
+export const MAX_REQUEST_BYTES = 1 << 20;
+// Responses from fetch() (Stripe's API) larger than this are refused.
+export const MAX_FETCH_RESPONSE_BYTES = 8 << 20;
+
+export function formatHeaders(headers) {
+  let s = "";
+  for (const [name, value] of headers) s += name + ": " + value + "\n";
+  return s;
+}
+
+export function parseHeaders(s) {
+  const headers = new Headers();
+  for (const line of s.split("\n")) {
+    const i = line.indexOf(": ");
+    if (i > 0) headers.append(line.slice(0, i), line.slice(i + 2));
+  }
+  return headers;
+}
+
+// readBody reads at most max+1 bytes, so that an oversized body is noticed
+// (and refused by Go) without being read whole.
+export async function readBody(request, max = MAX_REQUEST_BYTES) {
+  if (request.body === null) return null;
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      break;
+    }
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    body.set(c, off);
+    off += c.byteLength;
+  }
+  return body;
+}
+
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+export class GoInstance {
+  // module: a compiled WebAssembly.Module; env: the Workers env object.
+  constructor(module, env, { fetch = globalThis.fetch } = {}) {
+    this.dead = false;
+    this.requests = 0;
+    let resolveReady;
+    let rejectDied;
+    const ready = new Promise((resolve) => (resolveReady = resolve));
+    // Rejects only when the instance dies; everything waiting races it.
+    this.died = new Promise((_, reject) => (rejectDied = reject));
+    this.died.catch(() => {});
+    this.kill = (reason) => {
+      if (this.dead) return;
+      this.dead = true;
+      this.deathReason = reason;
+      rejectDied(reason instanceof Error ? reason : new Error(String(reason)));
+    };
+
+    const bridge = {
+      ready: () => resolveReady(),
+      fetch: (id, method, url, headers, body) => {
+        const init = { method, headers: parseHeaders(headers), redirect: "follow" };
+        if (body !== null) init.body = body;
+        fetch(url, init)
+          .then(async (res) => {
+            const len = Number(res.headers.get("content-length") || 0);
+            if (len > MAX_FETCH_RESPONSE_BYTES) throw new Error(`response of ${len} bytes is too large`);
+            const buf = new Uint8Array(await res.arrayBuffer());
+            if (buf.byteLength > MAX_FETCH_RESPONSE_BYTES) throw new Error("response is too large");
+            return [res.status, formatHeaders(res.headers), buf.byteLength ? buf : null, ""];
+          })
+          .catch((err) => [0, "", null, String((err && err.message) || err) || "fetch failed"])
+          .then((result) => {
+            if (!this.dead) this.bridge.fetchDone(id, ...result);
+          })
+          .catch((err) => this.kill(err));
+      },
+    };
+    this.bridge = bridge;
+
+    const go = new Go();
+    // Every call from JavaScript into Go goes through _resume; a trap there
+    // means the instance is gone.
+    const resume = go._resume.bind(go);
+    go._resume = () => {
+      try {
+        resume();
+      } catch (err) {
+        this.kill(err);
+        throw err;
+      }
+    };
+    const instance = new WebAssembly.Instance(module, go.importObject);
+    this.memory = instance.exports.memory || instance.exports.mem;
+    // Go reads globalThis.context while main runs, inside go.run below:
+    // syumai/workers' cloudflare.Getenv reads context.env, and main finds the
+    // bridge at context.binding.
+    globalThis.context = { env, ctx: undefined, binding: bridge };
+    try {
+      go.run(instance).then(
+        () => this.kill(new Error("Go program exited")),
+        (err) => this.kill(err),
+      );
+    } catch (err) {
+      this.kill(err);
+    }
+    this.ready = Promise.race([ready, this.died]);
+  }
+
+  // handle serves one Request and resolves to a Response; it rejects if the
+  // instance dies first.
+  async handle(request) {
+    await this.ready;
+    const body = request.method === "GET" || request.method === "HEAD" ? null : await readBody(request);
+    this.requests++;
+    const answer = new Promise((resolve, reject) => {
+      this.bridge.serve(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
+        try {
+          resolve(new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: parseHeaders(headers) }));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    return Promise.race([answer, this.died]);
+  }
+
+  // memoryBytes is the size of the instance's linear memory (it never shrinks).
+  memoryBytes() {
+    return this.memory ? this.memory.buffer.byteLength : 0;
+  }
+}
+
+export function internalError() {
+  return new Response(JSON.stringify({ error: { code: "internal_error", message: "internal error; please try again" } }) + "\n", {
+    status: 500,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+// InstancePool hands out the shared instance, replacing it when it dies.
+// perRequest (GO_INSTANCE=per-request) starts a new one every time instead,
+// for comparison in benchmarks.
+export class InstancePool {
+  constructor(module) {
+    this.module = module;
+    this.shared = null;
+    this.started = 0;
+  }
+
+  get(env) {
+    if (env.GO_INSTANCE === "per-request") {
+      this.started++;
+      return new GoInstance(this.module, env);
+    }
+    if (this.shared === null || this.shared.dead) {
+      this.started++;
+      this.shared = new GoInstance(this.module, env);
+    }
+    return this.shared;
+  }
+
+  async fetch(request, env) {
+    try {
+      return await this.get(env).handle(request);
+    } catch (err) {
+      console.error("worker instance failed:", (err && err.stack) || err);
+      return internalError();
+    }
+  }
+}

@@ -40,8 +40,10 @@ logs=${TEST_LOG_DIR:-dist/test-logs}
 for compiler in go tinygo; do
 	dir=dist/worker
 	[ "$compiler" = go ] && dir=dist/worker-go
-	step "integration and browser tests: $compiler build in wrangler dev with the Stripe sandbox"
-	STRIPE_MODE=sandbox WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler \
-		bash scripts/stack.sh bash -c 'go test -count=1 -v -tags integration ./scripts/e2e && node --test scripts/e2e/browser.test.mjs'
+	step "integration, browser and instance tests: $compiler build in wrangler dev with the Stripe sandbox"
+	STRIPE_MODE=sandbox WORKER_SCRIPT=$dir/worker.mjs WORKER_DIR=$dir STACK_LOG_DIR=$logs/$compiler \
+		bash scripts/stack.sh bash -c 'go test -count=1 -v -tags integration ./scripts/e2e &&
+			node --test scripts/e2e/browser.test.mjs &&
+			node --test scripts/e2e/instance.test.mjs'
 done
 step "all tests passed"

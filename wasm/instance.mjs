@@ -140,6 +140,7 @@ export class GoInstance {
   async handle(request) {
     await this.ready;
     const body = request.method === "GET" || request.method === "HEAD" ? null : await readBody(request);
+    if (this.dead) throw this.deathReason;
     this.requests++;
     const answer = new Promise((resolve, reject) => {
       this.bridge.serve(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
@@ -170,8 +171,10 @@ export function internalError() {
 // perRequest (GO_INSTANCE=per-request) starts a new one every time instead,
 // for comparison in benchmarks.
 export class InstancePool {
-  constructor(module) {
+  // options are passed to each GoInstance (tests give their own fetch).
+  constructor(module, options = {}) {
     this.module = module;
+    this.options = options;
     this.shared = null;
     this.started = 0;
   }
@@ -179,11 +182,11 @@ export class InstancePool {
   get(env) {
     if (env.GO_INSTANCE === "per-request") {
       this.started++;
-      return new GoInstance(this.module, env);
+      return new GoInstance(this.module, env, this.options);
     }
     if (this.shared === null || this.shared.dead) {
       this.started++;
-      this.shared = new GoInstance(this.module, env);
+      this.shared = new GoInstance(this.module, env, this.options);
     }
     return this.shared;
   }

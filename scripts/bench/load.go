@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// endpoint is one benchmarked request and how to tell a good answer.
+type endpoint struct {
+	Name    string
+	Method  string
+	Path    string
+	Body    string
+	WantKey string // a key the 200 JSON answer must have
+}
+
+var endpoints = []endpoint{
+	{Name: "create", Method: http.MethodPost, Path: "/create-checkout-session", Body: `{"items":[{"id":"tshirt","quantity":1}]}`, WantKey: "clientSecret"},
+	{Name: "status", Method: http.MethodGet, Path: "/session-status?session_id=cs_test_a1b2c3", WantKey: "status"},
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns:        conns * 2,
+			MaxIdleConnsPerHost: conns * 2,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// do sends one request and checks the answer: status 200 and a JSON object
+// with ep.WantKey.
+func do(ctx context.Context, c *http.Client, base string, ep endpoint) error {
+	var body io.Reader
+	if ep.Body != "" {
+		body = strings.NewReader(ep.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, ep.Method, base+ep.Path, body)
+	if err != nil {
+		return err
+	}
+	if ep.Body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: status %d: %.200s", ep.Method, ep.Path, resp.StatusCode, b)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s %s: not JSON: %.200s", ep.Method, ep.Path, b)
+	}
+	if _, ok := m[ep.WantKey]; !ok {
+		return fmt.Errorf("%s %s: no %q in %.200s", ep.Method, ep.Path, ep.WantKey, b)
+	}
+	return nil
+}
+
+// loadStats is what one load run measured on the client side.
+type loadStats struct {
+	Requests   int       `json:"requests"`
+	Errors     int       `json:"errors"`
+	FirstError string    `json:"first_error,omitempty"`
+	Seconds    float64   `json:"seconds"`
+	Latencies  []float64 `json:"latencies_ms"` // in completion order
+}
+
+// runLoad sends n requests with conc workers over keep-alive connections.
+func runLoad(ctx context.Context, c *http.Client, base string, ep endpoint, n, conc int) loadStats {
+	var (
+		next int64 = -1
+		mu   sync.Mutex
+		st   = loadStats{Requests: n, Latencies: make([]float64, 0, n)}
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for atomic.AddInt64(&next, 1) < int64(n) && ctx.Err() == nil {
+				t := time.Now()
+				err := do(ctx, c, base, ep)
+				ms := float64(time.Since(t).Microseconds()) / 1000
+				mu.Lock()
+				st.Latencies = append(st.Latencies, ms)
+				if err != nil {
+					st.Errors++
+					if st.FirstError == "" {
+						st.FirstError = err.Error()
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	st.Seconds = time.Since(start).Seconds()
+	st.Requests = len(st.Latencies)
+	return st
+}
+
+// percentile is the nearest-rank percentile (p in 0..100) of xs; NaN if empty.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank > len(s) {
+		rank = len(s)
+	}
+	return s[rank-1]
+}
+
+// median of xs, ignoring NaNs (the mean of the two middle values when even).
+func median(xs []float64) float64 {
+	var s []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s = append(s, x)
+		}
+	}
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}

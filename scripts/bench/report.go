@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+)
+
+// cell is the median over rounds of one variant/endpoint/concurrency.
+type cell struct {
+	CPUPerReq, OtherPerReq, ReqPerSec, P50, P99 float64
+	Errors, Rounds                              int
+}
+
+func summarize(res results) map[string]map[string]cell {
+	type key struct {
+		ep string
+		c  int
+	}
+	vals := map[string]map[key][]loadResult{}
+	for _, r := range res.Runs {
+		for _, l := range r.Loads {
+			if vals[r.Variant] == nil {
+				vals[r.Variant] = map[key][]loadResult{}
+			}
+			k := key{l.Endpoint, l.Concurrency}
+			vals[r.Variant][k] = append(vals[r.Variant][k], l)
+		}
+	}
+	out := map[string]map[string]cell{}
+	for v, byKey := range vals {
+		out[v] = map[string]cell{}
+		for k, ls := range byKey {
+			var cpu, other, rps, p50, p99 []float64
+			c := cell{Rounds: len(ls)}
+			for _, l := range ls {
+				if l.Requests == 0 {
+					continue
+				}
+				cpu = append(cpu, l.CPUPerReq)
+				other = append(other, l.OtherPerReq)
+				rps = append(rps, l.ReqPerSec)
+				p50 = append(p50, l.P50)
+				p99 = append(p99, l.P99)
+				c.Errors += l.Errors
+			}
+			c.CPUPerReq, c.OtherPerReq, c.ReqPerSec, c.P50, c.P99 = median(cpu), median(other), median(rps), median(p50), median(p99)
+			out[v][cellKey(k.ep, k.c)] = c
+		}
+	}
+	return out
+}
+
+func cellKey(ep string, c int) string { return fmt.Sprintf("%s/%d", ep, c) }
+
+func f(x float64, prec int) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", prec, x)
+}
+
+func mib(bytes float64) string {
+	if bytes <= 0 {
+		return "-"
+	}
+	return f(bytes/(1<<20), 2)
+}
+
+func printReport(w io.Writer, res results) {
+	o := res.Options
+	sum := summarize(res)
+	fmt.Fprintf(w, "\nCheckout worker benchmark: wrangler dev (local workerd) + stripe-mock, %d round(s), %d requests per run, medians over rounds\n", o.Rounds, o.N)
+	fmt.Fprintf(w, "CPU ms/req = utime+stime of the user-worker workerd process per request; other = the rest of wrangler's process tree (node, proxy workerd)\n\n")
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tendpoint\tc\tCPU ms/req\tother ms/req\treq/s\tp50 ms\tp99 ms\terrors\truns\t")
+	for _, v := range res.Variants {
+		for _, ep := range endpoints {
+			for _, c := range o.Concurrency {
+				cl, ok := sum[v.Name][cellKey(ep.Name, c)]
+				if !ok {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\t-\t-\t-\t0\t\n", v.Name, ep.Name, c)
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", v.Name, ep.Name, c,
+					f(cl.CPUPerReq, 2), f(cl.OtherPerReq, 2), f(cl.ReqPerSec, 1), f(cl.P50, 1), f(cl.P99, 1), cl.Errors, cl.Rounds)
+			}
+		}
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nStart-up and size (first request = first POST /create-checkout-session after wrangler is ready; it pays the instance start-up)\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tfirst req ms\tfirst req CPU ms\twrangler ready s\tworkerd RSS MiB\twasm MiB\twasm gzip MiB\tupload MiB\tupload gzip MiB\t")
+	for _, v := range res.Variants {
+		var first, firstCPU, ready, rss []float64
+		for _, r := range res.Runs {
+			if r.Variant != v.Name || r.FirstRequestMs == 0 {
+				continue
+			}
+			first = append(first, r.FirstRequestMs)
+			firstCPU = append(firstCPU, r.FirstRequestCPUms)
+			ready = append(ready, r.StartupSeconds)
+			if r.RSSMB > 0 {
+				rss = append(rss, r.RSSMB)
+			}
+		}
+		s := res.Sizes[sizeKey(v)]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name,
+			f(median(first), 1), f(median(firstCPU), 0), f(median(ready), 1), f(median(rss), 0),
+			mib(float64(s.WasmBytes)), mib(float64(s.WasmGzipBytes)), mib(s.UploadKiB*1024), mib(s.UploadGzipKiB*1024))
+	}
+	tw.Flush()
+	for _, v := range res.Variants {
+		if s := res.Sizes[sizeKey(v)]; s.UploadError != "" {
+			fmt.Fprintf(w, "  %s: upload size unknown: %s\n", sizeKey(v), s.UploadError)
+		}
+	}
+
+	if _, ok := sum["js"]; ok {
+		var others []string
+		for _, v := range res.Variants {
+			if v.Name != "js" {
+				others = append(others, v.Name)
+			}
+		}
+		if len(others) > 0 {
+			fmt.Fprintf(w, "\nCPU ms/req relative to the JavaScript reference (stripe-node): median / median; above 1 = costs more than JS\n\n")
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprint(tw, "endpoint\tc\t")
+			for _, v := range others {
+				fmt.Fprintf(tw, "%s/js\t", v)
+			}
+			fmt.Fprintln(tw)
+			for _, ep := range endpoints {
+				for _, c := range o.Concurrency {
+					k := cellKey(ep.Name, c)
+					fmt.Fprintf(tw, "%s\t%d\t", ep.Name, c)
+					js, jsOK := sum["js"][k]
+					for _, v := range others {
+						cl, ok := sum[v][k]
+						if !ok || !jsOK || js.CPUPerReq <= 0 {
+							fmt.Fprint(tw, "-\t")
+							continue
+						}
+						fmt.Fprintf(tw, "%s\t", f(cl.CPUPerReq/js.CPUPerReq, 1))
+					}
+					fmt.Fprintln(tw)
+				}
+			}
+			tw.Flush()
+		}
+	}
+
+	var failed []runResult
+	for _, r := range res.Runs {
+		if r.Error != "" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "\nFailed runs (their completed loads are included above):\n")
+		for _, r := range failed {
+			fmt.Fprintf(w, "  round %d %s: %s\n", r.Round, r.Variant, r.Error)
+		}
+	}
+}

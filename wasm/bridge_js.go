@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall/js"
 )
 
@@ -22,16 +21,16 @@ import (
 //   - the JS callbacks are registered once, so nothing is left behind per
 //     request (syumai/workers' stream conversion never releases its pull and
 //     cancel functions, which keeps ~17 KB per body alive);
-//   - requests are served by a small pool of goroutines instead of new ones,
-//     so TinyGo does not allocate a fresh 256 KB stack for each request.
+//   - each request runs on a goroutine of its own that ends with it: under
+//     TinyGo a goroutine's stack is a heap object scanned conservatively as a
+//     whole, so a long-lived goroutine's stale stack words would keep old
+//     requests' garbage reachable, while a finished goroutine's stack is
+//     cleared and freed.
 
 var (
 	uint8ArrayClass = js.Global().Get("Uint8Array")
 	jsNull          = js.Null()
 )
-
-// maxIdleServers bounds the goroutines kept waiting for requests.
-const maxIdleServers = 4
 
 type bridgeRequest struct {
 	method, url, headers string
@@ -40,9 +39,7 @@ type bridgeRequest struct {
 }
 
 type server struct {
-	h     http.Handler
-	queue chan *bridgeRequest
-	idle  atomic.Int32
+	h http.Handler
 }
 
 // serveFunc is called by loader.mjs as serve(method, url, headers, body, reply).
@@ -54,24 +51,8 @@ func (s *server) serveFunc(_ js.Value, args []js.Value) any {
 		body:    bytesFromJS(args[3]),
 		reply:   args[4],
 	}
-	select {
-	case s.queue <- r: // an idle server goroutine takes it
-	default:
-		go s.loop(r)
-	}
+	go s.serve(r)
 	return nil
-}
-
-func (s *server) loop(r *bridgeRequest) {
-	for {
-		s.serve(r)
-		if s.idle.Add(1) > maxIdleServers {
-			s.idle.Add(-1)
-			return
-		}
-		r = <-s.queue
-		s.idle.Add(-1)
-	}
 }
 
 func (s *server) serve(r *bridgeRequest) {

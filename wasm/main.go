@@ -18,7 +18,7 @@ func main() {
 	// where syumai/workers' cloudflare.Getenv reads the environment.
 	bridge := js.Global().Get("context").Get("binding")
 	client := &http.Client{Transport: newFetchTransport(bridge)}
-	s := &server{h: newHandler(cloudflare.Getenv, client), queue: make(chan *bridgeRequest)}
+	s := &server{h: newHandler(cloudflare.Getenv, client)}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	bridge.Call("ready")
 	select {} // requests arrive as calls to serve

@@ -14,8 +14,12 @@ import (
 
 // Server is the worker's http.Handler.
 type Server struct {
-	cfg    Config
-	stripe *stripe.Client
+	cfg Config
+	// api is stripe-go's backend for Stripe's API. Handlers call it with
+	// stripe-go's typed parameters (encoding, retries, idempotency keys and
+	// errors are stripe-go's) and decode into small result types of their own;
+	// see checkoutSession.
+	api    stripe.Backend
 	routes map[string]route
 }
 
@@ -35,10 +39,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 	if cfg.APIBase != "" {
 		bc.URL = stripe.String(cfg.APIBase)
 	}
-	s := &Server{
-		cfg:    cfg,
-		stripe: stripe.NewClient(cfg.SecretKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc))),
-	}
+	s := &Server{cfg: cfg, api: stripe.GetBackendWithConfig(stripe.APIBackend, bc)}
 	s.routes = map[string]route{
 		"/config":                  {http.MethodGet: s.handleConfig},
 		"/create-checkout-session": {http.MethodPost: s.handleCreateCheckoutSession},

@@ -52,6 +52,12 @@ type cartItem struct {
 
 type createSessionRequest struct {
 	Items []cartItem `json:"items"`
+	// Optional, used by embed.js on other sites; validated by applyReturn
+	// (embed.go): paths on the requesting site, never URLs.
+	UIMode               string `json:"uiMode"`
+	RedirectOnCompletion string `json:"redirectOnCompletion"`
+	ReturnPath           string `json:"returnPath"`
+	CancelPath           string `json:"cancelPath"`
 }
 
 // orderLine is a validated cart line, priced from the catalog.
@@ -152,16 +158,6 @@ func (s *Server) sessionParams(lines []orderLine, returnURL string) *stripe.Chec
 	return params
 }
 
-// returnURL is where embedded Checkout sends the shopper: the site's return page
-// with Stripe's {CHECKOUT_SESSION_ID} template, which Stripe fills in.
-func (s *Server) returnURL(r *http.Request) string {
-	origin := s.cfg.PublicURL
-	if origin == "" {
-		origin = requestOrigin(r)
-	}
-	return origin + s.cfg.ReturnPath + "?session_id={CHECKOUT_SESSION_ID}"
-}
-
 func requestOrigin(r *http.Request) string {
 	scheme := r.URL.Scheme
 	if scheme == "" {
@@ -189,16 +185,24 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
-	params := s.sessionParams(lines, s.returnURL(r))
+	// applyReturn (embed.go) sets ui_mode and where Checkout returns to.
+	params := s.sessionParams(lines, "")
+	if aerr := s.applyReturn(params, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	params.Context = r.Context()
 	var sess checkoutSession
 	if err := s.api.Call(http.MethodPost, "/v1/checkout/sessions", s.cfg.SecretKey, params, &sess); err != nil {
 		writeError(w, fromStripe(err, "checkout session"))
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		ClientSecret string `json:"clientSecret"`
-	}{sess.ClientSecret})
+	answer, aerr := sessionAnswer(&req, &sess)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // validSessionID accepts what Stripe issues (cs_test_... / cs_live_...) and
@@ -233,6 +237,7 @@ type checkoutSession struct {
 	stripe.APIResource
 	ID              string `json:"id"`
 	ClientSecret    string `json:"client_secret"`
+	URL             string `json:"url"` // hosted Checkout only
 	Status          string `json:"status"`
 	PaymentStatus   string `json:"payment_status"`
 	CustomerEmail   string `json:"customer_email"`

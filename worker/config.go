@@ -36,6 +36,9 @@ type Config struct {
 	Catalog *Catalog
 	// DefaultItem is DEFAULT_ITEM: the product an empty create request buys.
 	DefaultItem string
+	// AllowedOrigins is ALLOWED_ORIGINS: other sites (exact origins) whose
+	// pages may call the worker, e.g. through embed.js. See cors.go.
+	AllowedOrigins []string
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -79,6 +82,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if !strings.HasPrefix(c.ReturnPath, "/") || strings.HasPrefix(c.ReturnPath, "//") || strings.ContainsAny(c.ReturnPath, "?# \\") {
 		return c, fmt.Errorf("RETURN_PATH must be a path starting with a single '/', without query or fragment")
 	}
+	origins, err := parseAllowedOrigins(getenv("ALLOWED_ORIGINS"))
+	if err != nil {
+		return c, fmt.Errorf("ALLOWED_ORIGINS: %v", err)
+	}
+	c.AllowedOrigins = origins
 	if raw := getenv("CATALOG_JSON"); strings.TrimSpace(raw) != "" {
 		cat, err := ParseCatalog([]byte(raw))
 		if err != nil {

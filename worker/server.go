@@ -57,6 +57,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
+	if s.guardOrigin(w, r) { // cors.go: preflights and refused origins
+		return
+	}
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})

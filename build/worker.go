@@ -18,9 +18,12 @@ type WorkerOptions struct {
 	OutDir string
 }
 
-// tinygoStackSize: stripe-go's JSON decoding of a Checkout Session overflows
-// TinyGo's default 64 KiB goroutine stack on wasm.
-const tinygoStackSize = "256KB"
+// tinygoStackSize is the stack of every goroutine under TinyGo (asyncify gives
+// each a fixed heap-allocated stack that the GC scans as a whole). The worker
+// decodes only the fields it reads from Stripe (worker.checkoutSession), which
+// fits in 64 KB; decoding a whole stripe.CheckoutSession needed 256 KB, and
+// four times the stack meant four times the memory and GC work per request.
+const tinygoStackSize = "64KB"
 
 // BuildWorker compiles ./wasm and assembles the files wrangler uploads.
 func BuildWorker(opts WorkerOptions) error {

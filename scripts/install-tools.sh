@@ -26,7 +26,11 @@ TOOLS_DIR=${CHECKOUTKIT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/checkoutkit}
 # below changes: an existing install whose stamp differs is rebuilt.
 TINYGO_VERSION=v0.42.0
 TINYGO_NET_FROM=v0.30.0          # last TinyGo module versions with an in-tree src/net
-TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; checkoutkit recipe 1"
+# See step 6 below: how many finalizer registrations (one per js.Value the Go
+# program holds) trigger an idle-time garbage collection. TinyGo's default, 32,
+# costs the worker a full collection every few requests.
+TINYGO_FINALIZER_GC_THRESHOLD=256
+TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; checkoutkit recipe 2"
 TINYGOROOT_DIR=$TOOLS_DIR/tinygo-${TINYGO_VERSION#v}
 TINYGO_CACHE_HOME=$TOOLS_DIR/tinygo-cache   # XDG_CACHE_HOME for tinygo only
 STRIPE_MOCK_VERSION=v0.195.0
@@ -113,7 +117,15 @@ step_chromium() {
 #      net.DialTLS, crypto/tls.RecordHeaderError) as stubs: on Workers all
 #      HTTP goes through fetch(), never through sockets,
 #   5. seeds TinyGo's library cache with Debian's prebuilt wasi-libc and
-#      compiler-rt builtins (the C sources are not in the module zip).
+#      compiler-rt builtins (the C sources are not in the module zip),
+#   6. raises the runtime's finalizerGCThreshold from 32 to
+#      $TINYGO_FINALIZER_GC_THRESHOLD. Go's syscall/js registers a finalizer for
+#      every js.Value, and TinyGo 0.42 runs a full (conservative) collection at
+#      the next idle point after every 32 registrations; a worker request makes
+#      ~10, so that was a full GC every few requests (measured: 14 ms CPU per
+#      create-session, against ~4 ms at 256, with the wasm heap at 22 vs 44 MiB;
+#      0 disables the trigger and the heap climbs to 176 MiB, past the 128 MB
+#      isolate limit). See scripts/bench and the README's performance notes.
 # A wrapper $TOOLS_DIR/bin/tinygo runs it with XDG_CACHE_HOME=$TINYGO_CACHE_HOME
 # so the cache is ours and Go's own build cache stays where it is.
 
@@ -127,7 +139,7 @@ mod_dir() {
 	printf '%s\n' "$dir"
 }
 
-# patch_tinygo_tree DIR applies steps 1-4 above to a writable copy of the tree.
+# patch_tinygo_tree DIR applies steps 1-4 and 6 above to a writable copy of the tree.
 patch_tinygo_tree() {
 	local dir=$1 netsrc=$2 f
 
@@ -223,6 +235,12 @@ type RecordHeaderError struct {
 func (e RecordHeaderError) Error() string { return "tls: " + e.Msg }
 EOF
 	grep -q 'ErrNotImplemented' "$dir/src/net/errors.go" || die "src/net has no ErrNotImplemented (unexpected src/net source)"
+
+	# 6. Finalizer-pressure GC threshold (see the header).
+	f=$dir/src/runtime/gc_finalizer.go
+	[ "$(grep -c '^const finalizerGCThreshold = 32$' "$f")" -eq 1 ] ||
+		die "expected 'const finalizerGCThreshold = 32' in $f (TinyGo layout changed?)"
+	sed -i "s/^const finalizerGCThreshold = 32\$/const finalizerGCThreshold = ${TINYGO_FINALIZER_GC_THRESHOLD} \/\/ checkoutkit: was 32/" "$f"
 }
 
 # seed_tinygo_cache puts Debian's prebuilt wasm libraries where TinyGo 0.42

@@ -51,7 +51,7 @@ func (s *server) serveFunc(_ js.Value, args []js.Value) any {
 		body:    bytesFromJS(args[3]),
 		reply:   args[4],
 	}
-	go s.serve(r)
+	spawn(func() { s.serve(r) })
 	return nil
 }
 

@@ -101,6 +101,9 @@ func BuildSite(opts SiteOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := siteBuildEmbed(src, out, opts.SrcDir); err != nil { // embed.go
+		return err
+	}
 
 	for _, p := range pages {
 		html, err := p.rewrite(urls)
@@ -269,7 +272,7 @@ func siteCopyStatic(src, out string, entries map[string]bool) error {
 		slashRel := filepath.ToSlash(rel)
 		name := d.Name()
 		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(name, ".") || name == "node_modules" || slashRel == "src") {
+			if rel != "." && (strings.HasPrefix(name, ".") || name == "node_modules" || slashRel == "src" || slashRel == siteExamplesDir) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -358,7 +361,7 @@ func readSitePages(src, srcLabel string) ([]*sitePage, error) {
 			return err
 		}
 		if d.IsDir() {
-			if p != src && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || p == filepath.Join(src, "src")) {
+			if p != src && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || p == filepath.Join(src, "src") || p == filepath.Join(src, siteExamplesDir)) {
 				return filepath.SkipDir
 			}
 			return nil

@@ -1,0 +1,80 @@
+package main
+
+// The embed snippet: site/src/embed.ts is bundled on its own into
+// dist/site/embed.js, a classic script (IIFE) under a stable, unhashed name,
+// because site owners paste <script src="https://<worker>/embed.js" defer>
+// into their pages. Its size budget is embedBudgetGzip (checked by the tests
+// and printed by `make bench`).
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+const (
+	// embedSource is the snippet's entry, relative to the site sources.
+	embedSource = "src/embed.ts"
+	// EmbedFile is the snippet's name in the built site and its URL path.
+	EmbedFile = "embed.js"
+	// embedBudgetGzip is the most embed.js may weigh, gzip-compressed.
+	embedBudgetGzip = 2048
+	// siteExamplesDir holds pages for site owners (site/examples); they are
+	// served from another origin in development and never deployed.
+	siteExamplesDir = "examples"
+)
+
+// siteBuildEmbed writes OutDir/embed.js from SrcDir/src/embed.ts, if present.
+func siteBuildEmbed(src, out, srcLabel string) error {
+	if _, err := os.Stat(filepath.Join(src, filepath.FromSlash(embedSource))); os.IsNotExist(err) {
+		return nil
+	}
+	result := api.Build(api.BuildOptions{
+		AbsWorkingDir:     src,
+		EntryPoints:       []string{"./" + embedSource},
+		Outfile:           filepath.Join(out, EmbedFile),
+		Bundle:            true,
+		Format:            api.FormatIIFE,
+		Platform:          api.PlatformBrowser,
+		Target:            api.ES2020,
+		MinifyWhitespace:  true,
+		MinifyIdentifiers: true,
+		MinifySyntax:      true,
+		Sourcemap:         api.SourceMapNone,
+		Charset:           api.CharsetUTF8,
+		LegalComments:     api.LegalCommentsNone,
+		// No "use strict" prologue: the bundle is an IIFE that needs none.
+		TsconfigRaw: `{"compilerOptions":{"alwaysStrict":false}}`,
+		Write:       true,
+		LogLevel:    api.LogLevelSilent,
+	})
+	if len(result.Errors) > 0 {
+		return siteEsbuildError(srcLabel, result.Errors)
+	}
+	return nil
+}
+
+// EmbedSizes reports the raw and gzip-compressed (best compression) size of
+// a built embed.js.
+func EmbedSizes(file string) (raw, gz int, err error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, 0, err
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return 0, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, fmt.Errorf("gzip %s: %w", file, err)
+	}
+	return len(data), buf.Len(), nil
+}

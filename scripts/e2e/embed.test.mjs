@@ -359,6 +359,39 @@ describe("embed snippet on another site", { timeout: TEST_TIMEOUT * 8 }, () => {
     });
   });
 
+  test("hosted mode: redirect to the hosted page, pay, come back, completed event", { timeout: TEST_TIMEOUT }, async () => {
+    const since = new Date();
+    await withPage(async (page) => {
+      const shop = `${site.origin}/hugo-shaped/`;
+      await page.goto(shop);
+      const buy = page.locator('button[data-checkout-mode="hosted"]');
+      const create = page.waitForRequest((r) => r.method() === "POST" && r.url() === `${BASE_URL}/create-checkout-session`);
+      await buy.click();
+      assert.deepEqual((await create).postDataJSON(), {
+        items: [{ id: "stickers", quantity: 3 }],
+        returnPath: "/hugo-shaped/",
+        uiMode: "hosted",
+        cancelPath: "/hugo-shaped/",
+      });
+      await page.waitForURL(new RegExp(`^${SANDBOX_URL}/c/pay/cs_test_[A-Za-z0-9]+$`));
+      const sessionId = new URL(page.url()).pathname.split("/").pop();
+      assert.equal(await page.locator("script[src*='stripe.js']").count(), 1, "only the hosted page loads Stripe.js");
+      const form = await mountedCheckout(page, "#checkout");
+      await form.getByText("Sticker pack").first().waitFor();
+      assert.equal(await page.locator("[data-sandbox-cancel]").getAttribute("href"), shop, "the hosted page links back to the shop");
+      await pay(form, "hosted.shopper@example.com");
+      await page.waitForURL(`${shop}?session_id=${sessionId}`);
+      const [completed] = await waitForEvent(page, "completed");
+      assert.equal(completed.target, "document");
+      assert.equal(completed.detail.sessionId, sessionId);
+      const session = await sandboxSession(sessionId);
+      assert.equal(session.ui_mode, "hosted");
+      assert.equal(session.status, "complete");
+      assert.equal(session.success_url, `${shop}?session_id={CHECKOUT_SESSION_ID}`);
+    });
+    assert.equal((await sessionsCreated(since, site.origin)).length, 1);
+  });
+
   test("markup mistakes and worker refusals are reported, never sent to Stripe", { timeout: TEST_TIMEOUT }, async () => {
     const since = new Date();
     await withPage(

@@ -11,7 +11,7 @@
 //
 // API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key):
 //
-//	POST /v1/checkout/sessions                  create (ui_mode=embedded, mode=payment)
+//	POST /v1/checkout/sessions                  create (ui_mode=embedded or hosted, mode=payment)
 //	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
 //	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
 //	POST /v1/checkout/sessions/{id}/expire      expire an open session
@@ -126,6 +126,9 @@ type session struct {
 	UIMode               string
 	RedirectOnCompletion string
 	ReturnURL            *string
+	SuccessURL           *string // hosted Checkout (hosted.go)
+	CancelURL            *string // hosted Checkout
+	URL                  string  // hosted Checkout page
 	Currency             string
 	AmountSubtotal       int64
 	AmountTotal          int64
@@ -272,6 +275,8 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sb.serveStandin(rec, r)
 	case path == "/_sandbox" || strings.HasPrefix(path, "/_sandbox/"):
 		sb.serveDev(rec, r)
+	case strings.HasPrefix(path, hostedPath):
+		sb.serveHosted(rec, r)
 	case path == "/":
 		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
@@ -406,6 +411,7 @@ func (sb *Sandbox) dispatchLocked(r *http.Request, form url.Values, version stri
 	switch {
 	case path == base && r.Method == http.MethodPost:
 		v, err = sb.createSessionLocked(root, version)
+		sb.setHostedURLLocked(v, r)
 	case strings.HasPrefix(path, base+"/"):
 		parts := strings.Split(strings.TrimPrefix(path, base+"/"), "/")
 		switch {
@@ -783,6 +789,44 @@ func validReturnURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
+// embeddedURLs reads redirect_on_completion and return_url for embedded Checkout.
+func embeddedURLs(s *session, root *param) *apiError {
+	ui := s.UIMode
+	for _, name := range []string{"success_url", "cancel_url"} {
+		if root.child(name) != nil {
+			return invalid(name, "", "%s is not allowed when ui_mode is %s; use return_url instead.", name, ui)
+		}
+	}
+	roc, ok, err := str(root, "redirect_on_completion", "redirect_on_completion")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		roc = "always"
+	}
+	if !slices.Contains([]string{"always", "if_required", "never"}, roc) {
+		return invalid("redirect_on_completion", "", "Invalid redirect_on_completion: must be one of always, if_required, or never")
+	}
+	s.RedirectOnCompletion = roc
+	ret, ok, err := str(root, "return_url", "return_url")
+	switch {
+	case err != nil:
+		return err
+	case roc == "never" && ok:
+		return invalid("return_url", "", "return_url cannot be set when redirect_on_completion is never.")
+	case roc != "never" && !ok:
+		return invalid("return_url", "parameter_missing", "Missing required param: return_url. It is required when ui_mode is %s and redirect_on_completion is %s.", ui, roc)
+	case roc != "never" && ret == "":
+		return emptyString("return_url")
+	case roc != "never" && !validReturnURL(ret):
+		return invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL (it may contain {CHECKOUT_SESSION_ID}).")
+	}
+	if ok {
+		s.ReturnURL = &ret
+	}
+	return nil
+}
+
 func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiError) {
 	if err := checkUnknown(root, createParams, ""); err != nil {
 		return nil, err
@@ -828,43 +872,18 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	if !slices.Contains(valid, ui) {
 		return nil, invalid("ui_mode", "", "Invalid ui_mode: must be one of %s (API version %s)", oneOf(valid), versionOrDefault(version))
 	}
-	if ui != embedded {
-		return nil, invalid("ui_mode", "", "The Stripe sandbox simulates only embedded Checkout (ui_mode=%s); got ui_mode=%s.", embedded, ui)
-	}
 	s.UIMode = ui
-	for _, name := range []string{"success_url", "cancel_url"} {
-		if root.child(name) != nil {
-			return nil, invalid(name, "", "%s is not allowed when ui_mode is %s; use return_url instead.", name, ui)
+	switch ui {
+	case embedded:
+		if err := embeddedURLs(s, root); err != nil {
+			return nil, err
 		}
-	}
-
-	// redirect_on_completion and return_url
-	roc, ok, err := str(root, "redirect_on_completion", "redirect_on_completion")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		roc = "always"
-	}
-	if !slices.Contains([]string{"always", "if_required", "never"}, roc) {
-		return nil, invalid("redirect_on_completion", "", "Invalid redirect_on_completion: must be one of always, if_required, or never")
-	}
-	s.RedirectOnCompletion = roc
-	ret, ok, err := str(root, "return_url", "return_url")
-	switch {
-	case err != nil:
-		return nil, err
-	case roc == "never" && ok:
-		return nil, invalid("return_url", "", "return_url cannot be set when redirect_on_completion is never.")
-	case roc != "never" && !ok:
-		return nil, invalid("return_url", "parameter_missing", "Missing required param: return_url. It is required when ui_mode is %s and redirect_on_completion is %s.", ui, roc)
-	case roc != "never" && ret == "":
-		return nil, emptyString("return_url")
-	case roc != "never" && !validReturnURL(ret):
-		return nil, invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL (it may contain {CHECKOUT_SESSION_ID}).")
-	}
-	if ok {
-		s.ReturnURL = &ret
+	case def: // hosted Checkout (hosted.go)
+		if err := sb.hostedURLsLocked(s, root); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalid("ui_mode", "", "The Stripe sandbox simulates embedded and hosted Checkout (ui_mode=%s or %s); got ui_mode=%s.", embedded, def, ui)
 	}
 
 	// line_items
@@ -1255,7 +1274,7 @@ type sessionObject struct {
 	BillingAddressCollection any               `json:"billing_address_collection"`
 	CancelURL                any               `json:"cancel_url"`
 	ClientReferenceID        *string           `json:"client_reference_id"`
-	ClientSecret             string            `json:"client_secret"`
+	ClientSecret             any               `json:"client_secret"` // null for hosted Checkout
 	Created                  int64             `json:"created"`
 	Currency                 string            `json:"currency"`
 	CustomFields             []any             `json:"custom_fields"`
@@ -1324,6 +1343,12 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 		Status:                  s.Status,
 		TotalDetails:            map[string]int64{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
 		UIMode:                  s.UIMode,
+	}
+	if s.hosted() { // hosted Checkout: no client secret; success/cancel URLs; the page while open
+		o.ClientSecret, o.SuccessURL, o.CancelURL = nil, s.SuccessURL, s.CancelURL
+		if s.Status == "open" {
+			o.URL = s.URL
+		}
 	}
 	if s.PaidEmail != "" {
 		o.CustomerDetails = map[string]any{"address": nil, "email": s.PaidEmail, "name": nil,
@@ -1744,6 +1769,8 @@ func (sb *Sandbox) pay(r *http.Request) (int, any) {
 	out := map[string]any{"status": s.Status, "payment_status": s.PaymentStatus}
 	if s.ReturnURL != nil && s.RedirectOnCompletion != "never" {
 		out["return_url"] = strings.ReplaceAll(*s.ReturnURL, "{CHECKOUT_SESSION_ID}", s.ID)
+	} else if s.SuccessURL != nil { // hosted Checkout
+		out["return_url"] = strings.ReplaceAll(*s.SuccessURL, "{CHECKOUT_SESSION_ID}", s.ID)
 	}
 	return http.StatusOK, out
 }

@@ -16,6 +16,10 @@
 #   STRIPE_MODE     "sandbox" or "stripe"; default: "stripe" when .dev.vars sets
 #                   STRIPE_SECRET_KEY, else "sandbox"
 #   WRANGLER_VARS   extra "KEY:VALUE" words passed as --var to wrangler dev
+#   EXAMPLES_PORT   make dev serves site/examples (pages with the embed snippet)
+#                   from this other origin (default 8790)
+#   ALLOWED_ORIGINS the worker's ALLOWED_ORIGINS (default: the examples' origin,
+#                   unless .dev.vars sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -23,6 +27,7 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8787}
 SANDBOX_PORT=${SANDBOX_PORT:-8789}
 INSPECTOR_PORT=${INSPECTOR_PORT:-9229}
+EXAMPLES_PORT=${EXAMPLES_PORT:-8790}
 WORKER_SCRIPT=${WORKER_SCRIPT:-dist/worker/worker.mjs}
 HOST=127.0.0.1
 
@@ -93,6 +98,11 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js")
 	export SANDBOX_URL
 fi
+# Other sites allowed to use the worker: by default the examples server's origin.
+if [ -z "${ALLOWED_ORIGINS+set}" ] && ! { [ -f .dev.vars ] && grep -qE '^[[:space:]]*ALLOWED_ORIGINS[[:space:]]*=' .dev.vars; }; then
+	ALLOWED_ORIGINS="http://$HOST:$EXAMPLES_PORT,http://localhost:$EXAMPLES_PORT"
+fi
+[ -z "${ALLOWED_ORIGINS:-}" ] || vars+=(--var "ALLOWED_ORIGINS:$ALLOWED_ORIGINS")
 for v in ${WRANGLER_VARS:-}; do vars+=(--var "$v"); done
 
 BASE_URL="http://$HOST:$PORT"
@@ -108,9 +118,15 @@ wait_http "$BASE_URL/config" 90 "wrangler dev"
 if [ $# -gt 0 ]; then
 	"$@"
 else
+	# The embed snippet's examples, as another site (another origin) would serve them.
+	setsid node scripts/examples-server.mjs --port "$EXAMPLES_PORT" --worker "$BASE_URL" \
+		${SANDBOX_URL:+--sandbox "$SANDBOX_URL"} >>"$(out examples)" 2>&1 &
+	pids+=($!)
+	wait_http "http://$HOST:$EXAMPLES_PORT/plain.html" 10 "the examples server"
 	echo
 	echo "  Checkout kit running at $BASE_URL  (Stripe: $STRIPE_MODE${SANDBOX_URL:+, sandbox at $SANDBOX_URL})"
 	echo "  Open $BASE_URL/ and buy something; test card 4242 4242 4242 4242. Ctrl-C stops."
+	echo "  The embed snippet on another site: http://$HOST:$EXAMPLES_PORT/plain.html and http://$HOST:$EXAMPLES_PORT/hugo-shaped/"
 	echo
 	wait "${pids[@]}"
 fi

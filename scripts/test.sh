@@ -36,14 +36,18 @@ step "build: worker with TinyGo"
 go run ./build worker -compiler tinygo -worker-out dist/worker
 
 export PORT=${TEST_PORT:-18787} SANDBOX_PORT=${TEST_SANDBOX_PORT:-18789} INSPECTOR_PORT=${TEST_INSPECTOR_PORT:-19229}
+# The embed test serves its "other site" from this origin, which the worker allows.
+export EMBED_SITE_ORIGIN=http://127.0.0.1:${TEST_EMBED_SITE_PORT:-18790}
+export ALLOWED_ORIGINS=$EMBED_SITE_ORIGIN
 logs=${TEST_LOG_DIR:-dist/test-logs}
 for compiler in go tinygo; do
 	dir=dist/worker
 	[ "$compiler" = go ] && dir=dist/worker-go
-	step "integration, browser and instance tests: $compiler build in wrangler dev with the Stripe sandbox"
+	step "integration, browser, embed and instance tests: $compiler build in wrangler dev with the Stripe sandbox"
 	STRIPE_MODE=sandbox WORKER_SCRIPT=$dir/worker.mjs WORKER_DIR=$dir STACK_LOG_DIR=$logs/$compiler \
 		bash scripts/stack.sh bash -c 'go test -count=1 -v -tags integration ./scripts/e2e &&
 			node --test scripts/e2e/browser.test.mjs &&
+			node --test scripts/e2e/embed.test.mjs &&
 			node --test scripts/e2e/instance.test.mjs'
 done
 step "all tests passed"

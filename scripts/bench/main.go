@@ -173,6 +173,7 @@ type results struct {
 	Machine  map[string]any   `json:"machine"`
 	Variants []variant        `json:"variants"`
 	Sizes    map[string]sizes `json:"sizes"`
+	EmbedJS  *fileSize        `json:"embed_js,omitempty"` // embed.go
 	Runs     []runResult      `json:"runs"`
 }
 
@@ -222,6 +223,7 @@ func run(args []string) (code int) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	res.EmbedJS = measureFile(filepath.Join(siteDir, "embed.js"))
 	for _, v := range res.Variants {
 		key := sizeKey(v)
 		if _, done := res.Sizes[key]; done {
@@ -328,7 +330,7 @@ func buildAll(ctx context.Context, o options) error {
 		what, marker string
 		args         []string
 	}{
-		{"site", filepath.Join(siteDir, "index.html"), []string{"run", "./build", "site", "-site-out", siteDir}},
+		{"site", filepath.Join(siteDir, "embed.js"), []string{"run", "./build", "site", "-site-out", siteDir}},
 	}
 	for _, c := range []string{"tinygo", "go"} {
 		if need[c] {

@@ -118,6 +118,7 @@ func printReport(w io.Writer, res results) {
 			fmt.Fprintf(w, "  %s: upload size unknown: %s\n", sizeKey(v), s.UploadError)
 		}
 	}
+	printEmbed(w, res.EmbedJS)
 
 	if _, ok := sum["js"]; ok {
 		var others []string

@@ -95,12 +95,18 @@ const FIXTURES = {
 <button id="lost" data-checkout-product="mug" data-checkout-target="#nowhere">Lost</button>
 <form id="empty-cart" data-checkout-cart><input data-checkout-item="mug" value="0"><button>Check out</button></form>
 </body></html>`,
+  // The snippet pasted twice, as happens with a layout and a page both including it.
+  "/twice.html": `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>twice</title>
+<script src="http://127.0.0.1:8787/embed.js" defer></script>
+<script src="http://127.0.0.1:8787/embed.js" defer></script></head>
+<body><button id="stickers" data-checkout-product="stickers" data-checkout-target="#here">Stickers</button><div id="here"></div></body></html>`,
 };
 
 /** Records every checkout:* event and CSP violation into window.__events. */
 const RECORDER = `
   window.__events = [];
-  for (const name of ["ready", "opened", "closed", "completed", "error"]) {
+  for (const name of ["ready", "opened", "completed", "error"]) {
     document.addEventListener("checkout:" + name, (e) => {
       window.__events.push({ type: e.type, target: e.target === document ? "document" : (e.target.id || e.target.tagName), detail: JSON.parse(JSON.stringify(e.detail)) });
     });
@@ -302,6 +308,21 @@ describe("embed snippet on another site", { timeout: TEST_TIMEOUT * 8 }, () => {
       assert.deepEqual(opened[1].detail.items, [{ id: "tshirt", quantity: 2 }]);
       assert.equal((await sessionsCreated(since, site.origin)).length, 2, "one new session for the new cart");
     });
+  });
+
+  test("the snippet pasted twice still starts one session per click", { timeout: TEST_TIMEOUT }, async () => {
+    const since = new Date();
+    await withPage(async (page) => {
+      await page.goto(`${site.origin}/twice.html`);
+      await waitForEvent(page, "ready");
+      await page.locator("#stickers").click();
+      await mountedCheckout(page, "#here");
+      await page.waitForTimeout(500);
+      const all = await events(page);
+      assert.equal(all.filter((e) => e.type === "checkout:ready").length, 1, "one copy acts");
+      assert.equal(all.filter((e) => e.type === "checkout:opened").length, 1);
+    });
+    assert.equal((await sessionsCreated(since, site.origin)).length, 1);
   });
 
   test("hugo-shaped page: a cart form mounts in place and completes", { timeout: TEST_TIMEOUT }, async () => {

@@ -19,6 +19,7 @@
 // Development endpoints (no auth, CORS open):
 //
 //	GET  /stripe.js                     the Stripe.js stand-in
+//	GET  /c/pay/{id}                    a hosted Checkout session's page (hosted.go)
 //	GET  /_sandbox/checkout?client_secret=...  session summary for the stand-in
 //	POST /_sandbox/checkout/pay         pay with a test card (JSON)
 //	GET  /_sandbox/sessions/{id}        the session object, without auth

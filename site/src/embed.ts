@@ -18,9 +18,9 @@
 // /create-checkout-session; /session-status after a redirect back), loads
 // Stripe.js from the worker's pinned URL only when embedded Checkout is first
 // opened, keeps a single embedded Checkout, and reports through bubbling DOM
-// events: checkout:ready, checkout:opened, checkout:closed, checkout:completed,
-// checkout:error. It is standalone (no imports besides types) to stay small;
-// `make bench` prints its size.
+// events: checkout:ready, checkout:opened, checkout:completed, checkout:error.
+// It is standalone (no imports besides types) to stay small; `make bench`
+// prints its size and build/embed_test.go holds it to 2 KB gzip.
 
 import type { EmbeddedCheckout, StripeClient, StripeConstructor } from "./stripe-js";
 
@@ -252,6 +252,11 @@ function trigger(event: Event): void {
 }
 
 function init(): void {
+  // Pasted twice (in a layout and again in a page)? Only the first copy acts,
+  // or every click would start two sessions.
+  const w = window as { checkoutKit?: number };
+  if (w.checkoutKit) return;
+  w.checkoutKit = 1;
   for (const type of ["click", "submit"]) document.addEventListener(type, trigger);
   const els = document.querySelectorAll<HTMLElement>(SELECTOR);
   els.forEach((el) => (el.hidden = false)); // owners may hide buttons until the snippet has loaded

@@ -19,11 +19,13 @@ type WorkerOptions struct {
 }
 
 // tinygoStackSize is the stack of every goroutine under TinyGo (asyncify gives
-// each a fixed heap-allocated stack that the GC scans as a whole). The worker
-// decodes only the fields it reads from Stripe (worker.checkoutSession), which
-// fits in 64 KB; decoding a whole stripe.CheckoutSession needed 256 KB, and
-// four times the stack meant four times the memory and GC work per request.
-const tinygoStackSize = "64KB"
+// each a fixed heap-allocated stack that the GC scans as a whole, and an
+// overflow is not reliably caught: it corrupts memory). Decoding a whole
+// stripe.CheckoutSession needed 256 KB; the worker decodes only the fields it
+// reads (worker.checkoutSession). 64 KB served the happy paths but overflowed
+// in stripe-go's decoding of error responses into stripe.Error; 128 KB leaves
+// room. Larger stacks cost memory and GC time per request (see README).
+const tinygoStackSize = "128KB"
 
 // BuildWorker compiles ./wasm and assembles the files wrangler uploads.
 func BuildWorker(opts WorkerOptions) error {

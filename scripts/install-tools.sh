@@ -29,7 +29,7 @@ TINYGO_NET_FROM=v0.30.0          # last TinyGo module versions with an in-tree s
 # See step 6 below: how many finalizer registrations (one per js.Value the Go
 # program holds) trigger an idle-time garbage collection. TinyGo's default, 32,
 # costs the worker a full collection every few requests.
-TINYGO_FINALIZER_GC_THRESHOLD=256
+TINYGO_FINALIZER_GC_THRESHOLD=128
 TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; checkoutkit recipe 2"
 TINYGOROOT_DIR=$TOOLS_DIR/tinygo-${TINYGO_VERSION#v}
 TINYGO_CACHE_HOME=$TOOLS_DIR/tinygo-cache   # XDG_CACHE_HOME for tinygo only
@@ -122,10 +122,12 @@ step_chromium() {
 #      $TINYGO_FINALIZER_GC_THRESHOLD. Go's syscall/js registers a finalizer for
 #      every js.Value, and TinyGo 0.42 runs a full (conservative) collection at
 #      the next idle point after every 32 registrations; a worker request makes
-#      ~10, so that was a full GC every few requests (measured: 14 ms CPU per
-#      create-session, against ~4 ms at 256, with the wasm heap at 22 vs 44 MiB;
-#      0 disables the trigger and the heap climbs to 176 MiB, past the 128 MB
-#      isolate limit). See scripts/bench and the README's performance notes.
+#      ~10, so that was a full GC every few requests. Measured with 64 KB
+#      goroutine stacks: 14 ms CPU per create-session at 32 (22 MiB heap),
+#      ~4 ms at 256 (44 MiB), 2 ms at 1024 (88 MiB); 0 disables the trigger
+#      and the heap settles at 176 MiB, past the 128 MB isolate limit. The
+#      worker uses 128 KB stacks (build/worker.go), which double the heap at a
+#      given threshold, so 128 keeps it near 44 MiB. See the README.
 # A wrapper $TOOLS_DIR/bin/tinygo runs it with XDG_CACHE_HOME=$TINYGO_CACHE_HOME
 # so the cache is ours and Go's own build cache stays where it is.
 

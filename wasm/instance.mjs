@@ -68,24 +68,22 @@ const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
 export class GoInstance {
   // module: a compiled WebAssembly.Module; env: the Workers env object.
+  //
+  // No promise here outlives the request that created it: workerd cancels the
+  // continuations of a promise settled after its creating request has
+  // finished. Each request's answer is settled directly (by Go's reply, or by
+  // kill() through `inflight`), and the instance's death is noticed
+  // synchronously after every call into Go.
   constructor(module, env, { fetch = globalThis.fetch } = {}) {
     this.dead = false;
     this.requests = 0;
-    let resolveReady;
-    let rejectDied;
-    const ready = new Promise((resolve) => (resolveReady = resolve));
-    // Rejects only when the instance dies; everything waiting races it.
-    this.died = new Promise((_, reject) => (rejectDied = reject));
-    this.died.catch(() => {});
-    this.kill = (reason) => {
-      if (this.dead) return;
-      this.dead = true;
-      this.deathReason = reason;
-      rejectDied(reason instanceof Error ? reason : new Error(String(reason)));
-    };
+    this.inflight = new Set(); // reject functions of requests awaiting Go
+    let ready = false;
 
     const bridge = {
-      ready: () => resolveReady(),
+      ready: () => {
+        ready = true;
+      },
       fetch: (id, method, url, headers, body) => {
         const init = { method, headers: parseHeaders(headers), redirect: "follow" };
         if (body !== null) init.body = body;
@@ -107,7 +105,9 @@ export class GoInstance {
     this.bridge = bridge;
 
     const go = new Go();
-    // Every call from JavaScript into Go goes through _resume; a trap there
+    this.go = go;
+    // Every call from JavaScript into Go goes through _resume: a trap there
+    // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.
     const resume = go._resume.bind(go);
     go._resume = () => {
@@ -117,33 +117,43 @@ export class GoInstance {
         this.kill(err);
         throw err;
       }
+      if (go.exited) this.kill(new Error("Go program exited"));
     };
     const instance = new WebAssembly.Instance(module, go.importObject);
     this.memory = instance.exports.memory || instance.exports.mem;
     // Go reads globalThis.context while main runs, inside go.run below:
     // syumai/workers' cloudflare.Getenv reads context.env, and main finds the
-    // bridge at context.binding.
+    // bridge at context.binding. main runs synchronously until it blocks
+    // waiting for requests, having called bridge.ready().
     globalThis.context = { env, ctx: undefined, binding: bridge };
     try {
-      go.run(instance).then(
-        () => this.kill(new Error("Go program exited")),
-        (err) => this.kill(err),
-      );
+      go.run(instance).catch(() => {});
     } catch (err) {
       this.kill(err);
     }
-    this.ready = Promise.race([ready, this.died]);
+    if (go.exited) this.kill(new Error("Go program exited during start-up"));
+    else if (!ready && !this.dead) this.kill(new Error("Go program did not register its handler"));
+  }
+
+  kill(reason) {
+    if (this.dead) return;
+    this.dead = true;
+    this.deathReason = reason instanceof Error ? reason : new Error(String(reason));
+    for (const reject of this.inflight) reject(this.deathReason);
+    this.inflight.clear();
   }
 
   // handle serves one Request and resolves to a Response; it rejects if the
   // instance dies first.
   async handle(request) {
-    await this.ready;
+    if (this.dead) throw this.deathReason;
     const body = request.method === "GET" || request.method === "HEAD" ? null : await readBody(request);
     if (this.dead) throw this.deathReason;
     this.requests++;
-    const answer = new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
+      this.inflight.add(reject);
       this.bridge.serve(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
+        this.inflight.delete(reject);
         try {
           resolve(new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: parseHeaders(headers) }));
         } catch (err) {
@@ -151,7 +161,6 @@ export class GoInstance {
         }
       });
     });
-    return Promise.race([answer, this.died]);
   }
 
   // memoryBytes is the size of the instance's linear memory (it never shrinks).

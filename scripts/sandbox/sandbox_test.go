@@ -22,7 +22,7 @@ import (
 	"github.com/stripe/stripe-go/v82"
 )
 
-const testKey = "sk_test_sandboxTestKey0123456789"
+const testKey = "sk_test_sandbox_test_key"
 
 const returnURL = "http://127.0.0.1:8787/return.html?session_id={CHECKOUT_SESSION_ID}"
 

@@ -31,17 +31,18 @@ var redirectModes = map[string]bool{"always": true, "if_required": true, "never"
 // isHosted reports whether the request asks for hosted Checkout.
 func (req *createSessionRequest) isHosted() bool { return req.UIMode == "hosted" }
 
-// returnSite is the site the shopper comes back to: the allowed origin the
-// request came from, else PUBLIC_URL (which may carry a path prefix), else the
-// worker's own origin.
-func (s *Server) returnSite(r *http.Request) string {
-	if kind, origin := s.classifyOrigin(r); kind == originAllowed && origin != originOf(s.cfg.PublicURL) {
-		return origin
+// returnSite is the site the shopper comes back to, and its origin: the
+// allowed origin the request came from, else PUBLIC_URL (which may carry a
+// path prefix), else the worker's own origin.
+func (s *Server) returnSite(r *http.Request) (site, origin string) {
+	if kind, o := s.classifyOrigin(r); kind == originAllowed && o != s.publicOrigin {
+		return o, o
 	}
 	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
+		return s.cfg.PublicURL, s.publicOrigin
 	}
-	return requestOrigin(r)
+	o := requestOrigin(r)
+	return o, o
 }
 
 // applyReturn validates the request's return options and sets ui_mode,
@@ -65,10 +66,10 @@ func (s *Server) applyReturn(params *stripe.CheckoutSessionCreateParams, r *http
 		}
 	}
 
-	site := s.returnSite(r)
+	site, origin := s.returnSite(r)
 	returnURL := site + s.cfg.ReturnPath + sessionIDTemplate
 	if req.ReturnPath != "" {
-		returnURL = originOf(site) + req.ReturnPath + sessionIDTemplate
+		returnURL = origin + req.ReturnPath + sessionIDTemplate
 	}
 
 	if req.isHosted() {
@@ -79,7 +80,7 @@ func (s *Server) applyReturn(params *stripe.CheckoutSessionCreateParams, r *http
 		params.ReturnURL = nil
 		params.SuccessURL = stripe.String(returnURL)
 		if req.CancelPath != "" {
-			params.CancelURL = stripe.String(originOf(site) + req.CancelPath)
+			params.CancelURL = stripe.String(origin + req.CancelPath)
 		}
 		return nil
 	}

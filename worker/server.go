@@ -21,6 +21,11 @@ type Server struct {
 	// see checkoutSession.
 	api    stripe.Backend
 	routes map[string]route
+	// publicOrigin is PUBLIC_URL's origin ("" if unset) and allowedOrigins the
+	// origins that may call the worker cross-origin (ALLOWED_ORIGINS plus
+	// publicOrigin); both are derived once here rather than per request.
+	publicOrigin   string
+	allowedOrigins map[string]bool
 }
 
 // route is one path's handlers by method.
@@ -39,7 +44,18 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 	if cfg.APIBase != "" {
 		bc.URL = stripe.String(cfg.APIBase)
 	}
-	s := &Server{cfg: cfg, api: stripe.GetBackendWithConfig(stripe.APIBackend, bc)}
+	s := &Server{
+		cfg:            cfg,
+		api:            stripe.GetBackendWithConfig(stripe.APIBackend, bc),
+		publicOrigin:   originOf(cfg.PublicURL),
+		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		s.allowedOrigins[o] = true
+	}
+	if s.publicOrigin != "" {
+		s.allowedOrigins[s.publicOrigin] = true
+	}
 	s.routes = map[string]route{
 		"/config":                  {http.MethodGet: s.handleConfig},
 		"/create-checkout-session": {http.MethodPost: s.handleCreateCheckoutSession},

@@ -26,6 +26,8 @@ type Server struct {
 	// publicOrigin); both are derived once here rather than per request.
 	publicOrigin   string
 	allowedOrigins map[string]bool
+	// configBody is GET /config's encoded answer (see configBody).
+	configBody []byte
 }
 
 // route is one path's handlers by method.
@@ -49,6 +51,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 		api:            stripe.GetBackendWithConfig(stripe.APIBackend, bc),
 		publicOrigin:   originOf(cfg.PublicURL),
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
+		configBody:     configBody(cfg),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		s.allowedOrigins[o] = true

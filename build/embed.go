@@ -33,25 +33,13 @@ func siteBuildEmbed(src, out, srcLabel string) error {
 	if _, err := os.Stat(filepath.Join(src, filepath.FromSlash(embedSource))); os.IsNotExist(err) {
 		return nil
 	}
-	result := api.Build(api.BuildOptions{
-		AbsWorkingDir:     src,
-		EntryPoints:       []string{"./" + embedSource},
-		Outfile:           filepath.Join(out, EmbedFile),
-		Bundle:            true,
-		Format:            api.FormatIIFE,
-		Platform:          api.PlatformBrowser,
-		Target:            api.ES2020,
-		MinifyWhitespace:  true,
-		MinifyIdentifiers: true,
-		MinifySyntax:      true,
-		Sourcemap:         api.SourceMapNone,
-		Charset:           api.CharsetUTF8,
-		LegalComments:     api.LegalCommentsNone,
-		// No "use strict" prologue: the bundle is an IIFE that needs none.
-		TsconfigRaw: `{"compilerOptions":{"alwaysStrict":false}}`,
-		Write:       true,
-		LogLevel:    api.LogLevelSilent,
-	})
+	opts := browserBundle(src)
+	opts.EntryPoints = []string{"./" + embedSource}
+	opts.Outfile = filepath.Join(out, EmbedFile)
+	opts.Format = api.FormatIIFE
+	// No "use strict" prologue: the bundle is an IIFE that needs none.
+	opts.TsconfigRaw = `{"compilerOptions":{"alwaysStrict":false}}`
+	result := api.Build(opts)
 	if len(result.Errors) > 0 {
 		return siteEsbuildError(srcLabel, result.Errors)
 	}

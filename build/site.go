@@ -167,29 +167,17 @@ func siteBundle(src, out, srcLabel string, entries []string) (map[string]string,
 		fileLoader[ext] = api.LoaderFile
 	}
 
-	result := api.Build(api.BuildOptions{
-		AbsWorkingDir:     src,
-		EntryPoints:       entryPoints,
-		Outdir:            out,
-		EntryNames:        siteAssetsDir + "/[name]-[hash]",
-		ChunkNames:        siteAssetsDir + "/chunk-[hash]",
-		AssetNames:        siteAssetsDir + "/[name]-[hash]",
-		PublicPath:        "/",
-		Bundle:            true,
-		Format:            api.FormatESModule,
-		Platform:          api.PlatformBrowser,
-		Target:            api.ES2020,
-		MinifyWhitespace:  true,
-		MinifyIdentifiers: true,
-		MinifySyntax:      true,
-		Sourcemap:         api.SourceMapNone,
-		Charset:           api.CharsetUTF8,
-		LegalComments:     api.LegalCommentsNone,
-		Loader:            fileLoader,
-		Metafile:          true,
-		Write:             true,
-		LogLevel:          api.LogLevelSilent,
-	})
+	opts := browserBundle(src)
+	opts.EntryPoints = entryPoints
+	opts.Outdir = out
+	opts.EntryNames = siteAssetsDir + "/[name]-[hash]"
+	opts.ChunkNames = siteAssetsDir + "/chunk-[hash]"
+	opts.AssetNames = siteAssetsDir + "/[name]-[hash]"
+	opts.PublicPath = "/"
+	opts.Format = api.FormatESModule
+	opts.Loader = fileLoader
+	opts.Metafile = true
+	result := api.Build(opts)
 	if len(result.Errors) > 0 {
 		return nil, siteEsbuildError(srcLabel, result.Errors)
 	}
@@ -670,4 +658,24 @@ func scanHTML(doc string) ([]htmlTag, error) {
 
 func htmlLineAt(doc string, offset int) int {
 	return 1 + strings.Count(doc[:offset], "\n")
+}
+
+// browserBundle holds the esbuild options every bundle of the site shares:
+// bundled ES2020 for browsers, fully minified, no source maps or legal
+// comments, written to disk, problems returned as data rather than logged.
+func browserBundle(workDir string) api.BuildOptions {
+	return api.BuildOptions{
+		AbsWorkingDir:     workDir,
+		Bundle:            true,
+		Platform:          api.PlatformBrowser,
+		Target:            api.ES2020,
+		MinifyWhitespace:  true,
+		MinifyIdentifiers: true,
+		MinifySyntax:      true,
+		Sourcemap:         api.SourceMapNone,
+		Charset:           api.CharsetUTF8,
+		LegalComments:     api.LegalCommentsNone,
+		Write:             true,
+		LogLevel:          api.LogLevelSilent,
+	}
 }

@@ -1166,15 +1166,25 @@ func (sb *Sandbox) sessionLocked(id string) (*session, *apiError) {
 	return s, nil
 }
 
-func (sb *Sandbox) retrieveSessionLocked(id string, root *param) (any, *apiError) {
+// sessionAndExpandLocked finds a session for a request whose only parameter
+// may be expand[] (retrieve, expire), and reads which fields to expand.
+func (sb *Sandbox) sessionAndExpandLocked(id string, root *param) (*session, map[string]bool, *apiError) {
 	s, err := sb.sessionLocked(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkUnknown(root, []string{"expand"}, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	expand, err := expansions(root, "line_items", "payment_intent")
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, expand, nil
+}
+
+func (sb *Sandbox) retrieveSessionLocked(id string, root *param) (any, *apiError) {
+	s, expand, err := sb.sessionAndExpandLocked(id, root)
 	if err != nil {
 		return nil, err
 	}
@@ -1182,14 +1192,7 @@ func (sb *Sandbox) retrieveSessionLocked(id string, root *param) (any, *apiError
 }
 
 func (sb *Sandbox) expireSessionLocked(id string, root *param) (any, *apiError) {
-	s, err := sb.sessionLocked(id)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkUnknown(root, []string{"expand"}, ""); err != nil {
-		return nil, err
-	}
-	expand, err := expansions(root, "line_items", "payment_intent")
+	s, expand, err := sb.sessionAndExpandLocked(id, root)
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,6 @@ export class GoInstance {
     this.bridge = bridge;
 
     const go = new Go();
-    this.go = go;
     // Every call from JavaScript into Go goes through _resume: a trap there
     // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.

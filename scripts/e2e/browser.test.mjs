@@ -7,43 +7,22 @@
 // BASE_URL is the worker origin (serving the built site and the API) and
 // SANDBOX_URL the local Stripe sandbox; both must already be running (see
 // scripts/stack.sh). The worker must be configured with the sandbox's
-// stand-in as its Stripe.js URL. Chromium comes from Debian (/usr/bin/chromium,
-// override with CHROMIUM); the driver is playwright-core from node_modules.
+// stand-in as its Stripe.js URL. Chromium set-up: chromium.mjs.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
-function requiredOrigin(name) {
-  const value = (process.env[name] ?? "").trim();
-  if (value === "") {
-    throw new Error(
-      `${name} is not set. These tests drive a running stack; start it and pass its origins, e.g.\n` +
-        `  scripts/stack.sh node --test scripts/e2e/browser.test.mjs\n` +
-        `or by hand:\n` +
-        `  BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 node --test scripts/e2e/browser.test.mjs`,
-    );
-  }
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`${name}=${JSON.stringify(value)} is not a URL (want e.g. http://127.0.0.1:18787)`);
-  }
-  return url.origin;
-}
+const HINT =
+  "These tests drive a running stack; start it and pass its origins, e.g.\n" +
+  "  scripts/stack.sh node --test scripts/e2e/browser.test.mjs\n" +
+  "or by hand:\n" +
+  "  BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 node --test scripts/e2e/browser.test.mjs";
 
-const BASE_URL = requiredOrigin("BASE_URL");
-const SANDBOX_URL = requiredOrigin("SANDBOX_URL");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
+const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });
 const TEST_TIMEOUT = 90_000;
 const STEP_TIMEOUT = 20_000;
-
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (err) {
-  throw new Error(`playwright-core is not installed (run npm ci in the repository root): ${err.message}`);
-}
 
 // The return page's path: /return.html, or /return where the asset server
 // drops the extension (wrangler's default html_handling redirects to it).
@@ -82,19 +61,7 @@ before(async () => {
     `the worker hands out Stripe.js from ${config.stripeJsUrl}, not the sandbox stand-in at ${SANDBOX_URL}/stripe.js; ` +
       `start it with STRIPE_JS_URL=${SANDBOX_URL}/stripe.js`,
   );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

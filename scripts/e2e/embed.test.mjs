@@ -14,31 +14,17 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startExamplesServer } from "../examples-server.mjs";
+import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
-function requiredOrigin(name, fallback) {
-  const value = (process.env[name] ?? fallback ?? "").trim();
-  if (value === "") {
-    throw new Error(
-      `${name} is not set. Run under the stack with the test site allowed, e.g.\n` +
-        `  WRANGLER_VARS="ALLOWED_ORIGINS:http://127.0.0.1:18790" scripts/stack.sh node --test scripts/e2e/embed.test.mjs`,
-    );
-  }
-  return new URL(value).origin;
-}
+const HINT =
+  "Run under the stack with the test site allowed, e.g.\n" +
+  '  WRANGLER_VARS="ALLOWED_ORIGINS:http://127.0.0.1:18790" scripts/stack.sh node --test scripts/e2e/embed.test.mjs';
 
-const BASE_URL = requiredOrigin("BASE_URL");
-const SANDBOX_URL = requiredOrigin("SANDBOX_URL");
-const SITE_ORIGIN = requiredOrigin("EMBED_SITE_ORIGIN", "http://127.0.0.1:18790");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
+const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });
+const SITE_ORIGIN = requiredOrigin("EMBED_SITE_ORIGIN", { fallback: "http://127.0.0.1:18790", hint: HINT });
 const TEST_TIMEOUT = 90_000;
 const STEP_TIMEOUT = 20_000;
-
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (err) {
-  throw new Error(`playwright-core is not installed (run npm ci in the repository root): ${err.message}`);
-}
 
 let browser;
 let site; // the allowed origin
@@ -60,19 +46,7 @@ before(async () => {
   const port = Number(new URL(SITE_ORIGIN).port);
   site = await startExamplesServer({ port, workerOrigin: BASE_URL, sandboxOrigin: SANDBOX_URL, pages: FIXTURES });
   stranger = await startExamplesServer({ port: 0, workerOrigin: BASE_URL, sandboxOrigin: SANDBOX_URL, pages: FIXTURES });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -39,6 +39,9 @@ type Config struct {
 	// AllowedOrigins is ALLOWED_ORIGINS: other sites (exact origins) whose
 	// pages may call the worker, e.g. through embed.js. See cors.go.
 	AllowedOrigins []string
+	// AdminToken is ADMIN_TOKEN, a secret: the bearer token of the operator
+	// API under /admin/ (admin.go). Empty turns that API off.
+	AdminToken string
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -52,6 +55,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:      strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/"),
 		ReturnPath:     strings.TrimSpace(getenv("RETURN_PATH")),
 		DefaultItem:    strings.TrimSpace(getenv("DEFAULT_ITEM")),
+		AdminToken:     strings.TrimSpace(getenv("ADMIN_TOKEN")),
 	}
 	switch {
 	case c.SecretKey == "":
@@ -61,6 +65,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.PublishableKey != "" && !strings.HasPrefix(c.PublishableKey, "pk_") {
 		return c, fmt.Errorf("STRIPE_PUBLISHABLE_KEY must start with pk_")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminTokenLen {
+		return c, fmt.Errorf("ADMIN_TOKEN is too short: use at least %d random characters (e.g. `openssl rand -hex 32`)", minAdminTokenLen)
 	}
 	if c.APIBase != "" {
 		if err := checkAbsoluteURL(c.APIBase); err != nil {

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 )
 
@@ -143,6 +142,12 @@ func (s *Server) guardOrigin(w http.ResponseWriter, r *http.Request) bool {
 	h.Add("Vary", "Origin")
 	kind, origin := s.classifyOrigin(r)
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if isAdminPath(r.URL.Path) && (kind == originAllowed || kind == originRefused) {
+		// The operator API is closed to every other origin, allowed or not:
+		// no CORS headers, so no page elsewhere can read or send to it.
+		writeError(w, &apiError{Status: http.StatusForbidden, Code: "cross_origin_admin", Message: "the operator API cannot be called from a web page on another origin"})
+		return true
+	}
 	switch kind {
 	case originRefused:
 		if !preflight {
@@ -159,18 +164,11 @@ func (s *Server) guardOrigin(w http.ResponseWriter, r *http.Request) bool {
 		if !preflight {
 			return false
 		}
-		rt, ok := s.routes[r.URL.Path]
+		rt, ok := s.routes.lookup(r.URL.Path, nil)
 		if !ok {
 			return false // answered by the router: 404
 		}
-		methods := make([]string, 0, len(rt)+1)
-		for m := range rt {
-			methods = append(methods, m)
-			if m == http.MethodGet {
-				methods = append(methods, http.MethodHead)
-			}
-		}
-		sort.Strings(methods)
+		methods := rt.methods()
 		h.Add("Vary", "Access-Control-Request-Method")
 		h.Add("Vary", "Access-Control-Request-Headers")
 		h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))

@@ -4,10 +4,12 @@
 package worker
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -20,7 +22,7 @@ type Server struct {
 	// errors are stripe-go's) and decode into small result types of their own;
 	// see checkoutSession.
 	api    stripe.Backend
-	routes map[string]route
+	routes *router
 	// publicOrigin is PUBLIC_URL's origin ("" if unset) and allowedOrigins the
 	// origins that may call the worker cross-origin (ALLOWED_ORIGINS plus
 	// publicOrigin); both are derived once here rather than per request.
@@ -28,10 +30,9 @@ type Server struct {
 	allowedOrigins map[string]bool
 	// configBody is GET /config's encoded answer (see configBody).
 	configBody []byte
+	// adminTokenHash is SHA-256(ADMIN_TOKEN), nil when the operator API is off.
+	adminTokenHash []byte
 }
-
-// route is one path's handlers by method.
-type route map[string]http.HandlerFunc
 
 // NewServer builds the handler. httpClient carries every call to Stripe (on
 // Workers, a fetch-based client; in tests, one pointed at a fake).
@@ -53,17 +54,21 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		configBody:     configBody(cfg),
 	}
+	if cfg.AdminToken != "" {
+		sum := sha256.Sum256([]byte(cfg.AdminToken))
+		s.adminTokenHash = sum[:]
+	}
 	for _, o := range cfg.AllowedOrigins {
 		s.allowedOrigins[o] = true
 	}
 	if s.publicOrigin != "" {
 		s.allowedOrigins[s.publicOrigin] = true
 	}
-	s.routes = map[string]route{
-		"/config":                  {http.MethodGet: s.handleConfig},
-		"/create-checkout-session": {http.MethodPost: s.handleCreateCheckoutSession},
-		"/session-status":          {http.MethodGet: s.handleSessionStatus},
-	}
+	s.routes = newRouter()
+	s.routes.handle(http.MethodGet, "/config", s.handleConfig)
+	s.routes.handle(http.MethodPost, "/create-checkout-session", s.handleCreateCheckoutSession)
+	s.routes.handle(http.MethodGet, "/session-status", s.handleSessionStatus)
+	s.adminRoutes() // admin.go: the operator API under /admin/
 	return s
 }
 
@@ -79,7 +84,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.guardOrigin(w, r) { // cors.go: preflights and refused origins
 		return
 	}
-	rt, ok := s.routes[r.URL.Path]
+	rt, ok := s.routes.lookup(r.URL.Path, r)
 	if !ok {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})
 		return
@@ -89,10 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h, ok = rt[http.MethodGet]
 	}
 	if !ok {
-		allow := ""
-		for m := range rt {
-			allow = m
-		}
+		allow := strings.Join(rt.methods(), ", ")
 		w.Header().Set("Allow", allow)
 		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
 		return

@@ -339,7 +339,7 @@ func TestConfigEndpointShowsOnlyPublicFields(t *testing.T) {
 
 func TestPanicBecomes500(t *testing.T) {
 	srv, _ := newTestServer(t, nil)
-	srv.routes["/boom"] = route{"GET": func(http.ResponseWriter, *http.Request) { panic("boom") }}
+	srv.routes.handle("GET", "/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	rec := do(t, srv, "GET", "/boom", "", "")
 	if rec.Code != 500 || decodeError(t, rec).Error.Code != "internal_error" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)

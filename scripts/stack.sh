@@ -16,6 +16,9 @@
 #   STRIPE_MODE     "sandbox" or "stripe"; default: "stripe" when .dev.vars sets
 #                   STRIPE_SECRET_KEY, else "sandbox"
 #   WRANGLER_VARS   extra "KEY:VALUE" words passed as --var to wrangler dev
+#   STRIPE_WEBHOOK_SECRET  sandbox mode: the whsec_ secret the sandbox signs webhook
+#                   events with and the worker verifies them with (default: a random
+#                   one per run); events go to http://127.0.0.1:$PORT/webhook
 #   EXAMPLES_PORT   make dev serves site/examples (pages with the embed snippet)
 #                   from this other origin (default 8790)
 #   ALLOWED_ORIGINS the worker's ALLOWED_ORIGINS (default: the examples' origin,
@@ -87,6 +90,13 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 	SANDBOX_URL="http://$HOST:$SANDBOX_PORT"
 	bin_dir=$(mktemp -d)
 	go build -o "$bin_dir/stripe-sandbox" ./scripts/sandbox
+	# Webhooks: the sandbox signs its events with a secret made for this run
+	# (never stored) and POSTs them to the worker's /webhook.
+	if [ -z "${STRIPE_WEBHOOK_SECRET:-}" ]; then
+		STRIPE_WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	fi
+	SANDBOX_WEBHOOK_URL="http://$HOST:$PORT/webhook"
+	export STRIPE_WEBHOOK_SECRET SANDBOX_WEBHOOK_URL
 	setsid "$bin_dir/stripe-sandbox" -addr "$HOST:$SANDBOX_PORT" >>"$(out sandbox)" 2>&1 &
 	pids+=($!)
 	wait_http "$SANDBOX_URL/_sandbox/health" 30 "the Stripe sandbox"
@@ -95,7 +105,8 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 	vars+=(--var "STRIPE_SECRET_KEY:sk_test_sandbox"
 		--var "STRIPE_PUBLISHABLE_KEY:pk_test_sandbox"
 		--var "STRIPE_API_BASE:$SANDBOX_URL"
-		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js")
+		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js"
+		--var "STRIPE_WEBHOOK_SECRET:$STRIPE_WEBHOOK_SECRET")
 	export SANDBOX_URL
 fi
 # Other sites allowed to use the worker: by default the examples server's origin.

@@ -21,17 +21,25 @@
 //	GET  /stripe.js                     the Stripe.js stand-in
 //	GET  /c/pay/{id}                    a hosted Checkout session's page (hosted.go)
 //	GET  /_sandbox/checkout?client_secret=...  session summary for the stand-in
-//	POST /_sandbox/checkout/pay         pay with a test card (JSON)
+//	POST /_sandbox/checkout/pay         pay: {"client_secret","email","card_number","exp","cvc"}
+//	                                    or {"client_secret","email","method":"delayed"} (checkoutpay.go)
 //	GET  /_sandbox/sessions/{id}        the session object, without auth
-//	POST /_sandbox/sessions/{id}/expire expire without auth
+//	POST /_sandbox/sessions/{id}/expire expire without auth (emits checkout.session.expired)
+//	POST /_sandbox/sessions/{id}/async  {"outcome":"succeeded"|"failed"}: settle a delayed payment
+//	GET  /_sandbox/events[?type=t&object_id=id]  events with their deliveries (events.go)
+//	POST /_sandbox/events/{id}/resend   deliver an event once more, now
 //	POST /_sandbox/prices               register a price usable as line_items[i][price]
 //	GET  /_sandbox/requests             log of every /v1/ request (never the Authorization header)
-//	POST /_sandbox/reset                forget all sessions, prices, idempotency keys and the log
+//	POST /_sandbox/reset                forget everything (sessions, intents, events, keys, the log)
 //	GET  /_sandbox/health               {"ok":true}
+//
+// Webhooks: with -webhook-url and a secret, every event is POSTed there signed
+// like Stripe (events.go).
 package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
@@ -89,18 +97,37 @@ type Sandbox struct {
 	// logged and client secrets are redacted from logged URLs.
 	Logger *log.Logger
 
+	// WebhookURL, if set, receives every event (events.go), signed with
+	// WebhookSecret. Set both before serving.
+	WebhookURL    string
+	WebhookSecret string
+	// RetryDelays are the waits before each retry of a failed delivery
+	// (default 0.2 s, 1 s, 3 s); WebhookClient sends them (default: 5 s timeout,
+	// redirects not followed).
+	RetryDelays   []time.Duration
+	WebhookClient *http.Client
+
 	now func() time.Time // replaceable in tests
 
-	mu       sync.Mutex
-	sessions map[string]*session // by id
-	secrets  map[string]*session // by client_secret
-	prices   map[string]*price   // registered through /_sandbox/prices
-	products map[string]string   // product id -> name, from registered prices
-	idem     map[string]*idemEntry
-	requests []requestRecord
+	mu             sync.Mutex
+	sessions       map[string]*session // by id
+	secrets        map[string]*session // by client_secret
+	prices         map[string]*price   // registered through /_sandbox/prices
+	products       map[string]string   // product id -> name, from registered prices
+	idem           map[string]*idemEntry
+	requests       []requestRecord
+	intents        map[string]*paymentIntent
+	paymentMethods map[string]*paymentMethod
+	events         []*event
+	eventByID      map[string]*event
+	curRequest     *eventRequest // the API request being handled, for events
+
+	deliveryCtx      context.Context
+	cancelDeliveries context.CancelFunc
+	deliveries       sync.WaitGroup
 }
 
-// New returns an empty sandbox that does not log.
+// New returns an empty sandbox that does not log and delivers no webhooks.
 func New() *Sandbox {
 	sb := &Sandbox{now: time.Now}
 	sb.resetLocked()
@@ -114,6 +141,15 @@ func (sb *Sandbox) resetLocked() {
 	sb.products = map[string]string{}
 	sb.idem = map[string]*idemEntry{}
 	sb.requests = nil
+	sb.intents = map[string]*paymentIntent{}
+	sb.paymentMethods = map[string]*paymentMethod{}
+	sb.events = nil
+	sb.eventByID = map[string]*event{}
+	// Deliveries of forgotten events stop.
+	if sb.cancelDeliveries != nil {
+		sb.cancelDeliveries()
+	}
+	sb.deliveryCtx, sb.cancelDeliveries = context.WithCancel(context.Background())
 }
 
 type session struct {
@@ -140,6 +176,20 @@ type session struct {
 	Items                []*lineItem
 	PaidEmail            string
 	PaymentIntent        *paymentIntent
+	IntentData           intentData // payment_intent_data
+	IncrementalAuth      string     // payment_method_options[card][request_incremental_authorization]
+	Customer             *string    // cus_... given or created
+}
+
+// intentData is a Checkout Session's payment_intent_data: how the
+// PaymentIntent made when it is paid is set up.
+type intentData struct {
+	CaptureMethod       string
+	SetupFutureUsage    *string
+	Metadata            map[string]string
+	Description         *string
+	ReceiptEmail        *string
+	StatementDescriptor *string
 }
 
 type lineItem struct {
@@ -159,13 +209,6 @@ type price struct {
 	Currency   string
 	Created    int64
 	Active     bool
-}
-
-type paymentIntent struct {
-	ID       string
-	Amount   int64
-	Currency string
-	Created  int64
 }
 
 type idemEntry struct {
@@ -198,6 +241,10 @@ type apiError struct {
 	DeclineCode string `json:"decline_code,omitempty"`
 	Message     string `json:"message"`
 	Param       string `json:"param,omitempty"`
+	// On card errors, as Stripe sends them.
+	Charge        string `json:"charge,omitempty"`
+	PaymentIntent any    `json:"payment_intent,omitempty"`
+	PaymentMethod any    `json:"payment_method,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -388,7 +435,9 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 		}
 	}
 
+	sb.curRequest = &eventRequest{ID: requestID, IdempotencyKey: idemKey}
 	status, v := sb.dispatchLocked(r, form, version)
+	sb.curRequest = nil
 	body := marshal(v)
 	// Like Stripe, only requests that executed are saved; a 2xx here is that.
 	if useIdem && status < 300 {
@@ -1153,7 +1202,27 @@ func (sb *Sandbox) lineItemLocked(item *param, p string, now time.Time) (*lineIt
 // refreshLocked expires an open session whose expires_at has passed.
 func (sb *Sandbox) refreshLocked(s *session) {
 	if s.Status == "open" && sb.now().Unix() >= s.ExpiresAt {
-		s.Status = "expired"
+		sb.expireLocked(s)
+	}
+}
+
+// expireLocked expires an open session: a PaymentIntent left by a failed
+// attempt is canceled, and checkout.session.expired is emitted.
+func (sb *Sandbox) expireLocked(s *session) {
+	s.Status = "expired"
+	if pi := s.PaymentIntent; pi != nil && (pi.Status == "requires_payment_method" || pi.Status == "requires_action") {
+		sb.cancelIntentLocked(pi, "automatic")
+	}
+	sb.emitLocked("checkout.session.expired", s.ID, s.object(nil))
+}
+
+// ExpireDue expires every open session whose expires_at has passed (main runs
+// it every second, so checkout.session.expired is sent without anyone asking).
+func (sb *Sandbox) ExpireDue() {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	for _, s := range sb.sessions {
+		sb.refreshLocked(s)
 	}
 }
 
@@ -1199,7 +1268,7 @@ func (sb *Sandbox) expireSessionLocked(id string, root *param) (any, *apiError) 
 	if s.Status != "open" {
 		return nil, invalid("", "", "Only Checkout Sessions with a status in [\"open\"] can be expired; %s is %s.", s.ID, s.Status)
 	}
-	s.Status = "expired"
+	sb.expireLocked(s)
 	return s.object(expand), nil
 }
 
@@ -1360,10 +1429,7 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 	}
 	if pi := s.PaymentIntent; pi != nil {
 		if expand["payment_intent"] {
-			o.PaymentIntent = map[string]any{"id": pi.ID, "object": "payment_intent", "amount": pi.Amount,
-				"amount_received": pi.Amount, "currency": pi.Currency, "created": pi.Created,
-				"livemode": false, "metadata": map[string]string{}, "payment_method_types": []string{"card"},
-				"status": "succeeded"}
+			o.PaymentIntent = pi.object(nil)
 		} else {
 			o.PaymentIntent = pi.ID
 		}
@@ -1520,6 +1586,14 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 			sb.mu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 		}
+	case path == "/events":
+		if route(http.MethodGet) {
+			sb.devEvents(w, r)
+		}
+	case strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, "/resend") && strings.Count(path, "/") == 3:
+		if route(http.MethodPost) {
+			sb.devResend(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/events/"), "/resend"))
+		}
 	case strings.HasPrefix(path, "/sessions/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")
 		switch {
@@ -1537,6 +1611,10 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				writeJSON(w, http.StatusOK, obj)
+			}
+		case len(parts) == 2 && parts[0] != "" && parts[1] == "async":
+			if route(http.MethodPost) {
+				sb.devAsync(w, r, parts[0])
 			}
 		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire":
 			if route(http.MethodPost) {
@@ -1632,151 +1710,6 @@ var testCardHints = []map[string]string{
 	{"number": "4242 4242 4242 4242", "outcome": "succeeds"},
 	{"number": "4000 0000 0000 0002", "outcome": "declined (card_declined)"},
 	{"number": "4000 0000 0000 9995", "outcome": "declined (insufficient_funds)"},
-}
-
-type payRequest struct {
-	ClientSecret string `json:"client_secret"`
-	Email        string `json:"email"`
-	CardNumber   string `json:"card_number"`
-	Exp          string `json:"exp"`
-	CVC          string `json:"cvc"`
-}
-
-func luhn(digits string) bool {
-	sum, double := 0, false
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
-func allDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// parseExpiry accepts "MM / YY", "MM/YY", "MM/YYYY" and "MMYY".
-func parseExpiry(s string) (month, year int, err *apiError) {
-	compact := strings.Join(strings.Fields(s), "")
-	var mm, yy string
-	if a, b, ok := strings.Cut(compact, "/"); ok {
-		mm, yy = a, b
-	} else if len(compact) == 4 || len(compact) == 6 {
-		mm, yy = compact[:2], compact[2:]
-	}
-	if !allDigits(mm) || len(mm) > 2 {
-		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_month", "exp", "Your card's expiration month is invalid.")
-	}
-	month, _ = strconv.Atoi(mm)
-	if month < 1 || month > 12 {
-		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_month", "exp", "Your card's expiration month is invalid.")
-	}
-	if !allDigits(yy) || (len(yy) != 2 && len(yy) != 4) {
-		return 0, 0, devError(http.StatusBadRequest, "invalid_expiry_year", "exp", "Your card's expiration year is invalid.")
-	}
-	year, _ = strconv.Atoi(yy)
-	if len(yy) == 2 {
-		year += 2000
-	}
-	return month, year, nil
-}
-
-func (sb *Sandbox) devPay(w http.ResponseWriter, r *http.Request) {
-	status, v := sb.pay(r)
-	writeJSON(w, status, v)
-}
-
-func (sb *Sandbox) pay(r *http.Request) (int, any) {
-	fail := func(e *apiError) (int, any) { return e.status, e.envelope() }
-	var req payRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBytes))
-	if err := dec.Decode(&req); err != nil {
-		return fail(devError(http.StatusBadRequest, "invalid_json", "", "The body must be a JSON object {\"client_secret\",\"email\",\"card_number\",\"exp\",\"cvc\"}: %v", err))
-	}
-	if req.ClientSecret == "" {
-		return fail(devError(http.StatusBadRequest, "parameter_missing", "client_secret", "Missing required field: client_secret."))
-	}
-
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	s := sb.secrets[req.ClientSecret]
-	if s == nil {
-		return fail(devError(http.StatusNotFound, "resource_missing", "client_secret", "No Checkout Session in the sandbox has this client_secret."))
-	}
-	sb.refreshLocked(s)
-	switch s.Status {
-	case "complete":
-		return fail(devError(http.StatusBadRequest, "checkout_session_complete", "", "This Checkout Session is already complete."))
-	case "expired":
-		return fail(devError(http.StatusBadRequest, "checkout_session_expired", "", "This Checkout Session has expired. Start a new checkout."))
-	}
-
-	email := strings.TrimSpace(req.Email)
-	switch {
-	case email == "":
-		return fail(devError(http.StatusBadRequest, "parameter_missing", "email", "Enter your email address."))
-	case !validEmail(email):
-		return fail(devError(http.StatusBadRequest, "email_invalid", "email", "Your email address is invalid."))
-	case s.CustomerEmail != nil && !strings.EqualFold(email, *s.CustomerEmail):
-		return fail(devError(http.StatusBadRequest, "email_invalid", "email", "This checkout is for %s.", *s.CustomerEmail))
-	}
-	number := strings.NewReplacer(" ", "", "-", "").Replace(req.CardNumber)
-	switch {
-	case number == "":
-		return fail(devError(http.StatusBadRequest, "parameter_missing", "card_number", "Enter your card number."))
-	case !allDigits(number) || len(number) < 12 || len(number) > 19 || !luhn(number):
-		return fail(devError(http.StatusBadRequest, "invalid_number", "card_number", "Your card number is invalid."))
-	}
-	if strings.TrimSpace(req.Exp) == "" {
-		return fail(devError(http.StatusBadRequest, "parameter_missing", "exp", "Enter your card's expiration date."))
-	}
-	month, year, e := parseExpiry(req.Exp)
-	if e != nil {
-		return fail(e)
-	}
-	now := sb.now()
-	if year < now.Year() || year == now.Year() && month < int(now.Month()) {
-		return fail(devError(http.StatusBadRequest, "invalid_expiry_year_past", "exp", "Your card's expiration date is in the past."))
-	}
-	cvc := strings.TrimSpace(req.CVC)
-	switch {
-	case cvc == "":
-		return fail(devError(http.StatusBadRequest, "parameter_missing", "cvc", "Enter your card's security code."))
-	case !allDigits(cvc) || len(cvc) < 3 || len(cvc) > 4:
-		return fail(devError(http.StatusBadRequest, "invalid_cvc", "cvc", "Your card's security code is invalid."))
-	}
-
-	if d, ok := declines[number]; ok {
-		return http.StatusPaymentRequired, (&apiError{status: http.StatusPaymentRequired, Type: "card_error",
-			Code: d.code, DeclineCode: d.declineCode, Message: d.message, Param: "card_number"}).envelope()
-	}
-
-	s.Status = "complete"
-	s.PaidEmail = email
-	if s.AmountTotal == 0 {
-		s.PaymentStatus = "no_payment_required"
-	} else {
-		s.PaymentStatus = "paid"
-		s.PaymentIntent = &paymentIntent{ID: newID("pi_", 24), Amount: s.AmountTotal, Currency: s.Currency, Created: now.Unix()}
-	}
-	out := map[string]any{"status": s.Status, "payment_status": s.PaymentStatus}
-	if s.ReturnURL != nil && s.RedirectOnCompletion != "never" {
-		out["return_url"] = strings.ReplaceAll(*s.ReturnURL, "{CHECKOUT_SESSION_ID}", s.ID)
-	} else if s.SuccessURL != nil { // hosted Checkout
-		out["return_url"] = strings.ReplaceAll(*s.SuccessURL, "{CHECKOUT_SESSION_ID}", s.ID)
-	}
-	return http.StatusOK, out
 }
 
 type priceRequest struct {

@@ -444,13 +444,24 @@ func TestDeclineKeepsSessionOpen(t *testing.T) {
 	if er := errorOf(t, out); res.StatusCode != 402 || er["decline_code"] != "insufficient_funds" {
 		t.Errorf("insufficient funds: %d %v", res.StatusCode, er)
 	}
-	got := e.retrieve(s.ID)
+	// As at Stripe, the declined attempt leaves a PaymentIntent awaiting another payment method.
+	got := e.retrieve(s.ID, "payment_intent")
 	if got.Status != stripe.CheckoutSessionStatusOpen || got.PaymentStatus != stripe.CheckoutSessionPaymentStatusUnpaid ||
-		got.PaymentIntent != nil || got.CustomerDetails != nil {
+		got.CustomerDetails != nil {
 		t.Errorf("after decline: %+v", got)
+	}
+	pi := got.PaymentIntent
+	if pi == nil || pi.Status != stripe.PaymentIntentStatusRequiresPaymentMethod || pi.LastPaymentError == nil ||
+		pi.LastPaymentError.DeclineCode != "insufficient_funds" || pi.PaymentMethod != nil {
+		t.Errorf("payment intent after decline: %+v", pi)
 	}
 	if res, _ := e.pay(s.ClientSecret, "4242424242424242"); res.StatusCode != 200 {
 		t.Errorf("pay after decline: %d", res.StatusCode)
+	}
+	paid := e.retrieve(s.ID, "payment_intent")
+	if paid.PaymentIntent == nil || paid.PaymentIntent.ID != pi.ID || paid.PaymentIntent.Status != stripe.PaymentIntentStatusSucceeded ||
+		paid.PaymentIntent.LastPaymentError != nil || paid.PaymentIntent.AmountReceived != 5250 {
+		t.Errorf("the retry reuses the PaymentIntent: %+v", paid.PaymentIntent)
 	}
 }
 

@@ -319,6 +319,16 @@
         value: "123",
       }, css.splitCell);
       const inputs = { email: email.input, card_number: card.input, exp: exp.input, cvc: cvc.input };
+      // A delayed-notification payment method (like SEPA Debit): the session completes
+      // unpaid and settles later through POST /_sandbox/sessions/{id}/async.
+      const delayed = el("input", { type: "checkbox", name: "delayed", "data-sandbox-delayed": "" }, null);
+      const delayedWrap = el("label", {}, css.hint, [
+        delayed,
+        el("span", { text: " Pay with a delayed method (sandbox: settle later with /_sandbox/sessions/{id}/async)" }),
+      ]);
+      delayed.addEventListener("change", () => {
+        for (const name of ["card_number", "exp", "cvc"]) inputs[name].disabled = delayed.checked;
+      });
 
       const error = el("div", { "data-sandbox-error": "", role: "alert", "aria-live": "assertive" }, css.error);
       const payLabel = "Pay " + total;
@@ -330,6 +340,7 @@
         el("p", {
           text: "Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined. Any future expiry and any CVC.",
         }, css.hint),
+        delayedWrap,
         error,
         button,
       ]);
@@ -359,13 +370,17 @@
           res = await fetch(BASE + "/_sandbox/checkout/pay", {
             method: "POST",
             headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({
-              client_secret: secret,
-              email: inputs.email.value,
-              card_number: inputs.card_number.value,
-              exp: inputs.exp.value,
-              cvc: inputs.cvc.value,
-            }),
+            body: JSON.stringify(
+              delayed.checked
+                ? { client_secret: secret, email: inputs.email.value, method: "delayed" }
+                : {
+                    client_secret: secret,
+                    email: inputs.email.value,
+                    card_number: inputs.card_number.value,
+                    exp: inputs.exp.value,
+                    cvc: inputs.cvc.value,
+                  },
+            ),
           });
           body = await res.json();
         } catch (err) {
@@ -387,7 +402,11 @@
         }
         this.root.replaceChildren(
           this.root.firstChild,
-          el("p", { "data-sandbox-complete": "", role: "status", text: "Payment complete. Thank you!" }, css.message),
+          el("p", {
+            "data-sandbox-complete": "",
+            role: "status",
+            text: body.payment_status === "unpaid" && delayed.checked ? "Payment submitted; it is processing. Thank you!" : "Payment complete. Thank you!",
+          }, css.message),
         );
         if (typeof this.onComplete === "function") {
           try {

@@ -4,6 +4,7 @@
 //	go run ./build site   [-out dist/site]
 //	go run ./build worker [-compiler tinygo|go] [-out dist/worker]
 //	go run ./build all    [-compiler tinygo|go]
+//	go run ./build dev-site -dev-origin http://127.0.0.1:8789 [-site-out dist/site] [-dev-site-out dist/site-dev]
 //
 // Output directories are wiped before each build. Nothing here is committed.
 package main
@@ -12,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,8 @@ func main() {
 	siteOut := fs.String("site-out", "dist/site", "output directory of the site bundle")
 	workerOut := fs.String("worker-out", "dist/worker", "output directory of the worker")
 	compiler := fs.String("compiler", envOr("COMPILER", "tinygo"), "worker compiler: tinygo or go")
+	devSiteOut := fs.String("dev-site-out", devSiteDefaultDir, "dev-site: where the development copy of the site goes")
+	devOrigin := fs.String("dev-origin", "", "dev-site: origins (comma-separated) the development copy's policy also allows, e.g. the Stripe sandbox")
 	fs.Parse(args)
 
 	var err error
@@ -37,6 +41,14 @@ func main() {
 		if err == nil {
 			err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut}) })
 		}
+	case "dev-site":
+		opts := DevSiteOptions{From: *siteOut, OutDir: *devSiteOut}
+		for _, o := range strings.Split(*devOrigin, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				opts.DevOrigins = append(opts.DevOrigins, o)
+			}
+		}
+		err = BuildDevSite(opts)
 	default:
 		usage()
 	}
@@ -64,6 +76,6 @@ func envOr(k, def string) string {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./build site|worker|all [-compiler tinygo|go] [-site-out dir] [-worker-out dir]")
+	fmt.Fprintln(os.Stderr, "usage: go run ./build site|worker|all [-compiler tinygo|go] [-site-out dir] [-worker-out dir]\n       go run ./build dev-site -dev-origin <origin> [-site-out dir] [-dev-site-out dir]")
 	os.Exit(2)
 }

@@ -118,7 +118,7 @@ func BuildSite(opts SiteOptions) error {
 	if err := siteCopyStatic(src, out, entrySet); err != nil {
 		return fmt.Errorf("site build: %w", err)
 	}
-	return nil
+	return siteBuildHeaders(src, out, opts.SrcDir) // headers.go
 }
 
 // checkOutDir refuses output directories whose deletion would destroy sources
@@ -265,7 +265,7 @@ func siteCopyStatic(src, out string, entries map[string]bool) error {
 			}
 			return nil
 		}
-		if strings.HasPrefix(name, ".") || entries[slashRel] || siteSkipStatic(name) {
+		if strings.HasPrefix(name, ".") || entries[slashRel] || siteSkipStatic(name) || slashRel == siteHeadersFile {
 			return nil
 		}
 		if !d.Type().IsRegular() {

@@ -57,6 +57,7 @@ cleanup() {
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	done
+	[ -z "${assets_dir:-}" ] || rm -rf "$assets_dir"
 	exit "$code"
 }
 trap cleanup EXIT
@@ -86,6 +87,8 @@ wait_http() { # url seconds name
 }
 
 vars=()
+assets=()
+assets_dir=
 if [ "$STRIPE_MODE" = sandbox ]; then
 	SANDBOX_URL="http://$HOST:$SANDBOX_PORT"
 	bin_dir=$(mktemp -d)
@@ -108,6 +111,12 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js"
 		--var "STRIPE_WEBHOOK_SECRET:$STRIPE_WEBHOOK_SECRET")
 	export SANDBOX_URL
+	# The pages' Content-Security-Policy (site/_headers) must also allow the
+	# sandbox's origin: serve a copy of the built site whose policy adds it,
+	# leaving dist/site (what gets deployed) as built.
+	assets_dir=$(mktemp -d)
+	go run ./build dev-site -site-out dist/site -dev-site-out "$assets_dir/site" -dev-origin "$SANDBOX_URL"
+	assets=(--assets "$assets_dir/site")
 fi
 # Other sites allowed to use the worker: by default the examples server's origin.
 if [ -z "${ALLOWED_ORIGINS+set}" ] && ! { [ -f .dev.vars ] && grep -qE '^[[:space:]]*ALLOWED_ORIGINS[[:space:]]*=' .dev.vars; }; then
@@ -120,7 +129,7 @@ BASE_URL="http://$HOST:$PORT"
 export BASE_URL
 setsid wrangler dev "$WORKER_SCRIPT" --local --ip "$HOST" --port "$PORT" \
 	--inspector-port "$INSPECTOR_PORT" --show-interactive-dev-session=false \
-	"${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
+	"${assets[@]}" "${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
 pids+=($!)
 WRANGLER_PID=$!
 export WRANGLER_PID

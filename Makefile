@@ -5,12 +5,14 @@ SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 COMPILER ?= tinygo
 PORT ?= 8787
+FUZZTIME ?= 60s
 
-.PHONY: help tools build dev test bench deploy clean
+.PHONY: help tools build dev test fuzz load bench deploy clean
 
 help:
 	@echo "make dev      run the kit at http://127.0.0.1:$(PORT) (offline Stripe sandbox unless .dev.vars sets STRIPE_SECRET_KEY)"
 	@echo "make test     run every test (installs tools, builds both wasm flavours)"
+	@echo "make fuzz     run every Go fuzz target for FUZZTIME each (default 60s)"
 	@echo "make bench    print sizes and CPU per request for both compilers"
 	@echo "make build    build dist/site and dist/worker (COMPILER=tinygo|go)"
 	@echo "make deploy   build and run wrangler deploy"
@@ -27,6 +29,9 @@ dev: build
 
 test:
 	@bash scripts/test.sh
+
+fuzz: tools
+	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 bench: tools
 	@bash scripts/bench.sh

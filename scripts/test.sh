@@ -25,6 +25,9 @@ tsc --noEmit -p site
 step "host tests (handlers, sandbox, site build)"
 go test -count=1 ./...
 
+step "fuzzing: every fuzz target for ${TEST_FUZZTIME:-10s} (make fuzz runs longer)"
+FUZZTIME=${TEST_FUZZTIME:-10s} bash scripts/fuzz.sh
+
 step "contract tests: every request shape validated by stripe-mock v0.195.0"
 go test -count=1 -tags contract ./worker
 

@@ -1,0 +1,317 @@
+package worker
+
+// Fuzz targets. `go test` runs their seeds (f.Add and testdata/fuzz/<name>/)
+// as ordinary tests; `make test` fuzzes each briefly and `make fuzz` longer:
+//
+//	go test -run '^$' -fuzz '^FuzzCreateCheckoutSession$' -fuzztime 60s ./worker
+//
+// Each drives the public surface (the HTTP handler, ParseCatalog) and checks
+// properties that hold for every input, not particular answers.
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fuzzCatalog has two currencies (for mixed-currency carts), a Stripe Price
+// and distinct names (the Stripe call names products by name).
+const fuzzCatalog = `{"products":[
+ {"id":"tshirt","name":"T-shirt","unit_amount":2000,"currency":"usd","max_quantity":10},
+ {"id":"mug","name":"Mug","unit_amount":1200,"currency":"usd","max_quantity":5},
+ {"id":"poster","name":"Poster","unit_amount":900,"currency":"usd","price":"price_poster"},
+ {"id":"euro-mug","name":"Euro mug","unit_amount":1100,"currency":"eur","max_quantity":3}
+]}`
+
+const fuzzAllowedOrigin = "https://shop.example"
+
+// inProcess is an http.RoundTripper that serves requests with a handler, so
+// fuzzing the worker's calls to Stripe uses no sockets.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// fuzzStripe records calls and answers like Stripe for the calls the worker
+// makes (a session with a client secret and a hosted URL; any retrieved id).
+type fuzzStripe struct{ calls []fakeCall }
+
+func (f *fuzzStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(body))
+	f.calls = append(f.calls, fakeCall{Method: r.Method, Path: r.URL.Path, Form: form})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", "req_fuzz")
+	switch {
+	case r.Method == "POST" && r.URL.Path == "/v1/checkout/sessions":
+		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","client_secret":"cs_test_f_secret_z","url":"https://checkout.stripe.com/c/pay/cs_test_f","status":"open","payment_status":"unpaid"}`)
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/checkout/sessions/"):
+		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","status":"open","payment_status":"unpaid"}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"no such route"}}`)
+	}
+}
+
+func (f *fuzzStripe) Calls() []fakeCall { return f.calls }
+
+// fuzzServer is the worker with cfg, talking to a fresh fake Stripe in process.
+func fuzzServer(t *testing.T, cfg Config) (*Server, *fuzzStripe) {
+	fake := &fuzzStripe{}
+	return NewServer(cfg, &http.Client{Transport: inProcess{fake}}), fake
+}
+
+func fuzzConfig(f *testing.F) Config {
+	env := map[string]string{
+		"STRIPE_SECRET_KEY":      "sk_test_unit",
+		"STRIPE_PUBLISHABLE_KEY": "pk_test_unit",
+		"STRIPE_API_BASE":        "http://stripe.test",
+		"CATALOG_JSON":           fuzzCatalog,
+		"ALLOWED_ORIGINS":        fuzzAllowedOrigin,
+	}
+	cfg, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		f.Fatalf("LoadConfig: %v", err)
+	}
+	return cfg
+}
+
+// checkErrorAnswer asserts the shape every error answer must have.
+func checkErrorAnswer(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("status %d with Content-Type %q", rec.Code, ct)
+	}
+	var eb struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || eb.Error == nil || eb.Error.Code == "" || eb.Error.Message == "" {
+		t.Fatalf("status %d without {\"error\":{\"code\",\"message\"}}: %s", rec.Code, rec.Body)
+	}
+}
+
+func FuzzCreateCheckoutSession(f *testing.F) {
+	cfg := fuzzConfig(f)
+	for _, s := range []struct{ ct, origin, body string }{
+		{"application/json", "", `{"items":[{"id":"mug","quantity":2}]}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":2},{"id":"tshirt"}],"returnPath":"/shop/"}`},
+		{"application/json", fuzzAllowedOrigin, `{"items":[{"id":"poster","quantity":1}],"uiMode":"hosted","cancelPath":"/cart"}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":1},{"id":"euro-mug","quantity":1}]}`},
+		{"application/json; charset=utf-8", "", `{"items":[{"id":"mug","quantity":1.5}]}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":"2"}]}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":99999999999999999999}]}`},
+		{"text/plain", "", `{"items":[]}`},
+		{"", "", ``},
+		{"application/json", "https://evil.example", `{"items":[{"id":"mug"}]}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":1}],"redirectOnCompletion":"never","returnPath":"/x"}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":1}]} {}`},
+	} {
+		f.Add(s.ct, s.origin, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, contentType, origin string, body []byte) {
+		srv, fake := fuzzServer(t, cfg)
+		req := httptest.NewRequest(http.MethodPost, "http://worker.test/create-checkout-session", bytes.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		calls := fake.Calls()
+
+		if rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			checkErrorAnswer(t, rec)
+			if len(calls) != 0 {
+				t.Fatalf("status %d, yet %d Stripe call(s): %+v", rec.Code, len(calls), calls)
+			}
+			return
+		}
+		// Accepted: exactly one Stripe call, priced from the catalog only.
+		if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/v1/checkout/sessions" {
+			t.Fatalf("200 with Stripe calls %+v", calls)
+		}
+		if origin != "" && origin != fuzzAllowedOrigin && !strings.EqualFold(origin, "http://worker.test") {
+			t.Fatalf("200 for a request from origin %q", origin)
+		}
+		checkPricedFromCatalog(t, cfg.Catalog, calls[0].Form)
+	})
+}
+
+// checkPricedFromCatalog asserts that a Checkout Session's line items are
+// catalog products at catalog prices, in allowed quantities, in one currency.
+func checkPricedFromCatalog(t *testing.T, cat *Catalog, form url.Values) {
+	t.Helper()
+	byName := map[string]*Product{}
+	byPrice := map[string]*Product{}
+	for i := range cat.Products {
+		p := &cat.Products[i]
+		byName[p.Name] = p
+		if p.Price != "" {
+			byPrice[p.Price] = p
+		}
+	}
+	currency := ""
+	seen := map[string]bool{}
+	n := 0
+	for ; ; n++ {
+		k := "line_items[" + strconv.Itoa(n) + "]"
+		qtyRaw := form.Get(k + "[quantity]")
+		if qtyRaw == "" {
+			break
+		}
+		var p *Product
+		if id := form.Get(k + "[price]"); id != "" {
+			p = byPrice[id]
+		} else {
+			p = byName[form.Get(k+"[price_data][product_data][name]")]
+			if p != nil && (form.Get(k+"[price_data][unit_amount]") != strconv.FormatInt(p.UnitAmount, 10) || form.Get(k+"[price_data][currency]") != p.Currency) {
+				t.Fatalf("%s priced %s %s, catalog says %d %s", k, form.Get(k+"[price_data][unit_amount]"), form.Get(k+"[price_data][currency]"), p.UnitAmount, p.Currency)
+			}
+		}
+		if p == nil {
+			t.Fatalf("%s is no catalog product: %v", k, form)
+		}
+		if seen[p.ID] {
+			t.Fatalf("%s repeats %s", k, p.ID)
+		}
+		seen[p.ID] = true
+		qty, err := strconv.ParseInt(qtyRaw, 10, 64)
+		if err != nil || qty < 1 || qty > p.MaxQuantity {
+			t.Fatalf("%s quantity %q outside 1..%d", k, qtyRaw, p.MaxQuantity)
+		}
+		if currency != "" && p.Currency != currency {
+			t.Fatalf("mixed currencies %s and %s", currency, p.Currency)
+		}
+		currency = p.Currency
+	}
+	if n == 0 || n > maxCartLines {
+		t.Fatalf("%d line items", n)
+	}
+}
+
+var stripeSessionPath = regexp.MustCompile(`^/v1/checkout/sessions/cs_(test|live)_[A-Za-z0-9]{1,200}$`)
+
+func FuzzSessionStatus(f *testing.F) {
+	cfg := fuzzConfig(f)
+	for _, q := range []string{
+		"session_id=cs_test_a1B2c3",
+		"session_id=cs_live_x",
+		"session_id=cs_test_x%2F..%2Fcustomers",
+		"session_id=cs_test_x&session_id=cs_test_y",
+		"session_id=",
+		"session_id=cs_test_%00",
+		"session_id=pi_123",
+		"",
+		"session_id=cs_test_a%3Fexpand%5B%5D%3Dcustomer",
+		"%zz",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		srv, fake := fuzzServer(t, cfg)
+		req := httptest.NewRequest(http.MethodGet, "http://worker.test/session-status", nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		calls := fake.Calls()
+		if rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			checkErrorAnswer(t, rec)
+			if len(calls) != 0 {
+				t.Fatalf("status %d, yet Stripe calls %+v", rec.Code, calls)
+			}
+			return
+		}
+		if len(calls) != 1 || calls[0].Method != "GET" || !stripeSessionPath.MatchString(calls[0].Path) {
+			t.Fatalf("query %q reached Stripe as %+v", query, calls)
+		}
+	})
+}
+
+func FuzzParseCatalog(f *testing.F) {
+	f.Add(defaultCatalogJSON)
+	f.Add([]byte(fuzzCatalog))
+	for _, s := range []string{
+		`{"products":[]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"USD"}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"},{"id":"a","name":"B","unit_amount":2,"currency":"usd"}]}`,
+		`{"products":[{"id":"a b","name":"A","unit_amount":1,"currency":"usd"}]}`,
+		`{"products":[{"id":"a","name":" ","unit_amount":1,"currency":"usd"}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":100000000,"currency":"usd"}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","max_quantity":1000}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","price":"prod_1"}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","extra":1}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1.5,"currency":"usd"}]}`,
+		`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]} x`,
+		`null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseCatalog(data)
+		if err != nil {
+			if c != nil {
+				t.Fatal("a catalog and an error")
+			}
+			if !strings.HasPrefix(err.Error(), "catalog") {
+				t.Fatalf("error does not say it is about the catalog: %v", err)
+			}
+			return
+		}
+		if len(c.Products) == 0 || len(c.Products) > maxCatalogProducts {
+			t.Fatalf("%d products accepted", len(c.Products))
+		}
+		for i := range c.Products {
+			p := &c.Products[i]
+			if !validID(p.ID) || strings.TrimSpace(p.Name) == "" || p.UnitAmount < 1 || !validCurrency(p.Currency) || p.MaxQuantity < 1 {
+				t.Fatalf("invalid product accepted: %+v", *p)
+			}
+			if got, ok := c.Lookup(p.ID); !ok || got != p {
+				t.Fatalf("Lookup(%q) does not find products[%d]", p.ID, i)
+			}
+		}
+		// What was accepted survives a round trip unchanged (a catalog can be
+		// written back, e.g. into CATALOG_JSON).
+		again, err := json.Marshal(map[string]any{"products": c.Products})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := ParseCatalog(again)
+		if err != nil {
+			t.Fatalf("re-encoded catalog refused: %v\n%s", err, again)
+		}
+		b1, _ := json.Marshal(c.Products)
+		b2, _ := json.Marshal(c2.Products)
+		if !bytes.Equal(b1, b2) {
+			t.Fatalf("round trip changed the catalog:\n%s\n%s", b1, b2)
+		}
+		// The catalog is served by /config: encoding it cannot fail.
+		if body := configBody(Config{Catalog: c}); !json.Valid(body) {
+			t.Fatalf("configBody is not JSON: %s", body)
+		}
+	})
+}
+

@@ -314,4 +314,3 @@ func FuzzParseCatalog(f *testing.F) {
 		}
 	})
 }
-

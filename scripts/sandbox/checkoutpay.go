@@ -45,6 +45,8 @@ type payRequest struct {
 	CardNumber   string `json:"card_number"`
 	Exp          string `json:"exp"`
 	CVC          string `json:"cvc"`
+	// SavePaymentMethod is the "Save card" box (saved_payment_method_options[payment_method_save]=enabled).
+	SavePaymentMethod bool `json:"save_payment_method"`
 }
 
 // cardInput is a validated card from a payment form.
@@ -150,17 +152,18 @@ func (sb *Sandbox) pay(r *http.Request) (int, any) {
 	if pm != nil {
 		pm.Email = &email
 	}
-	return sb.completeSessionLocked(s, email, pm)
+	return sb.completeSessionLocked(s, email, pm, req.SavePaymentMethod)
 }
 
 // completeSessionLocked attempts the session's payment with pm (nil when nothing
 // is due) and completes the session unless the payment is declined.
-func (sb *Sandbox) completeSessionLocked(s *session, email string, pm *paymentMethod) (int, any) {
+func (sb *Sandbox) completeSessionLocked(s *session, email string, pm *paymentMethod, save bool) (int, any) {
 	if s.AmountTotal > 0 {
 		pi := s.PaymentIntent
 		if pi == nil || pi.Status == "canceled" {
 			pi = sb.sessionIntentLocked(s)
 		}
+		sb.sessionCustomerLocked(s, email)
 		// Checkout runs any 3D Secure challenge inside its own page.
 		if err := sb.attemptLocked(pi, pm, true); err != nil {
 			e := *err
@@ -168,6 +171,10 @@ func (sb *Sandbox) completeSessionLocked(s *session, email string, pm *paymentMe
 			return e.status, e.envelope()
 		}
 	}
+	if s.AmountTotal == 0 {
+		sb.sessionCustomerLocked(s, email)
+	}
+	sb.attachSessionCardLocked(s, pm, save)
 	s.Status = "complete"
 	s.PaidEmail = email
 	switch {

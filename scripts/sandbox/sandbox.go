@@ -9,12 +9,19 @@
 // a few development endpoints under /_sandbox/ plus /stripe.js, a stand-in for
 // Stripe.js that renders a clearly labelled test payment form.
 //
-// API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key):
+// API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key;
+// the few routes Stripe.js calls take pk_test_..., see routes.go):
 //
-//	POST /v1/checkout/sessions                  create (ui_mode=embedded or hosted, mode=payment)
+//	POST /v1/checkout/sessions                  create (ui_mode=embedded or hosted, mode=payment;
+//	                                            options in sessionopts.go)
 //	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
 //	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
 //	POST /v1/checkout/sessions/{id}/expire      expire an open session
+//	GET  /v1/payment_intents/{id}               a PaymentIntent (intents_api.go)
+//	GET  /v1/payment_methods/{id}
+//	POST /v1/customers, GET /v1/customers/{id}  (customers.go)
+//	POST /v1/billing_portal/sessions            a portal page at /p/session/{id}
+//	GET  /v1/events, GET /v1/events/{id}        the events also sent to the webhook endpoint
 //
 // Development endpoints (no auth, CORS open):
 //
@@ -118,6 +125,8 @@ type Sandbox struct {
 	requests       []requestRecord
 	intents        map[string]*paymentIntent
 	paymentMethods map[string]*paymentMethod
+	customers      map[string]*customer
+	portals        map[string]*portalSession
 	events         []*event
 	eventByID      map[string]*event
 	curRequest     *eventRequest // the API request being handled, for events
@@ -143,6 +152,8 @@ func (sb *Sandbox) resetLocked() {
 	sb.requests = nil
 	sb.intents = map[string]*paymentIntent{}
 	sb.paymentMethods = map[string]*paymentMethod{}
+	sb.customers = map[string]*customer{}
+	sb.portals = map[string]*portalSession{}
 	sb.events = nil
 	sb.eventByID = map[string]*event{}
 	// Deliveries of forgotten events stop.
@@ -179,6 +190,11 @@ type session struct {
 	IntentData           intentData // payment_intent_data
 	IncrementalAuth      string     // payment_method_options[card][request_incremental_authorization]
 	Customer             *string    // cus_... given or created
+	CustomerCreation     string     // always, if_required, or "" (if_required)
+	AllowPromotionCodes  *bool
+	ThreeDSecure         string // payment_method_options[card][request_three_d_secure]
+	CardSetupFutureUsage string // payment_method_options[card][setup_future_usage]
+	SavedPM              *savedPMOptions
 }
 
 // intentData is a Checkout Session's payment_intent_data: how the
@@ -325,12 +341,17 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sb.serveDev(rec, r)
 	case strings.HasPrefix(path, hostedPath):
 		sb.serveHosted(rec, r)
+	case strings.HasPrefix(path, portalPath):
+		sb.servePortal(rec, r)
 	case path == "/":
 		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
-			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]]\n"+
+			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents/{id},\n"+
+			"     /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
+			"     /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
 			"Stand-in Stripe.js: /stripe.js\n"+
-			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire], /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
+			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
+			"     /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
 	default:
 		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
 			"Unknown path %s on the Stripe sandbox.", path).envelope())
@@ -369,6 +390,9 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		h.Set("Idempotency-Key", idemKey)
 	}
 
+	if corsForAPI(w, r) {
+		return
+	}
 	// Read the body before taking the lock; build the response under the lock and
 	// write it after releasing it, so slow clients never hold up others.
 	form, formErr := readForm(r)
@@ -401,7 +425,7 @@ func marshal(v any) []byte {
 // apiLocked authenticates, applies idempotency and dispatches. It returns the status,
 // the encoded body and, for an idempotent replay, the original request id.
 func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
-	key, authErr := checkAPIKey(r)
+	key, publishable, authErr := checkAPIKey(r)
 	if authErr != nil {
 		return authErr.status, marshal(authErr.envelope()), ""
 	}
@@ -436,7 +460,7 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 	}
 
 	sb.curRequest = &eventRequest{ID: requestID, IdempotencyKey: idemKey}
-	status, v := sb.dispatchLocked(r, form, version)
+	status, v := sb.dispatchLocked(r, form, version, publishable)
 	sb.curRequest = nil
 	body := marshal(v)
 	// Like Stripe, only requests that executed are saved; a 2xx here is that.
@@ -445,74 +469,6 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 			requestID: requestID, expires: sb.now().Add(idempotencyTTL)}
 	}
 	return status, body, ""
-}
-
-func (sb *Sandbox) dispatchLocked(r *http.Request, form url.Values, version string) (int, any) {
-	root, perr := parseParams(form)
-	if perr != nil {
-		return perr.status, perr.envelope()
-	}
-	const base = "/v1/checkout/sessions"
-	path := r.URL.Path
-	var (
-		v   any
-		err *apiError
-	)
-	switch {
-	case path == base && r.Method == http.MethodPost:
-		v, err = sb.createSessionLocked(root, version)
-		sb.setHostedURLLocked(v, r)
-	case strings.HasPrefix(path, base+"/"):
-		parts := strings.Split(strings.TrimPrefix(path, base+"/"), "/")
-		switch {
-		case len(parts) == 1 && parts[0] != "" && r.Method == http.MethodGet:
-			v, err = sb.retrieveSessionLocked(parts[0], root)
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "line_items" && r.Method == http.MethodGet:
-			v, err = sb.listLineItemsLocked(parts[0], root)
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire" && r.Method == http.MethodPost:
-			v, err = sb.expireSessionLocked(parts[0], root)
-		default:
-			err = unrecognized(r)
-		}
-	default:
-		err = unrecognized(r)
-	}
-	if err != nil {
-		return err.status, err.envelope()
-	}
-	return http.StatusOK, v
-}
-
-func unrecognized(r *http.Request) *apiError {
-	e := invalid("", "", "Unrecognized request URL (%s: %s). The Stripe sandbox implements only POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id}, GET /v1/checkout/sessions/{id}/line_items and POST /v1/checkout/sessions/{id}/expire.",
-		r.Method, r.URL.Path)
-	e.status = http.StatusNotFound
-	return e
-}
-
-func checkAPIKey(r *http.Request) (string, *apiError) {
-	var key string
-	if user, _, ok := r.BasicAuth(); ok {
-		key = user
-	} else if after, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key = strings.TrimSpace(after)
-	}
-	unauthorized := func(code, format string, args ...any) *apiError {
-		return &apiError{status: http.StatusUnauthorized, Type: "invalid_request_error", Code: code,
-			Message: fmt.Sprintf(format, args...)}
-	}
-	switch {
-	case key == "":
-		return "", unauthorized("", "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). The Stripe sandbox accepts any test-mode secret key (sk_test_...).")
-	case strings.HasPrefix(key, "sk_live_") || strings.HasPrefix(key, "rk_live_"):
-		return "", unauthorized("", "The Stripe sandbox accepts only test-mode keys (sk_test_...). Never use a live key in development: %s", maskKey(key))
-	case strings.HasPrefix(key, "pk_"):
-		return "", unauthorized("secret_key_required", "This API call cannot be made with a publishable API key. Please use a secret API key (sk_test_...).")
-	case (strings.HasPrefix(key, "sk_test_") || strings.HasPrefix(key, "rk_test_")) && len(key) > len("sk_test_") && isKeyChars(key):
-		return key, nil
-	default:
-		return "", unauthorized("", "Invalid API Key provided: %s", maskKey(key))
-	}
 }
 
 func isKeyChars(s string) bool {
@@ -998,35 +954,14 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 		s.Locale = &loc
 	}
 
+	// customer, payment_intent_data, payment_method_options, ... (sessionopts.go)
+	if err := sb.sessionOptionsLocked(s, root); err != nil {
+		return nil, err
+	}
+
 	// metadata
-	if md := root.child("metadata"); md != nil {
-		if md.value != nil && *md.value != "" {
-			return nil, invalid("metadata", "", "Invalid hash: metadata must be given as metadata[key]=value")
-		}
-		names := make([]string, 0, len(md.children))
-		for k := range md.children {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			full := "metadata[" + k + "]"
-			v := md.children[k]
-			if v.value == nil {
-				return nil, invalid(full, "", "Invalid %s: metadata values must be strings", full)
-			}
-			if len(k) > maxMetadataKeyLen {
-				return nil, invalid(full, "", "Metadata keys can have a maximum length of %d characters.", maxMetadataKeyLen)
-			}
-			if len(*v.value) > maxMetadataValLen {
-				return nil, invalid(full, "", "Metadata values can have a maximum length of %d characters.", maxMetadataValLen)
-			}
-			if *v.value != "" { // an empty value unsets the key
-				s.Metadata[k] = *v.value
-			}
-		}
-		if len(s.Metadata) > maxMetadataKeys {
-			return nil, invalid("metadata", "", "You can have at most %d metadata keys.", maxMetadataKeys)
-		}
+	if err := readMetadata(root, "metadata", s.Metadata); err != nil {
+		return nil, err
 	}
 
 	// expires_at
@@ -1337,48 +1272,50 @@ func (sb *Sandbox) listLineItemsLocked(id string, root *param) (any, *apiError) 
 // JSON shapes (a faithful subset of Stripe's objects)
 
 type sessionObject struct {
-	ID                       string            `json:"id"`
-	Object                   string            `json:"object"`
-	AfterExpiration          any               `json:"after_expiration"`
-	AllowPromotionCodes      any               `json:"allow_promotion_codes"`
-	AmountSubtotal           int64             `json:"amount_subtotal"`
-	AmountTotal              int64             `json:"amount_total"`
-	AutomaticTax             map[string]any    `json:"automatic_tax"`
-	BillingAddressCollection any               `json:"billing_address_collection"`
-	CancelURL                any               `json:"cancel_url"`
-	ClientReferenceID        *string           `json:"client_reference_id"`
-	ClientSecret             any               `json:"client_secret"` // null for hosted Checkout
-	Created                  int64             `json:"created"`
-	Currency                 string            `json:"currency"`
-	CustomFields             []any             `json:"custom_fields"`
-	Customer                 any               `json:"customer"`
-	CustomerCreation         string            `json:"customer_creation"`
-	CustomerDetails          map[string]any    `json:"customer_details"`
-	CustomerEmail            *string           `json:"customer_email"`
-	Discounts                []any             `json:"discounts"`
-	ExpiresAt                int64             `json:"expires_at"`
-	Invoice                  any               `json:"invoice"`
-	LineItems                *listObject       `json:"line_items,omitempty"`
-	Livemode                 bool              `json:"livemode"`
-	Locale                   *string           `json:"locale"`
-	Metadata                 map[string]string `json:"metadata"`
-	Mode                     string            `json:"mode"`
-	PaymentIntent            any               `json:"payment_intent"`
-	PaymentLink              any               `json:"payment_link"`
-	PaymentMethodCollection  string            `json:"payment_method_collection"`
-	PaymentMethodTypes       []string          `json:"payment_method_types"`
-	PaymentStatus            string            `json:"payment_status"`
-	RedirectOnCompletion     string            `json:"redirect_on_completion"`
-	ReturnURL                *string           `json:"return_url"`
-	SetupIntent              any               `json:"setup_intent"`
-	ShippingOptions          []any             `json:"shipping_options"`
-	Status                   string            `json:"status"`
-	SubmitType               any               `json:"submit_type"`
-	Subscription             any               `json:"subscription"`
-	SuccessURL               any               `json:"success_url"`
-	TotalDetails             map[string]int64  `json:"total_details"`
-	UIMode                   string            `json:"ui_mode"`
-	URL                      any               `json:"url"`
+	ID                        string            `json:"id"`
+	Object                    string            `json:"object"`
+	AfterExpiration           any               `json:"after_expiration"`
+	AllowPromotionCodes       any               `json:"allow_promotion_codes"`
+	AmountSubtotal            int64             `json:"amount_subtotal"`
+	AmountTotal               int64             `json:"amount_total"`
+	AutomaticTax              map[string]any    `json:"automatic_tax"`
+	BillingAddressCollection  any               `json:"billing_address_collection"`
+	CancelURL                 any               `json:"cancel_url"`
+	ClientReferenceID         *string           `json:"client_reference_id"`
+	ClientSecret              any               `json:"client_secret"` // null for hosted Checkout
+	Created                   int64             `json:"created"`
+	Currency                  string            `json:"currency"`
+	CustomFields              []any             `json:"custom_fields"`
+	Customer                  any               `json:"customer"`
+	CustomerCreation          string            `json:"customer_creation"`
+	CustomerDetails           map[string]any    `json:"customer_details"`
+	CustomerEmail             *string           `json:"customer_email"`
+	Discounts                 []any             `json:"discounts"`
+	ExpiresAt                 int64             `json:"expires_at"`
+	Invoice                   any               `json:"invoice"`
+	LineItems                 *listObject       `json:"line_items,omitempty"`
+	Livemode                  bool              `json:"livemode"`
+	Locale                    *string           `json:"locale"`
+	Metadata                  map[string]string `json:"metadata"`
+	Mode                      string            `json:"mode"`
+	PaymentIntent             any               `json:"payment_intent"`
+	PaymentLink               any               `json:"payment_link"`
+	PaymentMethodCollection   string            `json:"payment_method_collection"`
+	PaymentMethodOptions      any               `json:"payment_method_options"`
+	PaymentMethodTypes        []string          `json:"payment_method_types"`
+	PaymentStatus             string            `json:"payment_status"`
+	RedirectOnCompletion      string            `json:"redirect_on_completion"`
+	ReturnURL                 *string           `json:"return_url"`
+	SavedPaymentMethodOptions any               `json:"saved_payment_method_options"`
+	SetupIntent               any               `json:"setup_intent"`
+	ShippingOptions           []any             `json:"shipping_options"`
+	Status                    string            `json:"status"`
+	SubmitType                any               `json:"submit_type"`
+	Subscription              any               `json:"subscription"`
+	SuccessURL                any               `json:"success_url"`
+	TotalDetails              map[string]int64  `json:"total_details"`
+	UIMode                    string            `json:"ui_mode"`
+	URL                       any               `json:"url"`
 }
 
 type listObject struct {
@@ -1423,6 +1360,16 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 			o.URL = s.URL
 		}
 	}
+	if s.Customer != nil {
+		o.Customer = *s.Customer
+	}
+	if s.CustomerCreation != "" {
+		o.CustomerCreation = s.CustomerCreation
+	}
+	if s.AllowPromotionCodes != nil {
+		o.AllowPromotionCodes = *s.AllowPromotionCodes
+	}
+	o.PaymentMethodOptions, o.SavedPaymentMethodOptions = s.optionsObject()
 	if s.PaidEmail != "" {
 		o.CustomerDetails = map[string]any{"address": nil, "email": s.PaidEmail, "name": nil,
 			"phone": nil, "tax_exempt": "none", "tax_ids": []any{}}
@@ -1636,19 +1583,21 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 }
 
 type checkoutSummary struct {
-	ID             string         `json:"id"`
-	Status         string         `json:"status"`
-	PaymentStatus  string         `json:"payment_status"`
-	AmountSubtotal int64          `json:"amount_subtotal"`
-	AmountTotal    int64          `json:"amount_total"`
-	Currency       string         `json:"currency"`
-	CustomerEmail  *string        `json:"customer_email"`
-	LineItems      []summaryItem  `json:"line_items"`
-	ReturnURL      *string        `json:"return_url"`
-	ExpiresAt      int64          `json:"expires_at"`
-	Livemode       bool           `json:"livemode"`
-	Locale         *string        `json:"locale"`
-	Sandbox        map[string]any `json:"sandbox"`
+	ID             string        `json:"id"`
+	Status         string        `json:"status"`
+	PaymentStatus  string        `json:"payment_status"`
+	AmountSubtotal int64         `json:"amount_subtotal"`
+	AmountTotal    int64         `json:"amount_total"`
+	Currency       string        `json:"currency"`
+	CustomerEmail  *string       `json:"customer_email"`
+	LineItems      []summaryItem `json:"line_items"`
+	ReturnURL      *string       `json:"return_url"`
+	ExpiresAt      int64         `json:"expires_at"`
+	Livemode       bool          `json:"livemode"`
+	Locale         *string       `json:"locale"`
+	// SavePaymentMethod: the form offers "Save card" (payment_method_save enabled).
+	SavePaymentMethod bool           `json:"save_payment_method"`
+	Sandbox           map[string]any `json:"sandbox"`
 }
 
 type summaryItem struct {
@@ -1674,7 +1623,11 @@ func (sb *Sandbox) devCheckout(w http.ResponseWriter, r *http.Request) {
 			AmountSubtotal: s.AmountSubtotal, AmountTotal: s.AmountTotal, Currency: s.Currency,
 			CustomerEmail: s.CustomerEmail, ReturnURL: s.ReturnURL, ExpiresAt: s.ExpiresAt,
 			Locale: s.Locale, LineItems: []summaryItem{},
-			Sandbox: map[string]any{"test_cards": testCardHints}}
+			SavePaymentMethod: s.SavedPM != nil && s.SavedPM.Save != nil && *s.SavedPM.Save == "enabled",
+			Sandbox:           map[string]any{"test_cards": testCardHints}}
+		if s.Customer != nil && sb.customers[*s.Customer] != nil {
+			sum.CustomerEmail = sb.customers[*s.Customer].Email
+		}
 		for _, l := range s.Items {
 			sum.LineItems = append(sum.LineItems, summaryItem{Description: l.Description, Quantity: l.Quantity,
 				UnitAmount: l.UnitAmount, AmountTotal: l.UnitAmount * l.Quantity})

@@ -326,6 +326,11 @@
         delayed,
         el("span", { text: " Pay with a delayed method (sandbox: settle later with /_sandbox/sessions/{id}/async)" }),
       ]);
+      // saved_payment_method_options[payment_method_save]=enabled: offer to save the card.
+      const save = data.save_payment_method
+        ? el("input", { type: "checkbox", name: "save_payment_method", "data-sandbox-save": "" }, null)
+        : null;
+      const saveWrap = save ? el("label", {}, css.hint, [save, el("span", { text: " Save card for future purchases" })]) : null;
       delayed.addEventListener("change", () => {
         for (const name of ["card_number", "exp", "cvc"]) inputs[name].disabled = delayed.checked;
       });
@@ -340,6 +345,7 @@
         el("p", {
           text: "Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined. Any future expiry and any CVC.",
         }, css.hint),
+        ...(saveWrap ? [saveWrap] : []),
         delayedWrap,
         error,
         button,
@@ -379,6 +385,7 @@
                     card_number: inputs.card_number.value,
                     exp: inputs.exp.value,
                     cvc: inputs.cvc.value,
+                    save_payment_method: Boolean(save && save.checked),
                   },
             ),
           });

@@ -1,0 +1,312 @@
+//go:build integration && hardening
+
+// The hardening suites (bad input, load) run against their own stack, started
+// by scripts/hardening.sh: ADMIN_TOKEN set, and a catalog with two currencies
+// (testdata/two-currencies.json as CATALOG_JSON).
+//
+//	bash scripts/hardening.sh -run TestBadRequests    # needs dist/ built (make build)
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+// badRequest is one request the worker must refuse: a 4xx with
+// {"error":{"code","message"}}, one of codes, and nothing done.
+type badRequest struct {
+	name   string
+	method string
+	path   string
+	header map[string]string
+	body   string
+	status int
+	codes  []string
+	// check, if set, asserts more about the answer.
+	check func(t *testing.T, r response)
+}
+
+// jsonPost is a POST of body as application/json.
+func jsonPost(name, path, body string, status int, codes ...string) badRequest {
+	return badRequest{name: name, method: "POST", path: path, header: map[string]string{"Content-Type": "application/json"}, body: body, status: status, codes: codes}
+}
+
+func get(name, path string, status int, codes ...string) badRequest {
+	return badRequest{name: name, method: "GET", path: path, status: status, codes: codes}
+}
+
+func (b badRequest) with(k, v string) badRequest {
+	h := map[string]string{}
+	for hk, hv := range b.header {
+		h[hk] = hv
+	}
+	h[k] = v
+	b.header = h
+	return b
+}
+
+// probe reads state a bad request must not change. The sandbox's request log
+// proves no Stripe call; the order store (GET /admin/orders) will prove
+// nothing was written once the worker has one.
+type probe struct {
+	name string
+	read func(t *testing.T) string
+}
+
+func sandboxRequestCount(t *testing.T) string {
+	var log struct{ Requests []json.RawMessage }
+	decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/requests", "", ""), &log)
+	return fmt.Sprint(len(log.Requests), " Stripe API calls")
+}
+
+var badInputProbes = []probe{
+	{"Stripe calls (sandbox request log)", sandboxRequestCount},
+}
+
+// adminToken is the ADMIN_TOKEN the stack's worker was started with.
+func adminToken(t *testing.T) string {
+	t.Helper()
+	tok := os.Getenv("ADMIN_TOKEN")
+	if len(tok) < 32 {
+		t.Fatal("ADMIN_TOKEN (32+ characters) is not set: run through scripts/hardening.sh, which passes it to the worker")
+	}
+	return tok
+}
+
+const (
+	createPath = "/create-checkout-session"
+	statusPath = "/session-status"
+)
+
+func badRequests(t *testing.T) []badRequest {
+	tok := adminToken(t)
+	allowed := os.Getenv("ALLOWED_ORIGINS")
+	if i := strings.IndexByte(allowed, ','); i >= 0 {
+		allowed = allowed[:i]
+	}
+	if allowed == "" {
+		t.Fatal("ALLOWED_ORIGINS is not set (scripts/hardening.sh sets it)")
+	}
+	const evil = "https://evil.example"
+	noCORS := func(t *testing.T, r response) {
+		if v := r.Header.Get("Access-Control-Allow-Methods"); v != "" {
+			t.Errorf("refused preflight approves methods %q", v)
+		}
+		if v := r.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("refused preflight carries Access-Control-Allow-Origin %q", v)
+		}
+	}
+	deep := `{"items":` + strings.Repeat("[", 7000) + strings.Repeat("]", 7000) + `}`
+	var lines []string
+	for i := 0; i < 21; i++ {
+		lines = append(lines, fmt.Sprintf(`{"id":"p%d","quantity":1}`, i))
+	}
+	return []badRequest{
+		// Malformed, truncated and wrongly typed JSON.
+		jsonPost("malformed JSON", createPath, `{"items":[{"id":"mug",}]}`, 400, "invalid_json"),
+		jsonPost("truncated JSON", createPath, `{"items":[{"id":"mug","quantity":1}`, 400, "invalid_json"),
+		jsonPost("truncated in a string", createPath, `{"items":[{"id":"mu`, 400, "invalid_json"),
+		jsonPost("single quotes", createPath, `{'items':[]}`, 400, "invalid_json"),
+		jsonPost("two JSON values", createPath, `{"items":[{"id":"mug"}]} {"items":[]}`, 400, "invalid_json"),
+		jsonPost("trailing garbage", createPath, `{"items":[{"id":"mug"}]}x`, 400, "invalid_json"),
+		jsonPost("a list, not an object", createPath, `[{"id":"mug"}]`, 400, "invalid_field_type"),
+		jsonPost("a string, not an object", createPath, `"mug"`, 400, "invalid_field_type"),
+		jsonPost("null body", createPath, `null`, 400, "missing_items"),
+		jsonPost("deeply nested (7,000 levels)", createPath, deep, 400, "invalid_field_type", "invalid_json"),
+		jsonPost("invalid UTF-8", createPath, "{\"items\":[{\"id\":\"mug\xff\xfe\"}]}", 400, "unknown_product", "invalid_json"),
+		// Wrong content types.
+		jsonPost("text/plain", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "text/plain"),
+		jsonPost("form-encoded", createPath, `items[0][id]=mug&items[0][quantity]=1`, 415, "unsupported_media_type").with("Content-Type", "application/x-www-form-urlencoded"),
+		jsonPost("multipart", createPath, "--b\r\nContent-Disposition: form-data; name=\"items\"\r\n\r\nmug\r\n--b--\r\n", 415, "unsupported_media_type").with("Content-Type", "multipart/form-data; boundary=b"),
+		jsonPost("malformed media type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/json; charset"),
+		jsonPost("JSON look-alike type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/jsonp"),
+		{name: "body without Content-Type", method: "POST", path: createPath, body: `{"items":[{"id":"mug"}]}`, status: 415, codes: []string{"unsupported_media_type"}},
+		// Unknown fields: nothing but ids and quantities may name a price.
+		jsonPost("unknown top-level field", createPath, `{"items":[{"id":"mug","quantity":1}],"amount":1}`, 400, "unknown_field"),
+		jsonPost("unit_amount on an item", createPath, `{"items":[{"id":"mug","quantity":1,"unit_amount":1}]}`, 400, "unknown_field"),
+		jsonPost("price on an item", createPath, `{"items":[{"id":"mug","price":"price_cheap"}]}`, 400, "unknown_field"),
+		jsonPost("currency on an item", createPath, `{"items":[{"id":"mug","currency":"jpy"}]}`, 400, "unknown_field"),
+		jsonPost("success_url", createPath, `{"items":[{"id":"mug"}],"success_url":"https://evil.example/"}`, 400, "unknown_field"),
+		// Bodies over the limit (16 KiB).
+		jsonPost("body of 17 KB", createPath, `{"items":[{"id":"mug","quantity":1}],"returnPath":"/`+strings.Repeat("a", 17<<10)+`"}`, 413, "body_too_large"),
+		jsonPost("body of 1 MB", createPath, strings.Repeat(" ", 1<<20)+`{}`, 413, "body_too_large"),
+		// Quantities.
+		jsonPost("quantity 0", createPath, `{"items":[{"id":"mug","quantity":0}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity -1", createPath, `{"items":[{"id":"mug","quantity":-1}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity over the product's maximum", createPath, `{"items":[{"id":"mug","quantity":6}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity 1,000,000", createPath, `{"items":[{"id":"mug","quantity":1000000}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity past int64", createPath, `{"items":[{"id":"mug","quantity":99999999999999999999}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity 1.5", createPath, `{"items":[{"id":"mug","quantity":1.5}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity 1e3", createPath, `{"items":[{"id":"mug","quantity":1e3}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity as a string", createPath, `{"items":[{"id":"mug","quantity":"2"}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity true", createPath, `{"items":[{"id":"mug","quantity":true}]}`, 400, "invalid_quantity"),
+		jsonPost("quantity as a list", createPath, `{"items":[{"id":"mug","quantity":[1]}]}`, 400, "invalid_quantity"),
+		// Products and carts.
+		jsonPost("unknown product", createPath, `{"items":[{"id":"yacht","quantity":1}]}`, 400, "unknown_product"),
+		jsonPost("product id with a path", createPath, `{"items":[{"id":"../mug","quantity":1}]}`, 400, "unknown_product"),
+		jsonPost("product id differing in case", createPath, `{"items":[{"id":"MUG","quantity":1}]}`, 400, "unknown_product"),
+		jsonPost("missing product id", createPath, `{"items":[{"quantity":1}]}`, 400, "missing_id"),
+		jsonPost("product id as a number", createPath, `{"items":[{"id":7,"quantity":1}]}`, 400, "invalid_field_type"),
+		jsonPost("empty cart", createPath, `{"items":[]}`, 400, "empty_cart"),
+		jsonPost("items null", createPath, `{"items":null}`, 400, "missing_items"),
+		jsonPost("items an object", createPath, `{"items":{"id":"mug"}}`, 400, "invalid_field_type"),
+		jsonPost("21 cart lines", createPath, `{"items":[`+strings.Join(lines, ",")+`]}`, 400, "too_many_items"),
+		jsonPost("the same product twice", createPath, `{"items":[{"id":"mug","quantity":1},{"id":"mug","quantity":1}]}`, 400, "duplicate_product"),
+		jsonPost("mixed currencies", createPath, `{"items":[{"id":"mug","quantity":1},{"id":"euro-mug","quantity":1}]}`, 400, "mixed_currencies"),
+		// Return options: paths on the site only.
+		jsonPost("unknown uiMode", createPath, `{"items":[{"id":"mug"}],"uiMode":"popup"}`, 400, "invalid_ui_mode"),
+		jsonPost("unknown redirectOnCompletion", createPath, `{"items":[{"id":"mug"}],"redirectOnCompletion":"sometimes"}`, 400, "invalid_redirect_on_completion"),
+		jsonPost("returnPath an absolute URL", createPath, `{"items":[{"id":"mug"}],"returnPath":"https://evil.example/"}`, 400, "invalid_return_path"),
+		jsonPost("returnPath protocol-relative", createPath, `{"items":[{"id":"mug"}],"returnPath":"//evil.example/x"}`, 400, "invalid_return_path"),
+		jsonPost("returnPath with CRLF (header injection)", createPath, `{"items":[{"id":"mug"}],"returnPath":"/ok\r\nSet-Cookie: a=b"}`, 400, "invalid_return_path"),
+		jsonPost("returnPath smuggling a query", createPath, `{"items":[{"id":"mug"}],"returnPath":"/r?session_id=cs_test_x"}`, 400, "invalid_return_path"),
+		jsonPost("returnPath with a backslash", createPath, `{"items":[{"id":"mug"}],"returnPath":"/\\evil.example"}`, 400, "invalid_return_path"),
+		jsonPost("cancelPath on embedded Checkout", createPath, `{"items":[{"id":"mug"}],"cancelPath":"/cart"}`, 400, "invalid_cancel_path"),
+		// Header injection through an email field: no such field today
+		// (unknown_field); once the pay flow takes an email, invalid_email.
+		jsonPost("email with CRLF and Bcc", createPath, `{"items":[{"id":"mug"}],"email":"a@example.com\r\nBcc: all@example.com"}`, 400, "unknown_field", "invalid_email"),
+		jsonPost("customer_email with newline", createPath, `{"items":[{"id":"mug"}],"customer_email":"a@example.com\nX-Injected: 1"}`, 400, "unknown_field", "invalid_email"),
+		// Origins.
+		jsonPost("disallowed origin", createPath, `{"items":[{"id":"mug"}]}`, 403, "origin_not_allowed").with("Origin", evil),
+		jsonPost("origin null", createPath, `{"items":[{"id":"mug"}]}`, 403, "origin_not_allowed").with("Origin", "null"),
+		jsonPost("origin differing only in scheme", createPath, `{"items":[{"id":"mug"}]}`, 403, "origin_not_allowed").with("Origin", strings.Replace(allowed, "http://", "https://", 1)),
+		{name: "disallowed preflight", method: "OPTIONS", path: createPath, header: map[string]string{"Origin": evil, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}, status: 403, codes: []string{"origin_not_allowed"}, check: noCORS},
+		get("disallowed origin on /config", "/config", 403, "origin_not_allowed").with("Origin", evil),
+		get("disallowed origin on /session-status", statusPath+"?session_id=cs_test_a1", 403, "origin_not_allowed").with("Origin", evil),
+		// Wrong methods.
+		get("GET on create", createPath, 405, "method_not_allowed"),
+		{name: "PUT on create", method: "PUT", path: createPath, header: map[string]string{"Content-Type": "application/json"}, body: `{"items":[{"id":"mug"}]}`, status: 405, codes: []string{"method_not_allowed"}},
+		{name: "DELETE on /config", method: "DELETE", path: "/config", status: 405, codes: []string{"method_not_allowed"}},
+		jsonPost("POST on /session-status", statusPath+"?session_id=cs_test_a1", `{}`, 405, "method_not_allowed"),
+		// Session ids.
+		get("missing session_id", statusPath, 400, "missing_session_id"),
+		get("empty session_id", statusPath+"?session_id=", 400, "missing_session_id"),
+		get("a PaymentIntent id", statusPath+"?session_id=pi_123", 400, "invalid_session_id"),
+		get("session id with a path", statusPath+"?session_id=cs_test_x%2F..%2F..%2Fv1%2Fcustomers", 400, "invalid_session_id"),
+		get("session id with a query", statusPath+"?session_id=cs_test_a%3Fexpand%5B%5D%3Dcustomer", 400, "invalid_session_id"),
+		get("session id with CRLF", statusPath+"?session_id=cs_test_a%0D%0AX-Injected:%201", 400, "invalid_session_id"),
+		get("session id twice", statusPath+"?session_id=cs_test_a&session_id=cs_test_b", 400, "invalid_session_id"),
+		get("session id of 209 characters", statusPath+"?session_id=cs_test_"+strings.Repeat("a", 201), 400, "invalid_session_id"),
+		get("session id with a non-ASCII letter", statusPath+"?session_id=cs_test_%C3%A4", 400, "invalid_session_id"),
+		get("session id in upper case prefix", statusPath+"?session_id=CS_TEST_a1", 400, "invalid_session_id"),
+		// The operator API.
+		get("admin without a token", "/admin/ping", 401, "missing_token"),
+		get("admin with a wrong token", "/admin/ping", 401, "invalid_token").with("Authorization", "Bearer "+strings.Repeat("0", len(tok))),
+		get("admin with a truncated token", "/admin/ping", 401, "invalid_token").with("Authorization", "Bearer "+tok[:len(tok)-1]),
+		get("admin with the token and more", "/admin/ping", 401, "invalid_token").with("Authorization", "Bearer "+tok+"x"),
+		get("admin with Basic auth", "/admin/ping", 401, "missing_token").with("Authorization", "Basic "+tok),
+		get("admin with an empty bearer", "/admin/ping", 401, "missing_token").with("Authorization", "Bearer "),
+		get("admin token in the query", "/admin/ping?token="+tok, 401, "missing_token"),
+		get("admin from an allowed origin", "/admin/ping", 403, "cross_origin_admin").with("Authorization", "Bearer "+tok).with("Origin", allowed),
+		get("admin from another origin", "/admin/ping", 403, "cross_origin_admin").with("Authorization", "Bearer "+tok).with("Origin", evil),
+		{name: "admin preflight from an allowed origin", method: "OPTIONS", path: "/admin/ping", header: map[string]string{"Origin": allowed, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}, status: 403, codes: []string{"cross_origin_admin"}, check: noCORS},
+		// Paths that are not endpoints.
+		get("Stripe's API path", "/v1/checkout/sessions", 404, "not_found"),
+		get("unknown admin endpoint", "/admin/secrets", 404, "not_found").with("Authorization", "Bearer "+tok),
+	}
+}
+
+// TestBadRequests sends every bad request and checks each was refused with a
+// 4xx and an error body, and changed nothing: no Stripe call (the sandbox's
+// request log, emptied first) and no stored order.
+func TestBadRequests(t *testing.T) {
+	base, sandbox := env(t, "BASE_URL"), env(t, "SANDBOX_URL")
+	cases := badRequests(t)
+	if len(cases) < 50 {
+		t.Fatalf("only %d bad requests; the suite promises at least 50", len(cases))
+	}
+	if r := call(t, "POST", sandbox+"/_sandbox/reset", "", ""); r.Status != 200 {
+		t.Fatalf("sandbox reset: %d %s", r.Status, r.Body)
+	}
+	snapshot := func(t *testing.T) []string {
+		out := make([]string, len(badInputProbes))
+		for i, p := range badInputProbes {
+			out[i] = p.read(t)
+		}
+		return out
+	}
+	before := snapshot(t)
+	if before[0] != "0 Stripe API calls" {
+		t.Fatalf("the sandbox log is not empty after a reset: %s", before[0])
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := send(t, c.method, base+c.path, c.header, c.body)
+			if r.Status != c.status || r.Status < 400 || r.Status > 499 {
+				t.Errorf("status %d, want %d: %.300s", r.Status, c.status, r.Body)
+			}
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			var e struct {
+				Error *struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(r.Body, &e); err != nil || e.Error == nil || e.Error.Code == "" || e.Error.Message == "" {
+				t.Errorf("no {\"error\":{\"code\",\"message\"}} in %.300s", r.Body)
+			} else if !contains(c.codes, e.Error.Code) {
+				t.Errorf("code %q (%s), want %s", e.Error.Code, e.Error.Message, strings.Join(c.codes, " or "))
+			}
+			if c.check != nil {
+				c.check(t, r)
+			}
+			after := snapshot(t)
+			for i, p := range badInputProbes {
+				if after[i] != before[i] {
+					t.Errorf("%s changed: %s -> %s", p.name, before[i], after[i])
+				}
+			}
+			before = after
+		})
+	}
+	t.Logf("%d bad requests: each a 4xx with an error code, none reached Stripe", len(cases))
+
+	// Controls: the token and the probe work, so the cases above failed for
+	// the reasons they name.
+	tok := adminToken(t)
+	if r := send(t, "GET", base+"/admin/ping", map[string]string{"Authorization": "Bearer " + tok}, ""); r.Status != 200 {
+		t.Errorf("admin ping with the right token: %d %s", r.Status, r.Body)
+	}
+	if r := send(t, "POST", base+createPath, map[string]string{"Content-Type": "application/json"}, `{"items":[{"id":"euro-mug","quantity":3}]}`); r.Status != 200 {
+		t.Errorf("a good create request: %d %s", r.Status, r.Body)
+	}
+	if got := sandboxRequestCount(t); got != "1 Stripe API calls" {
+		t.Errorf("after one good request the probe reads %s, want 1 call", got)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// send is call with arbitrary headers.
+func send(t *testing.T, method, url string, header map[string]string, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", method, url, err)
+	}
+	return response{resp.StatusCode, b, resp.Header}
+}

@@ -21,6 +21,11 @@ type publicProduct struct {
 	UnitAmount  int64  `json:"unitAmount"`
 	Currency    string `json:"currency"`
 	MaxQuantity int64  `json:"maxQuantity"`
+	// CaptureMethod and SavePaymentMethod configure the pay page's Payment
+	// Element (captureMethod, setupFutureUsage) to match the PaymentIntent
+	// the worker will create.
+	CaptureMethod     string `json:"captureMethod"`
+	SavePaymentMethod bool   `json:"savePaymentMethod,omitempty"`
 }
 
 type configResponse struct {
@@ -40,7 +45,8 @@ func configBody(cfg Config) []byte {
 		Catalog:        make([]publicProduct, len(cfg.Catalog.Products)),
 	}
 	for i, p := range cfg.Catalog.Products {
-		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity}
+		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity,
+			CaptureMethod: p.Capture, SavePaymentMethod: p.SavePaymentMethod}
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
@@ -68,6 +74,14 @@ type createSessionRequest struct {
 	RedirectOnCompletion string `json:"redirectOnCompletion"`
 	ReturnPath           string `json:"returnPath"`
 	CancelPath           string `json:"cancelPath"`
+	// Email, country, idempotency key and customer token: see shopperFields
+	// (payments.go). Not embedded, so that JSON errors name the field plainly.
+	Email          string `json:"email"`
+	Country        string `json:"country"`
+	IdempotencyKey string `json:"idempotencyKey"`
+	CustomerToken  string `json:"customerToken"`
+	// form is set for an HTML form POST, which is answered 303 See Other.
+	form bool
 }
 
 // orderLine is a validated cart line, priced from the catalog.
@@ -114,6 +128,10 @@ func (s *Server) parseCart(req *createSessionRequest, hadBody bool) ([]orderLine
 		if len(lines) > 0 && lines[0].Product.Currency != p.Currency {
 			return nil, badRequest("mixed_currencies", field+".id", "%s is priced in %s but the order is in %s; one order takes one currency", field, strings.ToUpper(p.Currency), strings.ToUpper(lines[0].Product.Currency))
 		}
+		// One order is one payment, and a payment is captured one way.
+		if len(lines) > 0 && lines[0].Product.Capture != p.Capture {
+			return nil, badRequest("mixed_capture_methods", field+".id", "%s (%s) is paid with %s capture but %s with %s capture; order them separately", field, p.ID, p.Capture, lines[0].Product.ID, lines[0].Product.Capture)
+		}
 		lines = append(lines, orderLine{Product: p, Quantity: qty})
 	}
 	return lines, nil
@@ -139,16 +157,18 @@ func parseQuantity(raw json.RawMessage, max int64, field string) (int64, *apiErr
 	return n, nil
 }
 
-// sessionParams builds the Checkout Session for validated lines. Amounts come
-// only from the catalog.
-func (s *Server) sessionParams(lines []orderLine, returnURL string) *stripe.CheckoutSessionCreateParams {
+// sessionParams builds the Checkout Session for an approved order. Amounts
+// come only from the catalog; the options from the catalog and the order.
+func (s *Server) sessionParams(o *Order) *stripe.CheckoutSessionCreateParams {
 	params := &stripe.CheckoutSessionCreateParams{
-		Mode:      stripe.String(string(stripe.CheckoutSessionModePayment)),
-		UIMode:    stripe.String(string(stripe.CheckoutSessionUIModeEmbedded)),
-		ReturnURL: stripe.String(returnURL),
-		LineItems: make([]*stripe.CheckoutSessionCreateLineItemParams, len(lines)),
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		UIMode:            stripe.String(string(stripe.CheckoutSessionUIModeEmbedded)),
+		LineItems:         make([]*stripe.CheckoutSessionCreateLineItemParams, len(o.Lines)),
+		ClientReferenceID: stripe.String(o.Ref),
+		Metadata:          o.metadata(),
+		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: o.metadata()},
 	}
-	for i, l := range lines {
+	for i, l := range o.Lines {
 		li := &stripe.CheckoutSessionCreateLineItemParams{Quantity: stripe.Int64(l.Quantity)}
 		if l.Product.Price != "" {
 			li.Price = stripe.String(l.Product.Price)
@@ -165,6 +185,49 @@ func (s *Server) sessionParams(lines []orderLine, returnURL string) *stripe.Chec
 		}
 		params.LineItems[i] = li
 	}
+	if o.Capture == CaptureManual {
+		params.PaymentIntentData.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodManual))
+	}
+	if o.Incremental {
+		params.PaymentMethodOptions = &stripe.CheckoutSessionCreatePaymentMethodOptionsParams{
+			Card: &stripe.CheckoutSessionCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
+		}
+	}
+	if o.SavePaymentMethod {
+		params.PaymentIntentData.SetupFutureUsage = stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession))
+	}
+	shop := &s.cfg.Catalog.Shop
+	if shop.AllowPromotionCodes {
+		params.AllowPromotionCodes = stripe.Bool(true)
+	}
+	// Who pays: a verified returning customer, or a customer Checkout creates
+	// (needed to keep a saved payment method), or Stripe's default.
+	switch {
+	case o.Customer != "":
+		params.Customer = stripe.String(o.Customer)
+	case o.SavePaymentMethod || shop.offersSave():
+		params.CustomerCreation = stripe.String(string(stripe.CheckoutSessionCustomerCreationAlways))
+	case shop.CustomerCreation != "":
+		params.CustomerCreation = stripe.String(shop.CustomerCreation)
+	}
+	if o.Email != "" && o.Customer == "" {
+		params.CustomerEmail = stripe.String(o.Email)
+	}
+	if sp := shop.SavedPaymentMethodOptions; sp != nil {
+		opts := &stripe.CheckoutSessionCreateSavedPaymentMethodOptionsParams{}
+		// With setup_future_usage the method is saved anyway: no checkbox.
+		if sp.PaymentMethodSave != "" && !o.SavePaymentMethod {
+			opts.PaymentMethodSave = stripe.String(sp.PaymentMethodSave)
+		}
+		// Removing saved methods only means something for a known customer.
+		if sp.PaymentMethodRemove != "" && o.Customer != "" {
+			opts.PaymentMethodRemove = stripe.String(sp.PaymentMethodRemove)
+		}
+		if opts.PaymentMethodSave != nil || opts.PaymentMethodRemove != nil {
+			params.SavedPaymentMethodOptions = opts
+		}
+	}
+	params.SetIdempotencyKey(o.idempotencyKey("cs"))
 	return params
 }
 
@@ -185,7 +248,13 @@ func requestOrigin(r *http.Request) string {
 
 func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Request) {
 	var req createSessionRequest
-	hadBody, err := readJSON(w, r, &req)
+	var hadBody bool
+	var err error
+	if isFormPost(r) {
+		hadBody, err = readCheckoutForm(w, r, &req) // payments_form.go
+	} else {
+		hadBody, err = readJSON(w, r, &req)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -195,21 +264,36 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
+	order, aerr := s.newOrder(r, FlowCheckout, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	params := s.sessionParams(order)
 	// applyReturn (embed.go) sets ui_mode and where Checkout returns to.
-	params := s.sessionParams(lines, "")
 	if aerr := s.applyReturn(params, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := s.approve(r.Context(), order); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
 	params.Context = r.Context()
 	var sess checkoutSession
 	if err := s.api.Call(http.MethodPost, "/v1/checkout/sessions", s.cfg.SecretKey, params, &sess); err != nil {
-		writeError(w, fromStripe(err, "checkout session"))
+		writeError(w, fromStripePayment(err, "checkout session"))
 		return
 	}
 	answer, aerr := sessionAnswer(&req, &sess)
 	if aerr != nil {
 		writeError(w, aerr)
+		return
+	}
+	if req.form {
+		// A plain HTML form: send the browser on to hosted Checkout.
+		w.Header().Set("Location", sess.URL)
+		writeJSON(w, http.StatusSeeOther, answer)
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)

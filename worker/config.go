@@ -42,6 +42,10 @@ type Config struct {
 	// AdminToken is ADMIN_TOKEN, a secret: the bearer token of the operator
 	// API under /admin/ (admin.go). Empty turns that API off.
 	AdminToken string
+	// CustomerTokenSecret is CUSTOMER_TOKEN_SECRET, a secret that signs the
+	// tokens naming a returning customer (payments_customer.go). Empty
+	// refuses such tokens.
+	CustomerTokenSecret string
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -56,6 +60,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ReturnPath:     strings.TrimSpace(getenv("RETURN_PATH")),
 		DefaultItem:    strings.TrimSpace(getenv("DEFAULT_ITEM")),
 		AdminToken:     strings.TrimSpace(getenv("ADMIN_TOKEN")),
+
+		CustomerTokenSecret: strings.TrimSpace(getenv("CUSTOMER_TOKEN_SECRET")),
 	}
 	switch {
 	case c.SecretKey == "":
@@ -68,6 +74,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminTokenLen {
 		return c, fmt.Errorf("ADMIN_TOKEN is too short: use at least %d random characters (e.g. `openssl rand -hex 32`)", minAdminTokenLen)
+	}
+	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < minAdminTokenLen {
+		return c, fmt.Errorf("CUSTOMER_TOKEN_SECRET is too short: use at least %d random characters (e.g. `openssl rand -hex 32`)", minAdminTokenLen)
 	}
 	if c.APIBase != "" {
 		if err := checkAbsoluteURL(c.APIBase); err != nil {

@@ -24,6 +24,9 @@ type apiError struct {
 	Message   string `json:"message"`
 	Param     string `json:"param,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// DeclineCode and PaymentIntent accompany declined payments (payments.go).
+	DeclineCode   string `json:"decline_code,omitempty"`
+	PaymentIntent string `json:"payment_intent,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -32,6 +32,10 @@ type Server struct {
 	configBody []byte
 	// adminTokenHash is SHA-256(ADMIN_TOKEN), nil when the operator API is off.
 	adminTokenHash []byte
+	// sold reports sold quantities for the stock rule (nil: the catalog's
+	// static stock only); approvals are the approval rules (approval.go).
+	sold      SoldCounter
+	approvals []ApprovalRule
 }
 
 // NewServer builds the handler. httpClient carries every call to Stripe (on
@@ -68,7 +72,8 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 	s.routes.handle(http.MethodGet, "/config", s.handleConfig)
 	s.routes.handle(http.MethodPost, "/create-checkout-session", s.handleCreateCheckoutSession)
 	s.routes.handle(http.MethodGet, "/session-status", s.handleSessionStatus)
-	s.adminRoutes() // admin.go: the operator API under /admin/
+	s.adminRoutes()   // admin.go: the operator API under /admin/
+	s.paymentRoutes() // payments.go: confirm-intent, approval rules, operator payment endpoints
 	return s
 }
 

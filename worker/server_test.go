@@ -200,7 +200,8 @@ func TestBadRequestsMakeNoStripeCall(t *testing.T) {
 		{"syntax error", "POST", "/create-checkout-session", "application/json", `{"items":}`, nil, 400, "invalid_json", ""},
 		{"two values", "POST", "/create-checkout-session", "application/json", `{} {}`, nil, 400, "invalid_json", ""},
 		{"wrong content type", "POST", "/create-checkout-session", "text/plain", `{"items":[]}`, nil, 415, "unsupported_media_type", ""},
-		{"form content type", "POST", "/create-checkout-session", "application/x-www-form-urlencoded", `items=1`, nil, 415, "unsupported_media_type", ""},
+		{"form with unknown item", "POST", "/create-checkout-session", "application/x-www-form-urlencoded", `items=1`, nil, 400, "unknown_product", "items[0].id"},
+		{"multipart form", "POST", "/create-checkout-session", "multipart/form-data; boundary=x", "--x--", nil, 415, "unsupported_media_type", ""},
 		{"no content type", "POST", "/create-checkout-session", "", `{"items":[]}`, nil, 415, "unsupported_media_type", ""},
 		{"unknown field", "POST", "/create-checkout-session", "application/json", `{"items":[{"id":"mug","quantity":1}],"amount":1}`, nil, 400, "unknown_field", "amount"},
 		{"price in item", "POST", "/create-checkout-session", "application/json", `{"items":[{"id":"mug","quantity":1,"unit_amount":1}]}`, nil, 400, "unknown_field", "unit_amount"},
@@ -322,6 +323,11 @@ func TestConfigEndpointShowsOnlyPublicFields(t *testing.T) {
 	if strings.Contains(body, "sk_test") {
 		t.Fatal("secret key in /config")
 	}
+	for _, private := range []string{"stock", "max_order_amount", "refused", "incremental"} {
+		if strings.Contains(body, private) {
+			t.Errorf("/config shows the private catalog field %q: %s", private, body)
+		}
+	}
 	var got configResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
@@ -329,7 +335,7 @@ func TestConfigEndpointShowsOnlyPublicFields(t *testing.T) {
 	if got.PublishableKey != "pk_test_unit" || got.StripeJSURL != DefaultStripeJSURL || got.DefaultItem != "tshirt" {
 		t.Errorf("config = %+v", got)
 	}
-	if len(got.Catalog) != 3 || got.Catalog[1].ID != "mug" || got.Catalog[1].UnitAmount != 1200 || got.Catalog[1].MaxQuantity != 5 {
+	if len(got.Catalog) != 5 || got.Catalog[4].CaptureMethod != "manual" || got.Catalog[1].ID != "mug" || got.Catalog[1].UnitAmount != 1200 || got.Catalog[1].MaxQuantity != 5 {
 		t.Errorf("catalog = %+v", got.Catalog)
 	}
 	if len(fake.Calls()) != 0 {

@@ -1,0 +1,604 @@
+package worker
+
+// The operator API's payment endpoints (under /admin/, bearer token, see
+// admin.go). They drive Stripe's PaymentIntent operations for the shop owner:
+//
+//	GET  /admin/payment_intents/search?query=...&limit=&page=
+//	GET  /admin/payment_intents/{id}
+//	POST /admin/payment_intents/{id}/confirm                 {payment_method?, return_url?}
+//	POST /admin/payment_intents/{id}/capture                 {amount_to_capture?}
+//	POST /admin/payment_intents/{id}/approve                 = capture
+//	POST /admin/payment_intents/{id}/cancel                  {reason?}
+//	POST /admin/payment_intents/{id}/reject                  = cancel
+//	POST /admin/payment_intents/{id}/increment_authorization {amount}
+//	POST /admin/payment_intents/{id}/verify_microdeposits    {amounts:[a,b]} | {descriptor_code}
+//	POST /admin/payment_intents/{id}/apply_customer_balance  {amount?, currency?}
+//	POST /admin/billing_portal_sessions                      {customer, return_url?}
+//	POST /admin/customer_tokens                              {customer, ttl_seconds?}
+//
+// With manual capture, approving an order is capturing its PaymentIntent and
+// rejecting it is cancelling it (which releases the authorization).
+//
+// Answers are the PaymentIntent's main fields in Stripe's names (never its
+// client secret). Stripe's refusals keep Stripe's code, message and request
+// id; the request the worker sent (which carries the secret key) is never
+// echoed. An optional Idempotency-Key header (8-64 of a-z A-Z 0-9 - _) is
+// passed on to Stripe, so an operator's retry cannot capture twice.
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// metaIncrements counts increment_authorization attempts on a PaymentIntent.
+// Stripe allows at most maxIncrements; a failed attempt does not save the
+// metadata sent with it, so failures are recorded with a separate update.
+const (
+	metaIncrements = "kit_increment_attempts"
+	maxIncrements  = 10
+)
+
+func (s *Server) adminPaymentRoutes() {
+	a := s.admin
+	s.routes.handle(http.MethodGet, "/admin/payment_intents/search", a(s.handleAdminSearchIntents))
+	s.routes.handle(http.MethodGet, "/admin/payment_intents/{id}", a(s.handleAdminGetIntent))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/confirm", a(s.handleAdminConfirm))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/capture", a(s.handleAdminCapture))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/approve", a(s.handleAdminCapture))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/cancel", a(s.handleAdminCancel))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/reject", a(s.handleAdminCancel))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/increment_authorization", a(s.handleAdminIncrement))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/verify_microdeposits", a(s.handleAdminVerifyMicrodeposits))
+	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/apply_customer_balance", a(s.handleAdminApplyBalance))
+	s.routes.handle(http.MethodPost, "/admin/billing_portal_sessions", a(s.handleAdminPortalSession))
+	s.routes.handle(http.MethodPost, "/admin/customer_tokens", a(s.handleAdminCustomerToken))
+}
+
+// expandableID is a Stripe reference that is an ID, or an object with an id
+// when expanded; it always encodes as the ID.
+type expandableID string
+
+func (e *expandableID) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*e = expandableID(s)
+	case len(b) > 0 && b[0] == '{':
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		*e = expandableID(obj.ID)
+	default:
+		*e = ""
+	}
+	return nil
+}
+
+// paymentIntent is the part of a Stripe PaymentIntent the worker reads and the
+// operator API shows (see checkoutSession for why not stripe.PaymentIntent).
+type paymentIntent struct {
+	stripe.APIResource
+	ID                 string            `json:"id"`
+	Object             string            `json:"object,omitempty"`
+	Status             string            `json:"status"`
+	Amount             int64             `json:"amount"`
+	AmountCapturable   int64             `json:"amount_capturable"`
+	AmountReceived     int64             `json:"amount_received"`
+	Currency           string            `json:"currency"`
+	CaptureMethod      string            `json:"capture_method,omitempty"`
+	ConfirmationMethod string            `json:"confirmation_method,omitempty"`
+	ClientSecret       string            `json:"client_secret,omitempty"`
+	Customer           expandableID      `json:"customer,omitempty"`
+	PaymentMethod      expandableID      `json:"payment_method,omitempty"`
+	LatestCharge       expandableID      `json:"latest_charge,omitempty"`
+	CancellationReason string            `json:"cancellation_reason,omitempty"`
+	Created            int64             `json:"created,omitempty"`
+	Livemode           bool              `json:"livemode"`
+	Metadata           map[string]string `json:"metadata,omitempty"`
+	NextAction         *struct {
+		Type string `json:"type"`
+	} `json:"next_action,omitempty"`
+	LastPaymentError *struct {
+		Type        string `json:"type,omitempty"`
+		Code        string `json:"code,omitempty"`
+		DeclineCode string `json:"decline_code,omitempty"`
+	} `json:"last_payment_error,omitempty"`
+	PaymentMethodOptions *struct {
+		Card *struct {
+			RequestIncrementalAuthorization        string `json:"request_incremental_authorization,omitempty"`
+			RequestIncrementalAuthorizationSupport bool   `json:"request_incremental_authorization_support,omitempty"`
+		} `json:"card,omitempty"`
+	} `json:"payment_method_options,omitempty"`
+}
+
+// readAdminJSON reads an optional JSON body strictly (an empty body leaves v
+// as it is).
+func readAdminJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	if _, err := readJSON(w, r, v); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return ae
+		}
+		return badRequest("invalid_json", "", "could not read the body")
+	}
+	return nil
+}
+
+// adminIntentID reads and checks the {id} path segment.
+func adminIntentID(r *http.Request) (string, *apiError) {
+	id := r.PathValue("id")
+	if !hasIDPrefix(id, "pi_") {
+		return "", badRequest("invalid_payment_intent", "id", "the path must name a PaymentIntent id (pi_...)")
+	}
+	return id, nil
+}
+
+// adminParams prepares the common parameters: context and the operator's
+// Idempotency-Key, if any.
+func adminParams(r *http.Request, p *stripe.Params) *apiError {
+	p.Context = r.Context()
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if !validIdempotencyKey(k) {
+			return badRequest("invalid_idempotency_key", "Idempotency-Key", "the Idempotency-Key header must be 8-64 characters of a-z, A-Z, 0-9, '-' or '_'")
+		}
+		p.SetIdempotencyKey("kit-admin-" + r.PathValue("id") + "-" + k)
+	}
+	return nil
+}
+
+// fromStripeAdmin maps Stripe errors for the operator: declines as for
+// shoppers (402 with Stripe's codes); invalid requests keep Stripe's code and
+// message, as 409 when the object is in the wrong state and 400 otherwise.
+func fromStripeAdmin(err error, op string) *apiError {
+	ae := fromStripePayment(err, op)
+	var se *stripe.Error
+	if !errors.As(err, &se) || ae.Status != http.StatusBadGateway || se.Type != stripe.ErrorTypeInvalidRequest || se.HTTPStatusCode >= 500 {
+		return ae
+	}
+	if se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden {
+		return ae
+	}
+	ae.Status, ae.Code = http.StatusBadRequest, string(se.Code)
+	if ae.Code == "" {
+		ae.Code = "stripe_invalid_request"
+	}
+	if strings.HasSuffix(ae.Code, "_unexpected_state") {
+		ae.Status = http.StatusConflict
+	}
+	ae.Param = se.Param
+	// Stripe's messages describe the request's problem; they never contain
+	// the key, but keep anything that looks like one out regardless.
+	if msg := strings.TrimSpace(se.Msg); msg != "" && !strings.Contains(msg, "sk_") && !strings.Contains(msg, "rk_") {
+		ae.Message = msg
+	}
+	return ae
+}
+
+// callIntent POSTs (or GETs) an operation on a PaymentIntent and answers with it.
+func (s *Server) callIntent(w http.ResponseWriter, method, path string, params stripe.ParamsContainer, op string) (*paymentIntent, bool) {
+	var pi paymentIntent
+	if err := s.api.Call(method, path, s.cfg.SecretKey, params, &pi); err != nil {
+		writeError(w, fromStripeAdmin(err, op))
+		return nil, false
+	}
+	return &pi, true
+}
+
+func writeIntent(w http.ResponseWriter, pi *paymentIntent) {
+	pi.ClientSecret = "" // the operator never needs it; keep it out of logs and terminals
+	writeJSON(w, http.StatusOK, pi)
+}
+
+// retrieveIntent reads the PaymentIntent the handler works on.
+func (s *Server) retrieveIntent(w http.ResponseWriter, r *http.Request, id string) (*paymentIntent, bool) {
+	params := &stripe.PaymentIntentRetrieveParams{}
+	params.Context = r.Context()
+	return s.callIntent(w, http.MethodGet, stripe.FormatURLPath("/v1/payment_intents/%s", id), params, "payment intent")
+}
+
+func (s *Server) handleAdminGetIntent(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if pi, ok := s.retrieveIntent(w, r, id); ok {
+		writeIntent(w, pi)
+	}
+}
+
+func (s *Server) handleAdminConfirm(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		PaymentMethod string `json:"payment_method"`
+		ReturnURL     string `json:"return_url"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	params := &stripe.PaymentIntentConfirmParams{}
+	if req.PaymentMethod != "" {
+		if !hasIDPrefix(req.PaymentMethod, "pm_") {
+			writeError(w, badRequest("invalid_payment_method", "payment_method", "payment_method must be a PaymentMethod id (pm_...)"))
+			return
+		}
+		params.PaymentMethod = stripe.String(req.PaymentMethod)
+	}
+	if req.ReturnURL != "" {
+		if err := checkAbsoluteURL(req.ReturnURL); err != nil || strings.ContainsAny(req.ReturnURL, " \r\n") {
+			writeError(w, badRequest("invalid_return_url", "return_url", "return_url must be an absolute http(s) URL"))
+			return
+		}
+		params.ReturnURL = stripe.String(req.ReturnURL)
+	}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/confirm", id), params, "payment intent"); ok {
+		writeIntent(w, pi)
+	}
+}
+
+// notCapturable answers 409 for a PaymentIntent that has nothing to capture.
+func notCapturable(pi *paymentIntent) *apiError {
+	return &apiError{Status: http.StatusConflict, Code: "payment_intent_not_capturable",
+		Message: "the PaymentIntent is " + pi.Status + "; only a requires_capture (authorized, manual-capture) PaymentIntent can be captured or incremented"}
+}
+
+func (s *Server) handleAdminCapture(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		AmountToCapture *int64 `json:"amount_to_capture"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if req.AmountToCapture != nil && *req.AmountToCapture < 1 {
+		writeError(w, badRequest("invalid_amount", "amount_to_capture", "amount_to_capture must be a positive amount in minor units"))
+		return
+	}
+	params := &stripe.PaymentIntentCaptureParams{AmountToCapture: req.AmountToCapture}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	pi, ok := s.retrieveIntent(w, r, id)
+	if !ok {
+		return
+	}
+	if pi.Status != string(stripe.PaymentIntentStatusRequiresCapture) {
+		writeError(w, notCapturable(pi))
+		return
+	}
+	if req.AmountToCapture != nil && *req.AmountToCapture > pi.AmountCapturable {
+		writeError(w, badRequest("invalid_amount", "amount_to_capture", "amount_to_capture %d is more than the %d authorized (amount_capturable)", *req.AmountToCapture, pi.AmountCapturable))
+		return
+	}
+	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/capture", id), params, "payment intent"); ok {
+		writeIntent(w, pi)
+	}
+}
+
+// cancellationReasons are Stripe's values of cancellation_reason.
+var cancellationReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true, "abandoned": true}
+
+func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	params := &stripe.PaymentIntentCancelParams{}
+	if req.Reason != "" {
+		if !cancellationReasons[req.Reason] {
+			writeError(w, badRequest("invalid_reason", "reason", "reason must be duplicate, fraudulent, requested_by_customer or abandoned"))
+			return
+		}
+		params.CancellationReason = stripe.String(req.Reason)
+	}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/cancel", id), params, "payment intent"); ok {
+		writeIntent(w, pi)
+	}
+}
+
+// handleAdminIncrement raises the authorization of a requires_capture
+// PaymentIntent to a new, larger total. A decline answers 402 with Stripe's
+// codes; the PaymentIntent stays capturable for the earlier amount.
+func (s *Server) handleAdminIncrement(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		Amount int64 `json:"amount"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if req.Amount < 1 || req.Amount > maxOrderAmount {
+		writeError(w, badRequest("invalid_amount", "amount", "amount is required: the new total to authorize, in minor units (at most %d)", maxOrderAmount))
+		return
+	}
+	params := &stripe.PaymentIntentIncrementAuthorizationParams{Amount: stripe.Int64(req.Amount)}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	pi, ok := s.retrieveIntent(w, r, id)
+	if !ok {
+		return
+	}
+	if pi.Status != string(stripe.PaymentIntentStatusRequiresCapture) {
+		writeError(w, notCapturable(pi))
+		return
+	}
+	if req.Amount <= pi.Amount {
+		writeError(w, badRequest("invalid_amount", "amount", "amount %d must exceed the current authorized total %d", req.Amount, pi.Amount))
+		return
+	}
+	attempts, _ := strconv.Atoi(pi.Metadata[metaIncrements])
+	if attempts >= maxIncrements {
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "increment_limit_reached",
+			Message: "this PaymentIntent has had " + strconv.Itoa(attempts) + " incremental authorization attempts; Stripe allows " + strconv.Itoa(maxIncrements)})
+		return
+	}
+	count := strconv.Itoa(attempts + 1)
+	params.Metadata = map[string]string{metaIncrements: count}
+	var out paymentIntent
+	err := s.api.Call(http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/increment_authorization", id), s.cfg.SecretKey, params, &out)
+	if err == nil {
+		writeIntent(w, &out)
+		return
+	}
+	ae := fromStripeAdmin(err, "payment intent")
+	if ae.Status == http.StatusPaymentRequired {
+		// Stripe kept nothing of the failed attempt: record it, best effort.
+		up := &stripe.PaymentIntentUpdateParams{Metadata: map[string]string{metaIncrements: count}}
+		up.Context = r.Context()
+		var ignored paymentIntent
+		if uerr := s.api.Call(http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s", id), s.cfg.SecretKey, up, &ignored); uerr != nil {
+			fromStripe(uerr, "payment intent") // logs it
+		}
+		ae.Message = "the incremental authorization was declined (" + ae.Message + "); the PaymentIntent stays authorized for " + formatMinor(pi.AmountCapturable, pi.Currency) + " and can still be captured"
+		ae.PaymentIntent = id
+	}
+	writeError(w, ae)
+}
+
+func (s *Server) handleAdminVerifyMicrodeposits(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		Amounts        []int64 `json:"amounts"`
+		DescriptorCode string  `json:"descriptor_code"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	params := &stripe.PaymentIntentVerifyMicrodepositsParams{}
+	switch {
+	case req.Amounts != nil && req.DescriptorCode != "":
+		writeError(w, badRequest("invalid_verification", "amounts", "give either amounts or descriptor_code, not both"))
+		return
+	case req.Amounts != nil:
+		if len(req.Amounts) != 2 || req.Amounts[0] < 1 || req.Amounts[0] > 99 || req.Amounts[1] < 1 || req.Amounts[1] > 99 {
+			writeError(w, badRequest("invalid_amounts", "amounts", "amounts must be the two micro-deposit amounts in cents, e.g. [32, 45]"))
+			return
+		}
+		params.Amounts = []*int64{stripe.Int64(req.Amounts[0]), stripe.Int64(req.Amounts[1])}
+	case req.DescriptorCode != "":
+		if !validDescriptorCode(req.DescriptorCode) {
+			writeError(w, badRequest("invalid_descriptor_code", "descriptor_code", "descriptor_code must be the 6-character code starting with SM from the bank statement, e.g. SM11AA"))
+			return
+		}
+		params.DescriptorCode = stripe.String(req.DescriptorCode)
+	default:
+		writeError(w, badRequest("missing_verification", "amounts", "give amounts (two cents amounts) or descriptor_code"))
+		return
+	}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/verify_microdeposits", id), params, "payment intent"); ok {
+		writeIntent(w, pi)
+	}
+}
+
+func validDescriptorCode(c string) bool {
+	if len(c) != 6 || c[:2] != "SM" {
+		return false
+	}
+	for i := 2; i < 6; i++ {
+		if !(c[i] >= 'A' && c[i] <= 'Z' || c[i] >= '0' && c[i] <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handleAdminApplyBalance(w http.ResponseWriter, r *http.Request) {
+	id, aerr := adminIntentID(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var req struct {
+		Amount   *int64 `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	params := &stripe.PaymentIntentApplyCustomerBalanceParams{}
+	if req.Amount != nil {
+		if *req.Amount < 1 || *req.Amount > maxOrderAmount {
+			writeError(w, badRequest("invalid_amount", "amount", "amount must be between 1 and %d (minor units)", maxOrderAmount))
+			return
+		}
+		params.Amount = req.Amount
+	}
+	if req.Currency != "" {
+		c := strings.ToLower(req.Currency)
+		if !validCurrency(c) {
+			writeError(w, badRequest("invalid_currency", "currency", "currency must be a three-letter ISO code"))
+			return
+		}
+		params.Currency = stripe.String(c)
+	}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/apply_customer_balance", id), params, "payment intent"); ok {
+		writeIntent(w, pi)
+	}
+}
+
+// maxSearchQuery bounds a search query.
+const maxSearchQuery = 1000
+
+func (s *Server) handleAdminSearchIntents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for name, v := range q {
+		if name != "query" && name != "limit" && name != "page" {
+			writeError(w, badRequest("unknown_parameter", name, "unknown query parameter %q; use query, limit and page", name))
+			return
+		}
+		if len(v) > 1 {
+			writeError(w, badRequest("duplicate_parameter", name, "give %s once", name))
+			return
+		}
+	}
+	query := q.Get("query")
+	if strings.TrimSpace(query) == "" {
+		writeError(w, badRequest("missing_query", "query", "query is required, in Stripe's search language, e.g. status:'requires_capture' or metadata['kit_order']:'ord_...'"))
+		return
+	}
+	if len(query) > maxSearchQuery || strings.ContainsAny(query, "\x00\r\n") {
+		writeError(w, badRequest("invalid_query", "query", "query must be one line of at most %d characters", maxSearchQuery))
+		return
+	}
+	// stripe-go's search parameters cannot go through Backend.Call (it looks
+	// for a Metadata field they lack), so the query is encoded here, as
+	// stripe-go's own Search does, and sent with CallRaw.
+	vals := url.Values{"query": {query}}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.ParseInt(l, 10, 64)
+		if err != nil || n < 1 || n > 100 {
+			writeError(w, badRequest("invalid_limit", "limit", "limit must be a whole number from 1 to 100"))
+			return
+		}
+		vals.Set("limit", strconv.FormatInt(n, 10))
+	}
+	if p := q.Get("page"); p != "" {
+		if len(p) > 500 || strings.ContainsAny(p, "\x00\r\n") {
+			writeError(w, badRequest("invalid_page", "page", "page must be the next_page value of a previous answer"))
+			return
+		}
+		vals.Set("page", p)
+	}
+	var res struct {
+		stripe.APIResource
+		Data     []paymentIntent `json:"data"`
+		HasMore  bool            `json:"has_more"`
+		NextPage string          `json:"next_page"`
+	}
+	if err := s.api.CallRaw(http.MethodGet, "/v1/payment_intents/search", s.cfg.SecretKey, []byte(vals.Encode()), &stripe.Params{Context: r.Context()}, &res); err != nil {
+		writeError(w, fromStripeAdmin(err, "payment intent search"))
+		return
+	}
+	for i := range res.Data {
+		res.Data[i].ClientSecret = ""
+	}
+	if res.Data == nil {
+		res.Data = []paymentIntent{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data     []paymentIntent `json:"data"`
+		HasMore  bool            `json:"has_more"`
+		NextPage string          `json:"next_page,omitempty"`
+	}{res.Data, res.HasMore, res.NextPage})
+}
+
+// POST /admin/billing_portal_sessions {"customer":"cus_...","return_url":"https://..."} → {"url"}.
+func (s *Server) handleAdminPortalSession(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Customer  string `json:"customer"`
+		ReturnURL string `json:"return_url"`
+	}
+	if aerr := readAdminJSON(w, r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if !hasIDPrefix(req.Customer, "cus_") {
+		writeError(w, badRequest("invalid_customer", "customer", "customer must be a Stripe customer id (cus_...)"))
+		return
+	}
+	params := &stripe.BillingPortalSessionParams{Customer: stripe.String(req.Customer)}
+	if req.ReturnURL != "" {
+		if err := checkAbsoluteURL(req.ReturnURL); err != nil || strings.ContainsAny(req.ReturnURL, " \r\n") {
+			writeError(w, badRequest("invalid_return_url", "return_url", "return_url must be an absolute http(s) URL"))
+			return
+		}
+		params.ReturnURL = stripe.String(req.ReturnURL)
+	}
+	if aerr := adminParams(r, &params.Params); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var sess struct {
+		stripe.APIResource
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	if err := s.api.Call(http.MethodPost, "/v1/billing_portal/sessions", s.cfg.SecretKey, params, &sess); err != nil {
+		writeError(w, fromStripeAdmin(err, "billing portal session"))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}{sess.ID, sess.URL})
+}

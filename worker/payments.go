@@ -1,0 +1,346 @@
+package worker
+
+// The payment surface shared by both flows (Checkout Sessions in checkout.go,
+// and POST /create-confirm-intent here): turning a validated cart into an
+// Order (reference, total, options, what is known about the shopper), order
+// metadata and idempotency keys, and Stripe's payment errors.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// paymentRoutes registers the payment endpoints that are not in NewServer
+// already, and the operator API's payment endpoints (admin_payments.go).
+func (s *Server) paymentRoutes() {
+	s.approvals = append(s.builtinRules(), s.approvals...)
+	s.routes.handle(http.MethodPost, "/create-confirm-intent", s.handleCreateConfirmIntent)
+	s.adminPaymentRoutes()
+}
+
+// shopperFields are the optional fields both create requests accept (each
+// request type declares them itself).
+type shopperFields struct {
+	// Email prefills Checkout (customer_email) or is the receipt address of a
+	// PaymentIntent (receipt_email); the approval rules see it.
+	Email string
+	// Country is the shopper's declared country (ISO 3166-1 alpha-2), for the
+	// approval rules.
+	Country string
+	// IdempotencyKey, chosen by the client once per order attempt, makes a
+	// retried request return the same session or payment instead of a new one.
+	IdempotencyKey string
+	// CustomerToken names a returning Stripe customer (payments_customer.go).
+	CustomerToken string
+}
+
+// Order metadata keys (read by the webhook handlers).
+const (
+	metaOrder = "kit_order"
+	metaCart  = "kit_cart"
+)
+
+// maxMetadataValue is Stripe's limit on a metadata value.
+const maxMetadataValue = 500
+
+// newOrder validates the shopper fields, prices the lines and builds the
+// order the approval rules see. It calls nothing at Stripe.
+func (s *Server) newOrder(r *http.Request, flow string, lines []orderLine, f *shopperFields) (*Order, *apiError) {
+	o := &Order{Flow: flow, Stage: StageBeforeCreate, Lines: lines, Currency: lines[0].Product.Currency, Capture: lines[0].Product.Capture}
+	for _, l := range lines {
+		o.Amount += l.Product.UnitAmount * l.Quantity // at most 20 × 999 × 99999999: no overflow
+		o.Incremental = o.Incremental || l.Product.IncrementalAuthorization
+		o.SavePaymentMethod = o.SavePaymentMethod || l.Product.SavePaymentMethod
+	}
+	if len(o.Cart()) > maxMetadataValue {
+		return nil, badRequest("too_many_items", "items", "the cart is too long to record with the order; order fewer different products at once")
+	}
+	if f.Email != "" {
+		email, aerr := checkEmail(f.Email)
+		if aerr != nil {
+			return nil, aerr
+		}
+		o.Email = email
+	}
+	if f.Country != "" {
+		c := strings.ToUpper(f.Country)
+		if !validCountry(c) {
+			return nil, badRequest("invalid_country", "country", "country must be a two-letter ISO 3166-1 code such as DE")
+		}
+		o.Country = c
+	}
+	// Cloudflare sets CF-IPCountry on every request it forwards; XX means
+	// unknown and T1 Tor.
+	if c := strings.ToUpper(strings.TrimSpace(r.Header.Get("CF-IPCountry"))); validCountry(c) && c != "XX" && c != "T1" {
+		o.IPCountry = c
+	}
+	if f.IdempotencyKey != "" && !validIdempotencyKey(f.IdempotencyKey) {
+		return nil, badRequest("invalid_idempotency_key", "idempotencyKey", "idempotencyKey must be 8-64 characters of a-z, A-Z, 0-9, '-' or '_' (a UUID works)")
+	}
+	if f.CustomerToken != "" {
+		cus, aerr := s.verifyCustomerToken(f.CustomerToken)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if o.Email != "" {
+			return nil, badRequest("email_with_customer", "email", "email cannot be combined with customerToken: the customer's own email is used")
+		}
+		o.Customer = cus
+	}
+	o.Ref, o.idemKey = orderRef(f.IdempotencyKey)
+	return o, nil
+}
+
+// orderRef returns a new order reference ("ord_" + 16 hex digits) and the base
+// of its idempotency keys. With a client key both derive from it, so a retry
+// sends Stripe byte-for-byte the same request under the same key.
+func orderRef(clientKey string) (ref, idem string) {
+	if clientKey != "" {
+		sum := sha256.Sum256([]byte("kit_order\x00" + clientKey))
+		return "ord_" + hex.EncodeToString(sum[:8]), clientKey
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand: " + err.Error()) // cannot happen on Workers or the host
+	}
+	ref = "ord_" + hex.EncodeToString(b[:])
+	return ref, ref
+}
+
+// idempotencyKey is the Stripe idempotency key of the order's create call of
+// the given kind ("cs" session, "pi" payment intent).
+func (o *Order) idempotencyKey(kind string) string { return "kit-" + kind + "-" + o.idemKey }
+
+// metadata is the order's metadata on Stripe objects (see contracts: HOOKS reads it).
+func (o *Order) metadata() map[string]string {
+	return map[string]string{metaOrder: o.Ref, metaCart: o.Cart()}
+}
+
+func validIdempotencyKey(k string) bool {
+	if len(k) < 8 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxEmail is the longest email accepted (RFC 5321's path limit).
+const maxEmail = 254
+
+// checkEmail accepts one plain address (local@domain.tld) and returns it with
+// the domain in lower case. Control characters (a CR/LF header injection),
+// display names, lists and comments are refused.
+func checkEmail(raw string) (string, *apiError) {
+	e := strings.Trim(raw, " ")
+	for i := 0; i < len(e); i++ {
+		if c := e[i]; c < 0x20 || c == 0x7f {
+			return "", badRequest("invalid_email", "email", "email must be a single address on one line, without control characters")
+		}
+	}
+	if len(e) > maxEmail {
+		return "", badRequest("invalid_email", "email", "email must be at most %d characters", maxEmail)
+	}
+	a, err := mail.ParseAddress(e)
+	at := strings.LastIndexByte(e, '@')
+	if err != nil || a.Name != "" || a.Address != e || at < 1 || strings.ContainsAny(e, " ,;<>()\"\\[]") {
+		return "", badRequest("invalid_email", "email", "email must be an address such as jenny@example.com")
+	}
+	domain := strings.ToLower(e[at+1:])
+	if !validDomain(domain) {
+		return "", badRequest("invalid_email", "email", "email must be an address such as jenny@example.com")
+	}
+	return e[:at+1] + domain, nil
+}
+
+// fromStripePayment maps Stripe errors of payment calls: declines become 402
+// with Stripe's code, decline code and shopper-facing message (Stripe writes
+// card errors' messages to be shown); a reused idempotency key with other
+// parameters becomes 409. Everything else as fromStripe.
+func fromStripePayment(err error, op string) *apiError {
+	ae := fromStripe(err, op)
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return ae
+	}
+	switch {
+	case se.Type == stripe.ErrorTypeCard:
+		ae.Status, ae.Code = http.StatusPaymentRequired, string(se.Code)
+		if ae.Code == "" {
+			ae.Code = "card_declined"
+		}
+		ae.DeclineCode = string(se.DeclineCode)
+		if msg := strings.TrimSpace(se.Msg); msg != "" && len(msg) < 300 && !strings.Contains(msg, "sk_") {
+			ae.Message = msg
+		}
+		if se.PaymentIntent != nil {
+			ae.PaymentIntent = se.PaymentIntent.ID
+		}
+	case se.Type == stripe.ErrorTypeIdempotency:
+		ae.Status, ae.Code, ae.Param = http.StatusConflict, "idempotency_key_reused", "idempotencyKey"
+		ae.Message = "this idempotencyKey was already used for a different request; use a new key for a new order"
+	}
+	return ae
+}
+
+// ---------------------------------------------------------------------------
+// POST /create-confirm-intent: "finalize payments on the server". The pay page
+// collects payment details with the Payment Element in deferred-intent mode,
+// creates a ConfirmationToken and sends it here with the cart; the worker
+// re-prices the cart, runs the approval rules and creates and confirms the
+// PaymentIntent in one call.
+
+// DefaultPayPath is the pay page, where redirect-based payment methods return.
+const DefaultPayPath = "/pay.html"
+
+type confirmIntentRequest struct {
+	Items []cartItem `json:"items"`
+	// ConfirmationToken is the ctoken_... the page created with Stripe.js.
+	ConfirmationToken string `json:"confirmationToken"`
+	// ReturnPath is where redirect-based payment methods come back to on the
+	// requesting site (default /pay.html); a plain path, as for Checkout.
+	ReturnPath string `json:"returnPath"`
+	// As in shopperFields.
+	Email          string `json:"email"`
+	Country        string `json:"country"`
+	IdempotencyKey string `json:"idempotencyKey"`
+	CustomerToken  string `json:"customerToken"`
+}
+
+// intentAnswer is the create-confirm-intent answer, in the names Stripe's
+// guide uses.
+type intentAnswer struct {
+	ID           string `json:"id"`
+	ClientSecret string `json:"client_secret"`
+	Status       string `json:"status"`
+	// NextAction is next_action.type when status is requires_action.
+	NextAction string `json:"next_action,omitempty"`
+}
+
+func validConfirmationToken(t string) bool {
+	return hasIDPrefix(t, "ctoken_")
+}
+
+// hasIDPrefix checks a Stripe object ID: the prefix, then 1-200 characters of
+// letters, digits and '_' (nothing that could change the API path or query).
+func hasIDPrefix(id, prefix string) bool {
+	if !strings.HasPrefix(id, prefix) {
+		return false
+	}
+	rest := id[len(prefix):]
+	if len(rest) == 0 || len(rest) > 200 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Request) {
+	var req confirmIntentRequest
+	hadBody, err := readJSON(w, r, &req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !hadBody {
+		writeError(w, badRequest("missing_items", "items", "send {\"items\":[...], \"confirmationToken\":\"ctoken_...\"} as JSON"))
+		return
+	}
+	lines, aerr := s.parseCart(&createSessionRequest{Items: req.Items}, true)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	switch {
+	case req.ConfirmationToken == "":
+		writeError(w, badRequest("missing_confirmation_token", "confirmationToken", "confirmationToken is required: create it with stripe.createConfirmationToken"))
+		return
+	case !validConfirmationToken(req.ConfirmationToken):
+		writeError(w, badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken must be a ConfirmationToken id (ctoken_...)"))
+		return
+	}
+	if req.ReturnPath != "" {
+		if msg := checkReturnPath(req.ReturnPath); msg != "" {
+			writeError(w, badRequest("invalid_return_path", "returnPath", "returnPath %s", msg))
+			return
+		}
+	}
+	order, aerr := s.newOrder(r, FlowConfirmIntent, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := s.approve(r.Context(), order); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	_, origin := s.returnSite(r)
+	returnURL := origin + DefaultPayPath
+	if req.ReturnPath != "" {
+		returnURL = origin + req.ReturnPath
+	}
+	params := s.intentParams(r.Context(), order, req.ConfirmationToken, returnURL)
+	var pi paymentIntent
+	if err := s.api.Call(http.MethodPost, "/v1/payment_intents", s.cfg.SecretKey, params, &pi); err != nil {
+		writeError(w, fromStripePayment(err, "payment intent"))
+		return
+	}
+	ans := intentAnswer{ID: pi.ID, ClientSecret: pi.ClientSecret, Status: pi.Status}
+	if pi.NextAction != nil {
+		ans.NextAction = pi.NextAction.Type
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// intentParams builds the create-and-confirm call for an approved order.
+func (s *Server) intentParams(ctx context.Context, o *Order, ctoken, returnURL string) *stripe.PaymentIntentCreateParams {
+	params := &stripe.PaymentIntentCreateParams{
+		Amount:            stripe.Int64(o.Amount),
+		Currency:          stripe.String(o.Currency),
+		Confirm:           stripe.Bool(true),
+		ConfirmationToken: stripe.String(ctoken),
+		// As in Stripe's deferred-intent guide: the payment methods enabled in
+		// the Dashboard, matching the Payment Element (which sets no
+		// paymentMethodTypes either).
+		AutomaticPaymentMethods: &stripe.PaymentIntentCreateAutomaticPaymentMethodsParams{Enabled: stripe.Bool(true)},
+		ReturnURL:               stripe.String(returnURL),
+		Metadata:                o.metadata(),
+	}
+	if o.Capture == CaptureManual {
+		params.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodManual))
+	}
+	if o.Incremental {
+		params.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
+			Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
+		}
+	}
+	if o.SavePaymentMethod {
+		params.SetupFutureUsage = stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession))
+	}
+	if o.Customer != "" {
+		params.Customer = stripe.String(o.Customer)
+	}
+	if o.Email != "" {
+		params.ReceiptEmail = stripe.String(o.Email)
+	}
+	params.SetIdempotencyKey(o.idempotencyKey("pi"))
+	params.Context = ctx
+	return params
+}

@@ -122,7 +122,8 @@ func badRequests(t *testing.T) []badRequest {
 		jsonPost("invalid UTF-8", createPath, "{\"items\":[{\"id\":\"mug\xff\xfe\"}]}", 400, "unknown_product", "invalid_json"),
 		// Wrong content types.
 		jsonPost("text/plain", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "text/plain"),
-		jsonPost("form-encoded", createPath, `items[0][id]=mug&items[0][quantity]=1`, 415, "unsupported_media_type").with("Content-Type", "application/x-www-form-urlencoded"),
+		// HTML forms are accepted (product/quantity or items=mug:2), never other field names.
+		jsonPost("form with JSON-style fields", createPath, `items[0][id]=mug&items[0][quantity]=1`, 400, "unknown_field").with("Content-Type", "application/x-www-form-urlencoded"),
 		jsonPost("multipart", createPath, "--b\r\nContent-Disposition: form-data; name=\"items\"\r\n\r\nmug\r\n--b--\r\n", 415, "unsupported_media_type").with("Content-Type", "multipart/form-data; boundary=b"),
 		jsonPost("malformed media type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/json; charset"),
 		jsonPost("JSON look-alike type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/jsonp"),

@@ -209,7 +209,7 @@ func (sb *Sandbox) sessionIntentLocked(s *session) *paymentIntent {
 	}
 	pi.Description, pi.ReceiptEmail, pi.StatementDescriptor = d.Description, d.ReceiptEmail, d.StatementDescriptor
 	pi.SetupFutureUsage = d.SetupFutureUsage
-	pi.IncrementalAuth = s.IncrementalAuth
+	pi.IncrementalAuth, pi.ThreeDSecure = s.IncrementalAuth, s.ThreeDSecure
 	pi.Customer = s.Customer
 	s.PaymentIntent = pi
 	sb.emitIntentLocked("payment_intent.created", pi)

@@ -65,6 +65,7 @@ type paymentIntent struct {
 	PaymentMethodTypes  []string
 	AutomaticPM         map[string]any // automatic_payment_methods, nil if absent
 	IncrementalAuth     string         // payment_method_options[card][request_incremental_authorization]
+	ThreeDSecure        string         // payment_method_options[card][request_three_d_secure]; "challenge" always asks
 	NextAction          map[string]any
 	LastPaymentError    *apiError
 	CanceledAt          *int64
@@ -190,6 +191,7 @@ func (sb *Sandbox) newIntentLocked(amount int64, currency string) *paymentIntent
 	}
 	pi.ClientSecret = pi.ID + "_secret_" + randomAlnum(24)
 	sb.intents[pi.ID] = pi
+	sb.intentList = append(sb.intentList, pi)
 	return pi
 }
 
@@ -220,6 +222,9 @@ func (sb *Sandbox) attemptLocked(pi *paymentIntent, pm *paymentMethod, authentic
 		return nil
 	}
 	b := behaviourOf(pm)
+	if pm.Type == "card" && pi.ThreeDSecure == "challenge" {
+		b.threeDS = true
+	}
 	if b.decline != nil {
 		return sb.declineLocked(pi, pm, *b.decline)
 	}
@@ -388,6 +393,9 @@ func (pi *paymentIntent) object(expand map[string]bool) *intentObject {
 	card := map[string]any{"installments": nil, "mandate_options": nil, "network": nil, "request_three_d_secure": "automatic"}
 	if pi.IncrementalAuth != "" {
 		card["request_incremental_authorization"] = pi.IncrementalAuth
+	}
+	if pi.ThreeDSecure != "" {
+		card["request_three_d_secure"] = pi.ThreeDSecure
 	}
 	if pi.SetupFutureUsage != nil {
 		card["setup_future_usage"] = nil

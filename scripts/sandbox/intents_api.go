@@ -31,8 +31,39 @@ package main
 // units (incrementalCeiling) is declined with 402 card_declined and changes nothing.
 
 import (
+	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 )
+
+var (
+	intentCreateParams = []string{"amount", "application_fee_amount", "automatic_payment_methods", "capture_method", "confirm",
+		"confirmation_method", "confirmation_token", "currency", "customer", "description", "error_on_requires_action",
+		"excluded_payment_method_types", "expand", "mandate", "mandate_data", "metadata", "off_session", "on_behalf_of",
+		"payment_method", "payment_method_configuration", "payment_method_data", "payment_method_options",
+		"payment_method_types", "radar_options", "receipt_email", "return_url", "setup_future_usage", "shipping",
+		"statement_descriptor", "statement_descriptor_suffix", "transfer_data", "transfer_group", "use_stripe_sdk"}
+	intentConfirmParams = []string{"capture_method", "client_secret", "confirmation_token", "error_on_requires_action", "expand",
+		"mandate", "mandate_data", "off_session", "payment_method", "payment_method_data", "payment_method_options",
+		"payment_method_types", "radar_options", "receipt_email", "return_url", "setup_future_usage", "shipping", "use_stripe_sdk"}
+	intentUpdateParams = []string{"amount", "application_fee_amount", "capture_method", "currency", "customer", "description",
+		"expand", "metadata", "payment_method", "payment_method_configuration", "payment_method_data", "payment_method_options",
+		"payment_method_types", "receipt_email", "setup_future_usage", "shipping", "statement_descriptor",
+		"statement_descriptor_suffix", "transfer_data", "transfer_group"}
+	intentCardOptionParams = []string{"capture_method", "cvc_token", "installments", "mandate_options", "moto", "network",
+		"request_extended_authorization", "request_incremental_authorization", "request_multicapture",
+		"request_overcapture", "request_three_d_secure", "require_cvc_recollection", "setup_future_usage",
+		"statement_descriptor_suffix_kana", "statement_descriptor_suffix_kanji", "three_d_secure"}
+	connectParams    = []string{"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"}
+	preConfirmStates = []string{"requires_payment_method", "requires_confirmation", "requires_action"}
+)
+
+// minChargeAmount is Stripe's minimum charge (in minor units; 50 cents for usd).
+const minChargeAmount = 50
 
 func noSuchIntent(id string) *apiError {
 	e := invalid("intent", "resource_missing", "No such payment_intent: '%s'", id)
@@ -91,4 +122,762 @@ func (sb *Sandbox) retrievePaymentMethodLocked(c *apiCall) (any, *apiError) {
 		return nil, e
 	}
 	return pm.object(), nil
+}
+
+func unexpectedState(pi *paymentIntent, action, verb string, allowed ...string) *apiError {
+	e := invalid("", "payment_intent_unexpected_state",
+		"You cannot %s this PaymentIntent because it has a status of %s. Only a PaymentIntent with one of the following statuses may be %s: %s.",
+		action, pi.Status, verb, strings.Join(allowed, ", "))
+	e.PaymentIntent = pi.object(nil)
+	return e
+}
+
+// paramValue renders a parameter tree (e.g. shipping) as JSON-able values.
+func paramValue(p *param) any {
+	if p == nil {
+		return nil
+	}
+	if p.value != nil {
+		return *p.value
+	}
+	m := map[string]any{}
+	for k, c := range p.children {
+		m[k] = paramValue(c)
+	}
+	return m
+}
+
+// applyIntentParams reads the parameters a create, update or confirm may set
+// into pi (a copy the caller commits only when everything is valid).
+func (sb *Sandbox) applyIntentParams(pi *paymentIntent, root *param, op string) *apiError {
+	for _, name := range connectParams {
+		if root.child(name) != nil {
+			return invalid(name, "", "%s is a Connect parameter; the Stripe sandbox does not simulate Connect.", name)
+		}
+	}
+	var err *apiError
+	if op != "confirm" {
+		if v, ok, e := str(root, "amount", "amount"); e != nil {
+			return e
+		} else if ok {
+			if pi.Amount, err = parseInt(v, "amount", 1, maxAmountTotal); err != nil {
+				return err
+			}
+			if pi.Amount < minChargeAmount {
+				return invalid("amount", "amount_too_small", "Amount must be at least %d %s (the sandbox's minimum charge, like Stripe's 0.50 usd).", minChargeAmount, pi.Currency)
+			}
+		}
+		if v, ok, e := str(root, "currency", "currency"); e != nil {
+			return e
+		} else if ok {
+			if !currencyRE.MatchString(strings.ToLower(v)) {
+				return invalid("currency", "", "Invalid currency: %s. Use a three-letter ISO code such as usd.", v)
+			}
+			pi.Currency = strings.ToLower(v)
+		}
+		if cus, e := optString(root, "customer", "customer", 0); e != nil {
+			return e
+		} else if cus != nil {
+			if sb.customers[*cus] == nil {
+				return noSuchCustomer("customer", *cus)
+			}
+			pi.Customer = cus
+		}
+		if d, e := optString(root, "description", "description", 1000); e != nil {
+			return e
+		} else if d != nil {
+			pi.Description = d
+		}
+		if e := readMetadata(root, "metadata", pi.Metadata); e != nil {
+			return e
+		}
+		if sd, e := optString(root, "statement_descriptor", "statement_descriptor", 22); e != nil {
+			return e
+		} else if sd != nil {
+			pi.StatementDescriptor = sd
+		}
+		if _, e := optString(root, "statement_descriptor_suffix", "statement_descriptor_suffix", 22); e != nil {
+			return e
+		}
+	}
+	if cm, e := enum(root, "capture_method", "capture_method", "automatic", "automatic_async", "manual"); e != nil {
+		return e
+	} else if cm != "" {
+		pi.CaptureMethod = cm
+	}
+	if re, e := optEmail(root, "receipt_email", "receipt_email"); e != nil {
+		return e
+	} else if re != nil {
+		pi.ReceiptEmail = re
+	}
+	if sfu, e := enum(root, "setup_future_usage", "setup_future_usage", "off_session", "on_session"); e != nil {
+		return e
+	} else if sfu != "" {
+		pi.SetupFutureUsage = &sfu
+	}
+	if sh, e := hash(root, "shipping", "shipping", "address", "carrier", "name", "phone", "tracking_number"); e != nil {
+		return e
+	} else if sh != nil {
+		if sh.child("name") == nil {
+			return missing("shipping[name]")
+		}
+		pi.Shipping = paramValue(sh)
+	}
+	if op != "update" {
+		if ru, e := optString(root, "return_url", "return_url", 2048); e != nil {
+			return e
+		} else if ru != nil {
+			if !validReturnURL(*ru) {
+				return invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL.")
+			}
+			pi.ReturnURL = ru
+		}
+	}
+	if types := root.child("payment_method_types"); types != nil {
+		items, keys, e := list(types, "payment_method_types")
+		if e != nil {
+			return e
+		}
+		var ts []string
+		for i, it := range items {
+			if it.value == nil || *it.value == "" {
+				return invalid("payment_method_types["+keys[i]+"]", "", "Invalid payment_method_types[%s]: expected a payment method type such as card", keys[i])
+			}
+			ts = append(ts, *it.value)
+		}
+		if len(ts) == 0 {
+			return missing("payment_method_types")
+		}
+		pi.PaymentMethodTypes, pi.AutomaticPM = ts, nil
+	}
+	pmo, e := hash(root, "payment_method_options", "payment_method_options", pmOptionTypes...)
+	if e != nil {
+		return e
+	}
+	if pmo != nil {
+		const p = "payment_method_options[card]"
+		card, e := hash(pmo, "card", p, intentCardOptionParams...)
+		if e != nil {
+			return e
+		}
+		if card != nil {
+			ia, e := enum(card, "request_incremental_authorization", p+"[request_incremental_authorization]", "if_available", "never")
+			if e != nil {
+				return e
+			}
+			if ia != "" {
+				pi.IncrementalAuth = ia
+			}
+			tds, e := enum(card, "request_three_d_secure", p+"[request_three_d_secure]", "any", "automatic", "challenge")
+			if e != nil {
+				return e
+			}
+			if tds != "" {
+				pi.ThreeDSecure = tds
+			}
+			cm, e := enum(card, "capture_method", p+"[capture_method]", "manual")
+			if e != nil {
+				return e
+			}
+			if cm != "" {
+				pi.CaptureMethod = cm
+			}
+		}
+	}
+	if pi.IncrementalAuth == "if_available" && pi.CaptureMethod != "manual" {
+		return invalid("payment_method_options[card][request_incremental_authorization]", "",
+			"Incremental authorization can only be requested on a PaymentIntent with capture_method=manual.")
+	}
+	return nil
+}
+
+// paymentMethodParam resolves payment_method (a pm_ id or a Stripe test id such
+// as pm_card_visa) and confirmation_token; nil when neither is given.
+func (sb *Sandbox) paymentMethodParam(root *param, pi *paymentIntent) (*paymentMethod, *confirmationToken, *apiError) {
+	pmID, err := optString(root, "payment_method", "payment_method", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokID, err := optString(root, "confirmation_token", "confirmation_token", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if root.child("payment_method_data") != nil {
+		if pmID != nil || tokID != nil {
+			return nil, nil, exclusive("payment_method", "payment_method_data")
+		}
+		return nil, nil, invalid("payment_method_data", "",
+			"Sending card details to the API from a server is unsafe and the sandbox does not accept it: collect them with Stripe.js (a ConfirmationToken) or use a test PaymentMethod such as payment_method=pm_card_visa.")
+	}
+	switch {
+	case pmID != nil && tokID != nil:
+		return nil, nil, exclusive("confirmation_token", "payment_method")
+	case tokID != nil:
+		tok := sb.tokens[*tokID]
+		switch {
+		case tok == nil:
+			return nil, nil, invalid("confirmation_token", "resource_missing", "No such confirmation_token: '%s'", *tokID)
+		case tok.UsedBy != nil && *tok.UsedBy != pi.ID:
+			return nil, nil, invalid("confirmation_token", "", "This ConfirmationToken has already been used to confirm %s; create a new one.", *tok.UsedBy)
+		case sb.now().Unix() >= tok.ExpiresAt:
+			return nil, nil, invalid("confirmation_token", "", "This ConfirmationToken has expired (they are valid for 12 hours); create a new one.")
+		}
+		pm := *tok.PM // the PaymentMethod is made at confirmation, as at Stripe
+		pm.ID, pm.Created = newID("pm_", 24), sb.now().Unix()
+		sb.paymentMethods[pm.ID] = &pm
+		return &pm, tok, nil
+	case pmID != nil:
+		if number, ok := testPaymentMethods[*pmID]; ok {
+			return sb.newCardLocked(number, 12, int64(sb.now().Year()+3)), nil, nil
+		}
+		pm := sb.paymentMethods[*pmID]
+		if pm == nil {
+			return nil, nil, invalid("payment_method", "resource_missing", "No such PaymentMethod: '%s'", *pmID)
+		}
+		return pm, nil, nil
+	}
+	return nil, nil, nil
+}
+
+func (sb *Sandbox) createIntentLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, intentCreateParams, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	if root.child("amount") == nil {
+		return nil, missing("amount")
+	}
+	if root.child("currency") == nil {
+		return nil, missing("currency")
+	}
+	next := paymentIntent{Metadata: map[string]string{}, CaptureMethod: "automatic_async", ConfirmationMethod: "automatic",
+		PaymentMethodTypes: []string{"card"}, AutomaticPM: map[string]any{"enabled": true, "allow_redirects": "always"}}
+	if v, _, _ := str(root, "currency", "currency"); currencyRE.MatchString(strings.ToLower(v)) {
+		next.Currency = strings.ToLower(v)
+	}
+	if err := sb.applyIntentParams(&next, root, "create"); err != nil {
+		return nil, err
+	}
+	if cm, err := enum(root, "confirmation_method", "confirmation_method", "automatic", "manual"); err != nil {
+		return nil, err
+	} else if cm != "" {
+		next.ConfirmationMethod = cm
+	}
+	if apm, err := hash(root, "automatic_payment_methods", "automatic_payment_methods", "allow_redirects", "enabled"); err != nil {
+		return nil, err
+	} else if apm != nil {
+		if root.child("payment_method_types") != nil {
+			return nil, exclusive("automatic_payment_methods", "payment_method_types")
+		}
+		en, err := boolean(apm, "enabled", "automatic_payment_methods[enabled]")
+		if err != nil {
+			return nil, err
+		}
+		if en == nil {
+			return nil, missing("automatic_payment_methods[enabled]")
+		}
+		ar, err := enum(apm, "allow_redirects", "automatic_payment_methods[allow_redirects]", "always", "never")
+		if err != nil {
+			return nil, err
+		}
+		if ar == "" {
+			ar = "always"
+		}
+		next.AutomaticPM = map[string]any{"enabled": *en, "allow_redirects": ar}
+		if !*en {
+			next.AutomaticPM = map[string]any{"enabled": false}
+		}
+	}
+	confirm, err := boolean(root, "confirm", "confirm")
+	if err != nil {
+		return nil, err
+	}
+	pm, tok, err := sb.paymentMethodParam(root, &next)
+	if err != nil {
+		return nil, err
+	}
+	if tok != nil && (confirm == nil || !*confirm) {
+		return nil, invalid("confirmation_token", "", "confirmation_token can only be used with confirm=true (or on POST /v1/payment_intents/{id}/confirm).")
+	}
+	for _, name := range []string{"off_session", "error_on_requires_action", "return_url"} {
+		if root.child(name) != nil && (confirm == nil || !*confirm) {
+			return nil, invalid(name, "", "%s can only be used with confirm=true.", name)
+		}
+	}
+	offSession, requiresActionIsError, err := confirmFlags(root)
+	if err != nil {
+		return nil, err
+	}
+
+	pi := sb.newIntentLocked(next.Amount, next.Currency)
+	id, secret, created := pi.ID, pi.ClientSecret, pi.Created
+	*pi = next
+	pi.ID, pi.ClientSecret, pi.Created, pi.Status = id, secret, created, "requires_payment_method"
+	if pm != nil {
+		pi.PaymentMethod = pm
+		pi.Status = "requires_confirmation"
+	}
+	sb.emitIntentLocked("payment_intent.created", pi)
+	if confirm != nil && *confirm {
+		if err := sb.confirmLocked(pi, pm, tok, offSession, requiresActionIsError); err != nil {
+			return nil, err
+		}
+	}
+	return pi.object(expand), nil
+}
+
+// confirmFlags reads off_session (true/false/one_off/recurring) and error_on_requires_action.
+func confirmFlags(root *param) (offSession, requiresActionIsError bool, err *apiError) {
+	if v, ok, e := str(root, "off_session", "off_session"); e != nil {
+		return false, false, e
+	} else if ok {
+		switch v {
+		case "true", "one_off", "recurring":
+			offSession = true
+		case "false":
+		default:
+			return false, false, invalid("off_session", "", "Invalid off_session: must be true, false, one_off or recurring")
+		}
+	}
+	b, e := boolean(root, "error_on_requires_action", "error_on_requires_action")
+	if e != nil {
+		return false, false, e
+	}
+	return offSession, b != nil && *b, nil
+}
+
+// confirmLocked confirms pi with pm (or its current payment method).
+func (sb *Sandbox) confirmLocked(pi *paymentIntent, pm *paymentMethod, tok *confirmationToken, offSession, requiresActionIsError bool) *apiError {
+	if pm == nil {
+		pm = pi.PaymentMethod
+	}
+	if pm == nil {
+		e := invalid("", "payment_intent_unexpected_state",
+			"You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method or ConfirmationToken.")
+		e.PaymentIntent = pi.object(nil)
+		return e
+	}
+	if tok != nil {
+		id := pi.ID
+		tok.UsedBy = &id
+		if pi.ReturnURL == nil {
+			pi.ReturnURL = tok.ReturnURL
+		}
+		if pi.SetupFutureUsage == nil {
+			pi.SetupFutureUsage = tok.SetupFutureUsage
+		}
+		if pi.Shipping == nil {
+			pi.Shipping = tok.Shipping
+		}
+	}
+	if pm.Type == "card" && (offSession || requiresActionIsError) && (threeDSCards[pm.Number] || pi.ThreeDSecure == "challenge") && !(pi.authenticated && pi.PaymentMethod == pm) {
+		return sb.declineLocked(pi, pm, decline{"authentication_required", "authentication_required",
+			"Your card was declined. This transaction requires authentication."})
+	}
+	if err := sb.attemptLocked(pi, pm, false); err != nil {
+		return err
+	}
+	if pi.Status == "succeeded" || pi.Status == "requires_capture" || pi.Status == "processing" {
+		sb.attachIntentCardLocked(pi)
+	}
+	return nil
+}
+
+// attachIntentCardLocked saves the card to the customer when the payment was
+// set up for future use.
+func (sb *Sandbox) attachIntentCardLocked(pi *paymentIntent) {
+	if pm := pi.PaymentMethod; pm != nil && pi.Customer != nil && pi.SetupFutureUsage != nil && pm.Customer == nil {
+		pm.Customer, pm.AllowRedisplay = pi.Customer, "limited"
+	}
+}
+
+func (sb *Sandbox) confirmIntentLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, intentConfirmParams, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(preConfirmStates, pi.Status) {
+		return nil, unexpectedState(pi, "confirm", "confirmed", preConfirmStates...)
+	}
+	if pi.Session != nil {
+		return nil, invalid("", "", "This PaymentIntent is managed by Checkout Session %s and is confirmed by Checkout.", pi.Session.ID)
+	}
+	next := *pi
+	next.Metadata = maps.Clone(pi.Metadata)
+	if err := sb.applyIntentParams(&next, root, "confirm"); err != nil {
+		return nil, err
+	}
+	pm, tok, err := sb.paymentMethodParam(root, &next)
+	if err != nil {
+		return nil, err
+	}
+	offSession, requiresActionIsError, err := confirmFlags(root)
+	if err != nil {
+		return nil, err
+	}
+	*pi = next
+	if err := sb.confirmLocked(pi, pm, tok, offSession, requiresActionIsError); err != nil {
+		return nil, err
+	}
+	return pi.object(expand), nil
+}
+
+func (sb *Sandbox) updateIntentLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, intentUpdateParams, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	if pi.Status == "canceled" {
+		return nil, unexpectedState(pi, "update", "updated", "requires_payment_method", "requires_confirmation", "requires_action", "requires_capture", "processing", "succeeded")
+	}
+	// Only metadata, description, receipt_email and shipping change after confirmation.
+	if !slices.Contains(preConfirmStates, pi.Status) {
+		for _, name := range []string{"amount", "currency", "capture_method", "customer", "payment_method", "payment_method_options", "payment_method_types", "setup_future_usage"} {
+			if root.child(name) != nil {
+				e := invalid(name, "payment_intent_unexpected_state", "You cannot update %s on a PaymentIntent with a status of %s.", name, pi.Status)
+				e.PaymentIntent = pi.object(nil)
+				return nil, e
+			}
+		}
+	}
+	next := *pi
+	next.Metadata = maps.Clone(pi.Metadata)
+	if err := sb.applyIntentParams(&next, root, "update"); err != nil {
+		return nil, err
+	}
+	pm, _, err := sb.paymentMethodParam(root, &next)
+	if err != nil {
+		return nil, err
+	}
+	if pm != nil {
+		next.PaymentMethod = pm
+		next.Status = "requires_confirmation"
+	}
+	if (next.Amount != pi.Amount || next.Currency != pi.Currency) && pi.Status == "requires_action" {
+		next.Status, next.NextAction = "requires_confirmation", nil
+	}
+	*pi = next
+	return pi.object(expand), nil
+}
+
+func (sb *Sandbox) captureIntentLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, []string{"amount_to_capture", "application_fee_amount", "expand", "final_capture", "metadata",
+		"statement_descriptor", "statement_descriptor_suffix", "transfer_data"}, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"application_fee_amount", "transfer_data"} {
+		if root.child(name) != nil {
+			return nil, invalid(name, "", "%s is a Connect parameter; the Stripe sandbox does not simulate Connect.", name)
+		}
+	}
+	if pi.Status != "requires_capture" {
+		return nil, unexpectedState(pi, "capture", "captured", "requires_capture")
+	}
+	amount := pi.AmountCapturable
+	if v, ok, err := str(root, "amount_to_capture", "amount_to_capture"); err != nil {
+		return nil, err
+	} else if ok {
+		if amount, err = parseInt(v, "amount_to_capture", 1, maxAmountTotal); err != nil {
+			return nil, err
+		}
+		if amount > pi.AmountCapturable {
+			return nil, invalid("amount_to_capture", "amount_too_large",
+				"The amount to capture (%d) must be less than or equal to the amount capturable (%d).", amount, pi.AmountCapturable)
+		}
+	}
+	if _, err := boolean(root, "final_capture", "final_capture"); err != nil {
+		return nil, err
+	}
+	md := maps.Clone(pi.Metadata)
+	if err := readMetadata(root, "metadata", md); err != nil {
+		return nil, err
+	}
+	if _, err := optString(root, "statement_descriptor", "statement_descriptor", 22); err != nil {
+		return nil, err
+	}
+	pi.Metadata = md
+	pi.Status = "succeeded"
+	pi.AmountReceived = amount
+	pi.AmountCapturable = 0
+	if ch := pi.Charge; ch != nil {
+		ch.Captured, ch.AmountCaptured = true, amount
+	}
+	if s := pi.Session; s != nil && s.Status == "complete" && s.PaymentStatus == "unpaid" {
+		s.PaymentStatus = "paid" // a sandbox choice, see checkoutpay.go
+	}
+	sb.emitIntentLocked("payment_intent.succeeded", pi)
+	return pi.object(expand), nil
+}
+
+var cancelableStates = []string{"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"}
+
+func (sb *Sandbox) cancelIntentAPILocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, []string{"cancellation_reason", "expand"}, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	reason, err := enum(root, "cancellation_reason", "cancellation_reason", "abandoned", "duplicate", "fraudulent", "requested_by_customer")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(cancelableStates, pi.Status) {
+		return nil, unexpectedState(pi, "cancel", "canceled", cancelableStates...)
+	}
+	if s := pi.Session; s != nil && s.Status == "open" {
+		return nil, invalid("", "", "This PaymentIntent belongs to Checkout Session %s, which is still open: expire the session instead.", s.ID)
+	}
+	sb.cancelIntentLocked(pi, reason)
+	return pi.object(expand), nil
+}
+
+func (sb *Sandbox) incrementIntentLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, []string{"amount", "application_fee_amount", "description", "expand", "metadata",
+		"statement_descriptor", "transfer_data"}, ""); err != nil {
+		return nil, err
+	}
+	expand, err := expansions(root, "payment_method", "latest_charge")
+	if err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	v, ok, err := str(root, "amount", "amount")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, missing("amount")
+	}
+	amount, err := parseInt(v, "amount", 1, 1<<40)
+	if err != nil {
+		return nil, err
+	}
+	md := maps.Clone(pi.Metadata)
+	if err := readMetadata(root, "metadata", md); err != nil {
+		return nil, err
+	}
+	desc, err := optString(root, "description", "description", 1000)
+	if err != nil {
+		return nil, err
+	}
+	if pi.Status != "requires_capture" {
+		return nil, unexpectedState(pi, "increment the authorization of", "incremented", "requires_capture")
+	}
+	if pi.Charge == nil || pi.Charge.IncrementalAuth != "available" {
+		e := invalid("", "", "Incremental authorization is not available for this PaymentIntent: create it with payment_method_options[card][request_incremental_authorization]=if_available and capture_method=manual.")
+		e.PaymentIntent = pi.object(nil)
+		return nil, e
+	}
+	if amount <= pi.Amount {
+		return nil, invalid("amount", "", "The amount (%d) must be greater than the currently authorized amount (%d).", amount, pi.Amount)
+	}
+	if pi.IncrementAttempts >= maxIncrementAttempts {
+		e := invalid("", "", "This PaymentIntent has reached the maximum of %d incremental authorization attempts.", maxIncrementAttempts)
+		e.PaymentIntent = pi.object(nil)
+		return nil, e
+	}
+	pi.IncrementAttempts++
+	if amount > incrementalCeiling {
+		e := &apiError{status: http.StatusPaymentRequired, Type: "card_error", Code: "card_declined", DeclineCode: "insufficient_funds",
+			Message: "Your card has insufficient funds for this incremental authorization (the sandbox declines totals above " + strconv.Itoa(incrementalCeiling) + ").",
+			Charge:  pi.Charge.ID, PaymentIntent: pi.object(nil)}
+		return nil, e
+	}
+	pi.Amount, pi.AmountCapturable, pi.Charge.Amount = amount, amount, amount
+	pi.Metadata = md
+	if desc != nil {
+		pi.Description = desc
+	}
+	sb.emitIntentLocked("payment_intent.amount_capturable_updated", pi)
+	return pi.object(expand), nil
+}
+
+func (sb *Sandbox) verifyMicrodepositsLocked(c *apiCall) (any, *apiError) {
+	if err := checkUnknown(c.root, []string{"amounts", "client_secret", "descriptor_code", "expand"}, ""); err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	if a := c.root.child("amounts"); a != nil {
+		items, keys, err := list(a, "amounts")
+		if err != nil {
+			return nil, err
+		}
+		for i, it := range items {
+			if it.value == nil {
+				return nil, invalid("amounts["+keys[i]+"]", "", "Invalid integer")
+			}
+			if _, err := parseInt(*it.value, "amounts["+keys[i]+"]", 1, 100); err != nil {
+				return nil, err
+			}
+		}
+	}
+	e := invalid("", "payment_intent_unexpected_state",
+		"This PaymentIntent (status %s) has no microdeposit verification pending: the sandbox's PaymentIntents pay by card, and only bank account payments (next_action.type=verify_with_microdeposits) are verified with microdeposits.", pi.Status)
+	e.PaymentIntent = pi.object(nil)
+	return nil, e
+}
+
+func (sb *Sandbox) applyCustomerBalanceLocked(c *apiCall) (any, *apiError) {
+	if err := checkUnknown(c.root, []string{"amount", "currency", "expand"}, ""); err != nil {
+		return nil, err
+	}
+	pi, err := sb.intentLocked(c)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok, err := str(c.root, "amount", "amount"); err != nil {
+		return nil, err
+	} else if ok {
+		if _, err := parseInt(v, "amount", 1, pi.Amount); err != nil {
+			return nil, err
+		}
+	}
+	e := invalid("", "payment_intent_unexpected_state",
+		"You cannot apply a customer balance to this PaymentIntent: its payment_method_types (%s) do not include customer_balance.", strings.Join(pi.PaymentMethodTypes, ", "))
+	e.PaymentIntent = pi.object(nil)
+	return nil, e
+}
+
+func (sb *Sandbox) listIntentsLocked(c *apiCall) (any, *apiError) {
+	root := c.root
+	if err := checkUnknown(root, []string{"created", "customer", "ending_before", "expand", "limit", "starting_after"}, ""); err != nil {
+		return nil, err
+	}
+	limit := int64(defaultListLimit)
+	if v, ok, err := str(root, "limit", "limit"); err != nil {
+		return nil, err
+	} else if ok {
+		if limit, err = parseInt(v, "limit", 1, 100); err != nil {
+			return nil, err
+		}
+	}
+	cus, err := optString(root, "customer", "customer", 0)
+	if err != nil {
+		return nil, err
+	}
+	after, err := optString(root, "starting_after", "starting_after", 0)
+	if err != nil {
+		return nil, err
+	}
+	data := []any{}
+	more, skipping := false, after != nil
+	for i := len(sb.intentList) - 1; i >= 0; i-- {
+		pi := sb.intentList[i]
+		if skipping {
+			skipping = pi.ID != *after
+			continue
+		}
+		if cus != nil && (pi.Customer == nil || *pi.Customer != *cus) {
+			continue
+		}
+		if int64(len(data)) == limit {
+			more = true
+			break
+		}
+		data = append(data, pi.object(nil))
+	}
+	return &listObject{Object: "list", Data: data, HasMore: more, URL: "/v1/payment_intents"}, nil
+}
+
+// ---------------------------------------------------------------------------
+// 3D Secure, completed by the stand-in's handleNextAction
+
+type authenticateRequest struct {
+	ClientSecret string `json:"client_secret"`
+	Outcome      string `json:"outcome"`
+}
+
+// devAuthenticate serves POST /_sandbox/payment_intents/{id}/authenticate with
+// {"client_secret":"pi_..._secret_...","outcome":"complete"|"fail"}: the result
+// of the 3D Secure challenge of a requires_action PaymentIntent. It answers with
+// Stripe.js's view of the PaymentIntent.
+func (sb *Sandbox) devAuthenticate(w http.ResponseWriter, r *http.Request, id string) {
+	var req authenticateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		e := devError(http.StatusBadRequest, "invalid_json", "", "The body must be a JSON object {\"client_secret\",\"outcome\":\"complete\"|\"fail\"}: %v", err)
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	if req.Outcome != "complete" && req.Outcome != "fail" {
+		e := devError(http.StatusBadRequest, "parameter_invalid", "outcome", "outcome must be \"complete\" or \"fail\".")
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	pi := sb.intents[id]
+	switch {
+	case pi == nil || req.ClientSecret != pi.ClientSecret:
+		e := devError(http.StatusNotFound, "resource_missing", "client_secret", "No PaymentIntent %q with this client_secret.", id)
+		writeJSON(w, e.status, e.envelope())
+		return
+	case pi.Status != "requires_action":
+		e := devError(http.StatusBadRequest, "payment_intent_unexpected_state", "", "PaymentIntent %s is %s, not requires_action: nothing to authenticate.", pi.ID, pi.Status)
+		writeJSON(w, e.status, e.envelope())
+		return
+	}
+	if req.Outcome == "fail" {
+		sb.authenticationFailedLocked(pi)
+	} else {
+		pi.authenticated = true
+		b := behaviourOf(pi.PaymentMethod)
+		switch {
+		case b.declineAfterAuth != nil:
+			sb.declineLocked(pi, pi.PaymentMethod, *b.declineAfterAuth)
+		case pi.ConfirmationMethod == "manual":
+			// The server confirms again.
+			pi.Status, pi.NextAction = "requires_confirmation", nil
+		default:
+			sb.authorizeLocked(pi, pi.PaymentMethod)
+			sb.attachIntentCardLocked(pi)
+		}
+	}
+	writeJSON(w, http.StatusOK, pi.publishableObject())
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	return json.NewDecoder(io.LimitReader(r.Body, maxJSONBytes)).Decode(v)
 }

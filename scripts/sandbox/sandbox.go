@@ -17,7 +17,9 @@
 //	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
 //	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
 //	POST /v1/checkout/sessions/{id}/expire      expire an open session
-//	GET  /v1/payment_intents/{id}               a PaymentIntent (intents_api.go)
+//	... /v1/payment_intents[...]                the PaymentIntents API (intents_api.go, search.go)
+//	POST /v1/confirmation_tokens (pk), POST /v1/test_helpers/confirmation_tokens,
+//	GET  /v1/confirmation_tokens/{id}           (tokens.go)
 //	GET  /v1/payment_methods/{id}
 //	POST /v1/customers, GET /v1/customers/{id}  (customers.go)
 //	POST /v1/billing_portal/sessions            a portal page at /p/session/{id}
@@ -35,6 +37,8 @@
 //	POST /_sandbox/sessions/{id}/async  {"outcome":"succeeded"|"failed"}: settle a delayed payment
 //	GET  /_sandbox/events[?type=t&object_id=id]  events with their deliveries (events.go)
 //	POST /_sandbox/events/{id}/resend   deliver an event once more, now
+//	POST /_sandbox/payment_intents/{id}/authenticate  {"client_secret","outcome":"complete"|"fail"}:
+//	                                    the 3D Secure challenge (the stand-in's handleNextAction)
 //	POST /_sandbox/prices               register a price usable as line_items[i][price]
 //	GET  /_sandbox/requests             log of every /v1/ request (never the Authorization header)
 //	POST /_sandbox/reset                forget everything (sessions, intents, events, keys, the log)
@@ -124,6 +128,8 @@ type Sandbox struct {
 	idem           map[string]*idemEntry
 	requests       []requestRecord
 	intents        map[string]*paymentIntent
+	intentList     []*paymentIntent // in creation order
+	tokens         map[string]*confirmationToken
 	paymentMethods map[string]*paymentMethod
 	customers      map[string]*customer
 	portals        map[string]*portalSession
@@ -151,6 +157,8 @@ func (sb *Sandbox) resetLocked() {
 	sb.idem = map[string]*idemEntry{}
 	sb.requests = nil
 	sb.intents = map[string]*paymentIntent{}
+	sb.intentList = nil
+	sb.tokens = map[string]*confirmationToken{}
 	sb.paymentMethods = map[string]*paymentMethod{}
 	sb.customers = map[string]*customer{}
 	sb.portals = map[string]*portalSession{}
@@ -346,12 +354,12 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/":
 		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
-			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents/{id},\n"+
-			"     /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
+			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents[/search|/{id}[/confirm|/capture|/cancel|/increment_authorization]],\n"+
+			"     /v1/confirmation_tokens, /v1/test_helpers/confirmation_tokens, /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
 			"     /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
 			"Stand-in Stripe.js: /stripe.js\n"+
 			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
-			"     /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
+			"     /_sandbox/payment_intents/{id}/authenticate, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
 	default:
 		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
 			"Unknown path %s on the Stripe sandbox.", path).envelope())
@@ -463,8 +471,9 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 	status, v := sb.dispatchLocked(r, form, version, publishable)
 	sb.curRequest = nil
 	body := marshal(v)
-	// Like Stripe, only requests that executed are saved; a 2xx here is that.
-	if useIdem && status < 300 {
+	// Like Stripe, only requests that executed are saved: a 2xx, or a card
+	// decline (402), here.
+	if useIdem && (status < 300 || status == http.StatusPaymentRequired) {
 		sb.idem[scope] = &idemEntry{fingerprint: fingerprint, status: status, body: body,
 			requestID: requestID, expires: sb.now().Add(idempotencyTTL)}
 	}
@@ -1540,6 +1549,10 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, "/resend") && strings.Count(path, "/") == 3:
 		if route(http.MethodPost) {
 			sb.devResend(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/events/"), "/resend"))
+		}
+	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/authenticate") && strings.Count(path, "/") == 3:
+		if route(http.MethodPost) {
+			sb.devAuthenticate(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/authenticate"))
 		}
 	case strings.HasPrefix(path, "/sessions/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")

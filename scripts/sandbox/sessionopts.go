@@ -20,6 +20,7 @@ package main
 //	payment_method_options[card][request_three_d_secure|setup_future_usage|...]
 //	saved_payment_method_options[payment_method_save|payment_method_remove]
 //	                               enabled | disabled, [allow_redisplay_filters][]; need customer
+//	                               or customer_creation=always
 //
 // The PaymentIntent made when the session is paid carries payment_intent_data
 // (metadata included) and the session's customer. With payment_method_save
@@ -156,8 +157,10 @@ func (sb *Sandbox) sessionOptionsLocked(s *session, root *param) *apiError {
 	}
 	if spo != nil {
 		const p = "saved_payment_method_options"
-		if s.Customer == nil {
-			return invalid(p, "", "saved_payment_method_options can only be used with an existing customer: pass customer.")
+		// "Saving a payment method requires a Customer. Pass an existing customer,
+		// or, to create a new customer, set customer_creation to always."
+		if s.Customer == nil && s.CustomerCreation != "always" {
+			return invalid(p, "", "saved_payment_method_options needs a Customer: pass customer, or customer_creation=always.")
 		}
 		o := &savedPMOptions{}
 		for _, f := range []struct {
@@ -232,7 +235,7 @@ func (s *session) optionsObject() (pmo, spo any) {
 	if len(card) > 0 {
 		pmo = map[string]any{"card": card}
 	}
-	if s.Customer != nil {
+	if s.Customer != nil || s.SavedPM != nil {
 		o := map[string]any{"allow_redisplay_filters": []string{"always"}, "payment_method_remove": nil, "payment_method_save": nil}
 		if v := s.SavedPM; v != nil {
 			if v.Filters != nil {

@@ -165,6 +165,20 @@ func TestSessionCustomerCreation(t *testing.T) {
 	if err != nil || cus.Email != "jenny@example.com" {
 		t.Errorf("created customer: %v %+v", err, cus)
 	}
+	// customer_creation=always with "Save card": the card goes to the new customer.
+	p = tshirtParams()
+	p.CustomerCreation = stripe.String("always")
+	p.SavedPaymentMethodOptions = &stripe.CheckoutSessionCreateSavedPaymentMethodOptionsParams{PaymentMethodSave: stripe.String("enabled")}
+	saved := e.create(p)
+	if o := saved.SavedPaymentMethodOptions; o == nil || o.PaymentMethodSave != "enabled" {
+		t.Errorf("saved_payment_method_options %+v", o)
+	}
+	e.payWith(saved.ClientSecret, map[string]any{"save_payment_method": true})
+	got = e.retrieve(saved.ID, "payment_intent")
+	spm, err := e.sc.V1PaymentMethods.Retrieve(context.Background(), got.PaymentIntent.PaymentMethod.ID, nil)
+	if err != nil || got.Customer == nil || spm.Customer == nil || spm.Customer.ID != got.Customer.ID || spm.AllowRedisplay != "always" {
+		t.Errorf("saved card: %v %+v", err, spm)
+	}
 	// Without customer_creation no customer is made in payment mode...
 	plain := e.create(tshirtParams())
 	e.pay(plain.ClientSecret, "4242424242424242")
@@ -215,6 +229,9 @@ func TestSessionOptionErrors(t *testing.T) {
 		{"bad incremental value", map[string]string{"payment_intent_data[capture_method]": "manual", "payment_method_options[card][request_incremental_authorization]": "yes"}, 400, "", "payment_method_options[card][request_incremental_authorization]"},
 		{"unknown card option", map[string]string{"payment_method_options[card][colour]": "red"}, 400, "parameter_unknown", "payment_method_options[card][colour]"},
 		{"unknown payment method type", map[string]string{"payment_method_options[cheque][x]": "y"}, 400, "parameter_unknown", "payment_method_options[cheque]"},
+		{"ok: saving with customer_creation=always", map[string]string{"customer_creation": "always", "saved_payment_method_options[payment_method_save]": "enabled",
+			"saved_payment_method_options[payment_method_remove]": "disabled", "saved_payment_method_options[allow_redisplay_filters][0]": "limited",
+			"payment_method_options[card][request_three_d_secure]": "any"}, 200, "", ""},
 		{"ok: everything", map[string]string{"customer": cus.ID, "allow_promotion_codes": "false", "payment_intent_data[capture_method]": "manual",
 			"payment_intent_data[setup_future_usage]": "on_session", "payment_method_options[card][request_incremental_authorization]": "never",
 			"payment_method_options[card][request_three_d_secure]": "any", "payment_method_options[klarna][setup_future_usage]": "none",

@@ -1054,6 +1054,9 @@ func TestStandinServed(t *testing.T) {
 		`role: "alert"`, "Stripe sandbox — development stand-in, no real payment", "4242 4242 4242 4242", "12 / 34",
 		"Intl.NumberFormat", "/_sandbox/checkout?client_secret=", "/_sandbox/checkout/pay",
 		"window.top.location.assign", "only one embedded checkout is allowed",
+		"createConfirmationToken", "handleNextAction", "retrievePaymentIntent", "/v1/confirmation_tokens",
+		"input[name=cardnumber]", "data-sandbox-3ds-complete", "Complete authentication", "/authenticate",
+		"IntegrationError", "__stripeSandbox", "data-sandbox-delayed", "data-sandbox-save",
 	} {
 		if !strings.Contains(js, want) {
 			t.Errorf("standin.js lacks %q", want)

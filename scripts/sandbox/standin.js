@@ -9,6 +9,23 @@
  *   const checkout = await stripe.initEmbeddedCheckout({ fetchClientSecret, onComplete });
  *   checkout.mount("#checkout"); checkout.unmount(); checkout.destroy();
  *
+ *   // Deferred-intent Elements, finalizing payments on the server:
+ *   const elements = stripe.elements({ mode: "payment", amount: 1099, currency: "usd",
+ *                                      captureMethod: "manual", paymentMethodCreation: "manual" });
+ *   elements.create("payment").mount("#payment-element");  // card inputs: input[name=cardnumber]
+ *                                                          // (default 4242...), [name=exp-date], [name=cvc]
+ *   const { error } = await elements.submit();             // {error:{type:"validation_error",code,message}}
+ *   const { confirmationToken } = await stripe.createConfirmationToken({ elements, params: { return_url } });
+ *     // POST <sandbox>/v1/confirmation_tokens with the publishable key, as Stripe.js does
+ *   const { paymentIntent, error } = await stripe.handleNextAction({ clientSecret });
+ *     // 3D Secure: a modal overlay [data-sandbox-3ds-overlay] with the buttons
+ *     // [data-sandbox-3ds-complete] "Complete authentication" and [data-sandbox-3ds-fail];
+ *     // window.__stripeSandbox = { threeDS: "complete" | "fail" } answers without it.
+ *   const { paymentIntent } = await stripe.retrievePaymentIntent(clientSecret);
+ *
+ * Misuse (missing options, createConfirmationToken before a successful submit)
+ * throws an IntegrationError, as Stripe.js does.
+ *
  * It renders a plain test payment form inside the mount node (no iframe) and styles
  * it only through element.style, so it works under a strict Content-Security-Policy
  * (no inline style attributes, no style elements, no HTML strings).
@@ -440,9 +457,417 @@
     }
   }
 
+  // ---------------------------------------------------------------------------
+  // Elements in deferred-intent mode: stripe.elements({mode, amount, currency, ...}),
+  // elements.create("payment").mount(selector), elements.submit(),
+  // stripe.createConfirmationToken({elements, params}), stripe.handleNextAction({clientSecret}).
+
+  class IntegrationError extends Error {
+    constructor(message) {
+      super(PREFIX + message);
+      this.name = "IntegrationError";
+    }
+  }
+
+  function resolveTarget(target, who) {
+    if (typeof target === "string") {
+      let node;
+      try {
+        node = document.querySelector(target);
+      } catch (err) {
+        throw new IntegrationError(who + " was given an invalid selector " + JSON.stringify(target) + ": " + errorMessage(err));
+      }
+      if (!node) throw new IntegrationError(who + " found no element matching " + JSON.stringify(target) + ".");
+      return node;
+    }
+    if (!target || target.nodeType !== 1) throw new IntegrationError(who + " needs a CSS selector or a DOM element.");
+    return target;
+  }
+
+  // Client-side checks of the card fields, with Stripe.js's codes and messages.
+  function validateCard(number, exp, cvc) {
+    const digits = String(number).replace(/[\s-]/g, "");
+    if (digits === "") return { code: "incomplete_number", message: "Your card number is incomplete.", field: "cardnumber" };
+    if (!/^\d+$/.test(digits)) return { code: "invalid_number", message: "Your card number is invalid.", field: "cardnumber" };
+    if (digits.length < 13) return { code: "incomplete_number", message: "Your card number is incomplete.", field: "cardnumber" };
+    let sum = 0;
+    for (let i = 0; i < digits.length; i++) {
+      let d = Number(digits[digits.length - 1 - i]);
+      if (i % 2 === 1) {
+        d *= 2;
+        if (d > 9) d -= 9;
+      }
+      sum += d;
+    }
+    if (digits.length > 19 || sum % 10 !== 0) return { code: "invalid_number", message: "Your card number is invalid.", field: "cardnumber" };
+    const m = /^\s*(\d{1,2})\s*\/?\s*(\d{2}|\d{4})\s*$/.exec(String(exp));
+    if (!m) return { code: "incomplete_expiry", message: "Your card's expiration date is incomplete.", field: "exp-date" };
+    const month = Number(m[1]);
+    const year = m[2].length === 2 ? 2000 + Number(m[2]) : Number(m[2]);
+    if (month < 1 || month > 12) return { code: "invalid_expiry_month", message: "Your card's expiration date is invalid.", field: "exp-date" };
+    const now = new Date();
+    if (year < now.getFullYear() || (year === now.getFullYear() && month < now.getMonth() + 1)) {
+      return { code: "invalid_expiry_year_past", message: "Your card's expiration year is in the past.", field: "exp-date" };
+    }
+    if (!/^\d{3,4}$/.test(String(cvc).trim())) return { code: "incomplete_cvc", message: "Your card's security code is incomplete.", field: "cvc" };
+    return { card: { number: digits, exp_month: String(month), exp_year: String(year), cvc: String(cvc).trim() } };
+  }
+
+  class PaymentElement {
+    constructor(elements, options) {
+      this.elements = elements;
+      this.options = options || {};
+      this.state = "created"; // created | mounted | destroyed
+      this.root = null;
+      this.inputs = null;
+      this.errorNode = null;
+      this.handlers = {};
+    }
+
+    on(event, handler) {
+      (this.handlers[event] = this.handlers[event] || []).push(handler);
+      return this;
+    }
+
+    off(event, handler) {
+      this.handlers[event] = (this.handlers[event] || []).filter((h) => h !== handler);
+      return this;
+    }
+
+    once(event, handler) {
+      const wrap = (e) => {
+        this.off(event, wrap);
+        handler(e);
+      };
+      return this.on(event, wrap);
+    }
+
+    emit(event, payload) {
+      for (const h of (this.handlers[event] || []).slice()) {
+        try {
+          h(payload);
+        } catch (err) {
+          console.error(PREFIX + "a " + event + " handler threw", err);
+        }
+      }
+    }
+
+    mount(target) {
+      if (this.state === "destroyed") throw new IntegrationError("this Payment Element was destroyed; create another.");
+      if (this.state === "mounted") throw new IntegrationError("this Payment Element is already mounted; call unmount() first.");
+      const node = resolveTarget(target, "paymentElement.mount()");
+      const field = (label, name, attrs) => {
+        const id = "sandbox-pe-" + name + "-" + Math.random().toString(36).slice(2, 8);
+        const input = el("input", Object.assign({ id, name, type: "text", inputmode: "numeric", required: true }, attrs), css.input);
+        return { input, wrap: el("div", {}, css.splitCell, [el("label", { for: id, text: label }, css.label), input]) };
+      };
+      const number = field("Card number", "cardnumber", { autocomplete: "cc-number", value: "4242 4242 4242 4242" });
+      const exp = field("Expiry", "exp-date", { autocomplete: "cc-exp", placeholder: "MM / YY", value: "12 / 34" });
+      const cvc = field("CVC", "cvc", { autocomplete: "cc-csc", value: "123" });
+      this.inputs = { cardnumber: number.input, "exp-date": exp.input, cvc: cvc.input };
+      this.errorNode = el("div", { "data-sandbox-element-error": "", role: "alert", "aria-live": "assertive" }, css.error);
+      this.root = el("div", { "data-sandbox-payment-element": "" }, css.root, [
+        el("p", { "data-sandbox-banner": "", role: "note", text: "Stripe sandbox — Payment Element stand-in, no real payment" }, css.banner),
+        number.wrap,
+        el("div", {}, css.split, [exp.wrap, cvc.wrap]),
+        el("p", {
+          text: "Test cards: 4242 4242 4242 4242 succeeds; 4000 0025 0000 3155 asks for authentication; 4000 0000 0000 9995 is declined.",
+        }, css.hint),
+        this.errorNode,
+      ]);
+      for (const input of Object.values(this.inputs)) {
+        input.addEventListener("input", () => {
+          this.elements.submitted = false;
+          this.showError(null);
+          const v = this.value();
+          this.emit("change", { elementType: "payment", empty: v.empty, complete: v.complete, collapsed: false, value: { type: "card" } });
+        });
+        input.addEventListener("focus", () => this.emit("focus", { elementType: "payment" }));
+        input.addEventListener("blur", () => this.emit("blur", { elementType: "payment" }));
+      }
+      node.appendChild(this.root);
+      this.state = "mounted";
+      this.elements.submitted = false;
+      setTimeout(() => {
+        if (this.state === "mounted") this.emit("ready", { elementType: "payment" });
+      }, 0);
+    }
+
+    value() {
+      const check = validateCard(this.inputs.cardnumber.value, this.inputs["exp-date"].value, this.inputs.cvc.value);
+      const empty = Object.values(this.inputs).every((i) => i.value.trim() === "");
+      return { empty, complete: Boolean(check.card), check };
+    }
+
+    showError(err) {
+      if (!this.errorNode) return;
+      this.errorNode.textContent = err ? err.message : "";
+      for (const [name, input] of Object.entries(this.inputs)) {
+        if (err && err.field === name) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+      }
+    }
+
+    update(options) {
+      Object.assign(this.options, options || {});
+    }
+
+    focus() {
+      if (this.inputs) this.inputs.cardnumber.focus();
+    }
+
+    blur() {
+      if (this.inputs && document.activeElement && Object.values(this.inputs).includes(document.activeElement)) {
+        document.activeElement.blur();
+      }
+    }
+
+    clear() {
+      if (!this.inputs) return;
+      for (const input of Object.values(this.inputs)) input.value = "";
+      this.elements.submitted = false;
+    }
+
+    collapse() {}
+
+    unmount() {
+      if (this.state !== "mounted") return;
+      if (this.root && this.root.parentNode) this.root.parentNode.removeChild(this.root);
+      this.root = null;
+      this.inputs = null;
+      this.errorNode = null;
+      this.state = "created";
+      this.elements.submitted = false;
+    }
+
+    destroy() {
+      this.unmount();
+      this.state = "destroyed";
+      if (this.elements.payment === this) this.elements.payment = null;
+    }
+  }
+
+  const MODES = ["payment", "setup", "subscription"];
+  const CAPTURE_METHODS = ["automatic", "automatic_async", "manual"];
+
+  class Elements {
+    constructor(stripe, options) {
+      this.stripe = stripe;
+      this.options = {};
+      this.payment = null;
+      this.submitted = false;
+      this.update(options || {}, true);
+    }
+
+    update(options, initial) {
+      const o = Object.assign({}, this.options, options || {});
+      if (!o.clientSecret) {
+        if (!MODES.includes(o.mode)) {
+          throw new IntegrationError("elements() needs mode: 'payment', 'setup' or 'subscription' (or a clientSecret).");
+        }
+        if (typeof o.currency !== "string" || !/^[a-zA-Z]{3}$/.test(o.currency)) {
+          throw new IntegrationError("elements() in mode '" + o.mode + "' needs currency, a three-letter ISO code such as 'usd'.");
+        }
+        if (o.mode !== "setup" && !(Number.isInteger(o.amount) && o.amount >= 0)) {
+          throw new IntegrationError("elements() in mode '" + o.mode + "' needs amount, a non-negative integer in the currency's minor unit.");
+        }
+      }
+      if (o.captureMethod !== undefined && !CAPTURE_METHODS.includes(o.captureMethod)) {
+        throw new IntegrationError("captureMethod must be one of " + CAPTURE_METHODS.join(", ") + ".");
+      }
+      if (o.paymentMethodCreation !== undefined && o.paymentMethodCreation !== "manual") {
+        throw new IntegrationError("paymentMethodCreation must be 'manual'.");
+      }
+      if (o.setupFutureUsage !== undefined && !["on_session", "off_session", null].includes(o.setupFutureUsage)) {
+        throw new IntegrationError("setupFutureUsage must be 'on_session' or 'off_session'.");
+      }
+      this.options = o;
+      if (!initial) this.submitted = false;
+    }
+
+    create(type, options) {
+      if (type !== "payment") {
+        throw new IntegrationError("elements.create(" + JSON.stringify(type) + ") is not implemented by the stand-in; only 'payment' is.");
+      }
+      if (this.payment) throw new IntegrationError("this Elements group already has a Payment Element.");
+      this.payment = new PaymentElement(this, options);
+      return this.payment;
+    }
+
+    getElement(type) {
+      return type === "payment" ? this.payment : null;
+    }
+
+    fetchUpdates() {
+      return Promise.resolve({});
+    }
+
+    // submit validates the Payment Element, as Stripe.js does before
+    // createConfirmationToken: {} or {error:{type:"validation_error",code,message}}.
+    submit() {
+      return Promise.resolve().then(() => {
+        const pe = this.payment;
+        if (!pe || pe.state !== "mounted") {
+          throw new IntegrationError("elements.submit() needs a mounted Payment Element.");
+        }
+        const { check } = pe.value();
+        if (!check.card) {
+          pe.showError(check);
+          this.submitted = false;
+          return { error: { type: "validation_error", code: check.code, message: check.message } };
+        }
+        pe.showError(null);
+        this.submitted = true;
+        return {};
+      });
+    }
+  }
+
+  // stripeRequest calls the sandbox's /v1 API with the publishable key, as
+  // Stripe.js calls api.stripe.com.
+  async function stripeRequest(key, method, path, form) {
+    const init = { method, headers: { Authorization: "Bearer " + key }, cache: "no-store" };
+    if (form) {
+      init.headers["Content-Type"] = "application/x-www-form-urlencoded";
+      init.body = new URLSearchParams(form).toString();
+    }
+    let res, body;
+    try {
+      res = await fetch(BASE + path, init);
+      body = await res.json();
+    } catch (err) {
+      return { error: { type: "api_connection_error", message: "Could not reach the Stripe sandbox at " + BASE + ". Is it running?" } };
+    }
+    if (!res.ok) return { error: (body && body.error) || { type: "api_error", message: "HTTP " + res.status } };
+    return { body };
+  }
+
+  // flatten turns {a:{b:1}} into {"prefix[a][b]": "1"}, Stripe's form encoding.
+  function flatten(prefix, value, out) {
+    if (value === undefined || value === null) return out;
+    if (typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) flatten(prefix + "[" + k + "]", v, out);
+    } else {
+      out[prefix] = String(value);
+    }
+    return out;
+  }
+
+  async function createConfirmationToken(key, opts) {
+    if (!opts || !(opts.elements instanceof Elements)) {
+      throw new IntegrationError("createConfirmationToken() needs {elements}, the Elements group with the mounted Payment Element.");
+    }
+    const elements = opts.elements;
+    if (!elements.submitted) {
+      throw new IntegrationError("elements.submit() must be called (and succeed) before stripe.createConfirmationToken().");
+    }
+    const pe = elements.payment;
+    const { check } = pe.value();
+    if (!check.card) return { error: { type: "validation_error", code: check.code, message: check.message } };
+    const params = opts.params || {};
+    const form = {
+      "payment_method_data[type]": "card",
+      "payment_method_data[card][number]": check.card.number,
+      "payment_method_data[card][exp_month]": check.card.exp_month,
+      "payment_method_data[card][exp_year]": check.card.exp_year,
+      "payment_method_data[card][cvc]": check.card.cvc,
+    };
+    const pmd = params.payment_method_data || {};
+    flatten("payment_method_data[billing_details]", pmd.billing_details, form);
+    if (pmd.allow_redisplay) form["payment_method_data[allow_redisplay]"] = pmd.allow_redisplay;
+    if (params.return_url) form.return_url = params.return_url;
+    flatten("shipping", params.shipping, form);
+    const o = elements.options;
+    if (o.setupFutureUsage) form.setup_future_usage = o.setupFutureUsage;
+    if (o.mode) form["client_context[mode]"] = o.mode;
+    if (o.currency) form["client_context[currency]"] = o.currency.toLowerCase();
+    if (o.captureMethod) form["client_context[capture_method]"] = o.captureMethod;
+    if (o.paymentMethodCreation) form["client_context[payment_method_creation]"] = o.paymentMethodCreation;
+    const r = await stripeRequest(key, "POST", "/v1/confirmation_tokens", form);
+    if (r.error) {
+      if (r.error.type === "card_error") pe.showError({ message: r.error.message, field: "cardnumber" });
+      return { error: r.error };
+    }
+    return { confirmationToken: r.body };
+  }
+
+  function intentIdFromSecret(clientSecret) {
+    const m = /^(pi_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$/.exec(String(clientSecret || ""));
+    if (!m) throw new IntegrationError("expected a PaymentIntent client secret (pi_..._secret_...).");
+    return m[1];
+  }
+
+  async function retrievePaymentIntent(key, clientSecret) {
+    const id = intentIdFromSecret(clientSecret);
+    const r = await stripeRequest(key, "GET", "/v1/payment_intents/" + id + "?client_secret=" + encodeURIComponent(clientSecret));
+    return r.error ? { error: r.error } : { paymentIntent: r.body };
+  }
+
+  // The 3D Secure challenge: a modal overlay with "Complete authentication" and
+  // "Fail authentication" buttons. Setting window.__stripeSandbox = {threeDS:
+  // "complete"|"fail"} before handleNextAction answers it without the overlay.
+  function challenge(pi) {
+    const auto = window.__stripeSandbox && window.__stripeSandbox.threeDS;
+    if (auto === "complete" || auto === "fail") return Promise.resolve(auto);
+    return new Promise((resolve) => {
+      const done = (outcome) => {
+        overlay.remove();
+        resolve(outcome);
+      };
+      const complete = el("button", { type: "button", "data-sandbox-3ds-complete": "", text: "Complete authentication" }, css.button);
+      const fail = el("button", { type: "button", "data-sandbox-3ds-fail": "", text: "Fail authentication" },
+        Object.assign({}, css.button, { background: "#ffffff", color: "#b42318", border: "1px solid #b42318" }));
+      complete.addEventListener("click", () => done("complete"));
+      fail.addEventListener("click", () => done("fail"));
+      const dialog = el("div", { role: "dialog", "aria-modal": "true", "aria-label": "3D Secure authentication", "data-sandbox-3ds": "" },
+        Object.assign({}, css.root, { position: "relative", margin: "10vh auto 0", boxShadow: "0 10px 40px rgba(0,0,0,0.3)" }), [
+          el("p", { "data-sandbox-banner": "", role: "note", text: "Stripe sandbox — simulated 3D Secure challenge, no real bank" }, css.banner),
+          el("p", { text: "Your bank asks you to confirm this payment of " + formatAmount(pi.amount, pi.currency) + "." }, css.message),
+          complete,
+          fail,
+        ]);
+      const overlay = el("div", { "data-sandbox-3ds-overlay": "" }, {
+        position: "fixed", inset: "0", zIndex: "2147483647", background: "rgba(16,24,40,0.6)", overflow: "auto",
+      }, [dialog]);
+      document.body.appendChild(overlay);
+      complete.focus();
+    });
+  }
+
+  async function handleNextAction(key, opts) {
+    if (!opts || typeof opts.clientSecret !== "string") {
+      throw new IntegrationError("handleNextAction() needs {clientSecret}, the PaymentIntent's client secret.");
+    }
+    const id = intentIdFromSecret(opts.clientSecret);
+    const got = await retrievePaymentIntent(key, opts.clientSecret);
+    if (got.error) return got;
+    let pi = got.paymentIntent;
+    if (pi.status !== "requires_action") return { paymentIntent: pi };
+    const outcome = await challenge(pi);
+    let res, body;
+    try {
+      res = await fetch(BASE + "/_sandbox/payment_intents/" + encodeURIComponent(id) + "/authenticate", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ client_secret: opts.clientSecret, outcome }),
+      });
+      body = await res.json();
+    } catch (err) {
+      return { error: { type: "api_connection_error", message: "Could not reach the Stripe sandbox at " + BASE + ". Is it running?" } };
+    }
+    if (!res.ok) return { error: (body && body.error) || { type: "api_error", message: "HTTP " + res.status } };
+    pi = body;
+    if (pi.status === "requires_payment_method" && pi.last_payment_error) {
+      return { error: Object.assign({}, pi.last_payment_error, { payment_intent: pi }) };
+    }
+    return { paymentIntent: pi };
+  }
+
   function unsupported(name) {
     return function () {
-      throw new Error(PREFIX + name + "() is not implemented by the development stand-in; only initEmbeddedCheckout() is.");
+      throw new IntegrationError(
+        name + "() is not implemented by the development stand-in; it has initEmbeddedCheckout, elements, createConfirmationToken, handleNextAction and retrievePaymentIntent.",
+      );
     };
   }
 
@@ -485,7 +910,18 @@
           });
         });
       },
-      elements: unsupported("elements"),
+      elements(opts) {
+        return new Elements(this, opts);
+      },
+      createConfirmationToken(opts) {
+        return Promise.resolve().then(() => createConfirmationToken(publishableKey, opts));
+      },
+      handleNextAction(opts) {
+        return Promise.resolve().then(() => handleNextAction(publishableKey, opts));
+      },
+      retrievePaymentIntent(clientSecret) {
+        return Promise.resolve().then(() => retrievePaymentIntent(publishableKey, clientSecret));
+      },
       initCheckout: unsupported("initCheckout"),
       redirectToCheckout: unsupported("redirectToCheckout"),
       confirmPayment: unsupported("confirmPayment"),

@@ -40,6 +40,7 @@
 //	POST /_sandbox/payment_intents/{id}/authenticate  {"client_secret","outcome":"complete"|"fail"}:
 //	                                    the 3D Secure challenge (the stand-in's handleNextAction)
 //	POST /_sandbox/prices               register a price usable as line_items[i][price]
+//	POST|GET|DELETE /_sandbox/faults    inject failures into the next API requests (faults.go)
 //	GET  /_sandbox/requests             log of every /v1/ request (never the Authorization header)
 //	POST /_sandbox/reset                forget everything (sessions, intents, events, keys, the log)
 //	GET  /_sandbox/health               {"ok":true}
@@ -131,6 +132,7 @@ type Sandbox struct {
 	intentList     []*paymentIntent // in creation order
 	tokens         map[string]*confirmationToken
 	paymentMethods map[string]*paymentMethod
+	faults         []*fault
 	customers      map[string]*customer
 	portals        map[string]*portalSession
 	events         []*event
@@ -164,6 +166,7 @@ func (sb *Sandbox) resetLocked() {
 	sb.portals = map[string]*portalSession{}
 	sb.events = nil
 	sb.eventByID = map[string]*event{}
+	sb.faults = nil
 	// Deliveries of forgotten events stop.
 	if sb.cancelDeliveries != nil {
 		sb.cancelDeliveries()
@@ -252,6 +255,8 @@ type requestRecord struct {
 	StripeVersion  string         `json:"stripe_version,omitempty"`
 	Status         int            `json:"status"`
 	Replayed       bool           `json:"idempotent_replayed,omitempty"`
+	Fault          string         `json:"fault,omitempty"`          // an injected fault's kind
+	FaultExecuted  bool           `json:"fault_executed,omitempty"` // the faulted request was processed
 }
 
 // ---------------------------------------------------------------------------
@@ -359,7 +364,7 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"     /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
 			"Stand-in Stripe.js: /stripe.js\n"+
 			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
-			"     /_sandbox/payment_intents/{id}/authenticate, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
+			"     /_sandbox/payment_intents/{id}/authenticate, /_sandbox/faults, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
 	default:
 		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
 			"Unknown path %s on the Stripe sandbox.", path).envelope())
@@ -401,15 +406,37 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if corsForAPI(w, r) {
 		return
 	}
+	// An injected fault (faults.go) may delay, replace or drop the answer.
+	f := sb.takeFault(r.Method, r.URL.Path)
+	if f != nil {
+		f.wait(r.Context())
+	}
 	// Read the body before taking the lock; build the response under the lock and
 	// write it after releasing it, so slow clients never hold up others.
 	form, formErr := readForm(r)
 
 	sb.mu.Lock()
-	status, body, replayed := sb.apiLocked(r, form, formErr, idemKey, version, h.Get("Request-Id"))
-	sb.logLocked(r, form, idemKey, version, status, replayed)
+	var (
+		status   int
+		body     []byte
+		replayed string
+	)
+	if f == nil || f.executes() {
+		status, body, replayed = sb.apiLocked(r, form, formErr, idemKey, version, h.Get("Request-Id"))
+	}
+	if f != nil {
+		status, body = f.answer(status, body)
+		if f.Kind != "slow" {
+			replayed = ""
+		}
+	}
+	sb.logLocked(r, form, idemKey, version, status, replayed, f)
 	sb.mu.Unlock()
 
+	if f != nil && f.Kind == "drop" {
+		// Close the connection without an answer; net/http does not log this.
+		panic(http.ErrAbortHandler)
+	}
 	if replayed != "" {
 		h.Set("Idempotent-Replayed", "true")
 		h.Set("Original-Request", replayed)
@@ -529,7 +556,7 @@ func readForm(r *http.Request) (url.Values, *apiError) {
 	return vals, nil
 }
 
-func (sb *Sandbox) logLocked(r *http.Request, form url.Values, idemKey, version string, status int, replayed string) {
+func (sb *Sandbox) logLocked(r *http.Request, form url.Values, idemKey, version string, status int, replayed string, f *fault) {
 	rec := requestRecord{
 		Time:           sb.now().UTC().Format(time.RFC3339Nano),
 		Method:         r.Method,
@@ -539,6 +566,9 @@ func (sb *Sandbox) logLocked(r *http.Request, form url.Values, idemKey, version 
 		StripeVersion:  version,
 		Status:         status,
 		Replayed:       replayed != "",
+	}
+	if f != nil {
+		rec.Fault, rec.FaultExecuted = f.Kind, f.executes()
 	}
 	for k, vs := range form {
 		if len(vs) == 1 {
@@ -1450,7 +1480,7 @@ func (p *price) object() map[string]any {
 
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Content-Type")
 	h.Set("Access-Control-Max-Age", "600")
 }
@@ -1542,6 +1572,8 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 			sb.mu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 		}
+	case path == "/faults":
+		sb.devFaults(w, r)
 	case path == "/events":
 		if route(http.MethodGet) {
 			sb.devEvents(w, r)

@@ -405,7 +405,7 @@ func TestDelayedPaymentSettles(t *testing.T) {
 	}
 	got := e.retrieve(s.ID, "payment_intent")
 	if got.Status != "complete" || got.PaymentStatus != "unpaid" || got.PaymentIntent.Status != "processing" ||
-		got.PaymentIntent.PaymentMethod == nil {
+		got.PaymentIntent.PaymentMethod == nil || strings.Join(got.PaymentIntent.PaymentMethodTypes, ",") != "card,sepa_debit" {
 		t.Fatalf("after delayed pay: %s %s %+v", got.Status, got.PaymentStatus, got.PaymentIntent)
 	}
 	if ts := e.events("").types(); strings.Join(ts, ",") != "payment_intent.created,payment_intent.processing,checkout.session.completed" {

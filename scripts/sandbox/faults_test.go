@@ -268,3 +268,37 @@ func TestFaultEndpoints(t *testing.T) {
 		t.Errorf("health during a slow fault")
 	}
 }
+
+func TestRequestLogFilters(t *testing.T) {
+	e := newEnv(t)
+	s := e.create(tshirtParams())
+	mid := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	e.retrieve(s.ID)
+	e.createPI(usd(2000))
+	get := func(q string) []loggedRequest {
+		t.Helper()
+		res, body := e.do(http.MethodGet, "/_sandbox/requests"+q, "", nil, map[string]string{})
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", q, res.StatusCode, body)
+		}
+		var l struct{ Requests []loggedRequest }
+		json.Unmarshal(body, &l)
+		return l.Requests
+	}
+	if l := get("?method=post"); len(l) != 2 {
+		t.Errorf("method filter: %+v", l)
+	}
+	if l := get("?path_prefix=/v1/checkout/sessions"); len(l) != 2 {
+		t.Errorf("path filter: %+v", l)
+	}
+	if l := get("?method=POST&path_prefix=/v1/payment_intents"); len(l) != 1 || l[0].Path != "/v1/payment_intents" {
+		t.Errorf("both filters: %+v", l)
+	}
+	if l := get("?since=" + mid.Format(time.RFC3339Nano)); len(l) != 2 || l[0].Method != "GET" {
+		t.Errorf("since filter: %+v", l)
+	}
+	if res, _ := e.do(http.MethodGet, "/_sandbox/requests?since=yesterday", "", nil, map[string]string{}); res.StatusCode != 400 {
+		t.Errorf("bad since: %d", res.StatusCode)
+	}
+}

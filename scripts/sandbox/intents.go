@@ -30,6 +30,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -214,6 +215,9 @@ func (sb *Sandbox) attemptLocked(pi *paymentIntent, pm *paymentMethod, authentic
 	pi.PaymentMethod = pm
 	pi.LastPaymentError = nil
 	pi.NextAction = nil
+	if !slices.Contains(pi.PaymentMethodTypes, pm.Type) {
+		pi.PaymentMethodTypes = append(slices.Clone(pi.PaymentMethodTypes), pm.Type)
+	}
 	if pm.Type == "sepa_debit" { // a delayed-notification method: settles later
 		pi.Status = "processing"
 		pi.Charge = &charge{ID: newID("ch_", 24), Created: sb.now().Unix(), Amount: pi.Amount, Status: "pending",

@@ -41,7 +41,8 @@
 //	                                    the 3D Secure challenge (the stand-in's handleNextAction)
 //	POST /_sandbox/prices               register a price usable as line_items[i][price]
 //	POST|GET|DELETE /_sandbox/faults    inject failures into the next API requests (faults.go)
-//	GET  /_sandbox/requests             log of every /v1/ request (never the Authorization header)
+//	GET  /_sandbox/requests[?method=&path_prefix=&since=RFC3339]
+//	                                    log of every /v1/ request (never the Authorization header)
 //	POST /_sandbox/reset                forget everything (sessions, intents, events, keys, the log)
 //	GET  /_sandbox/health               {"ok":true}
 //
@@ -1557,13 +1558,7 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 		}
 	case path == "/requests":
 		if route(http.MethodGet) {
-			sb.mu.Lock()
-			reqs := slices.Clone(sb.requests)
-			sb.mu.Unlock()
-			if reqs == nil {
-				reqs = []requestRecord{}
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"requests": reqs})
+			sb.devRequests(w, r)
 		}
 	case path == "/reset":
 		if route(http.MethodPost) {
@@ -1625,6 +1620,38 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
 	}
+}
+
+// devRequests serves the request log, optionally only the requests with a
+// method, a path prefix, or a time at or after since (RFC 3339).
+func (sb *Sandbox) devRequests(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			e := devError(http.StatusBadRequest, "parameter_invalid", "since", "since must be an RFC 3339 time such as 2026-11-22T12:00:00Z.")
+			writeJSON(w, e.status, e.envelope())
+			return
+		}
+		since = t
+	}
+	method, prefix := strings.ToUpper(q.Get("method")), q.Get("path_prefix")
+	sb.mu.Lock()
+	reqs := []requestRecord{}
+	for _, rec := range sb.requests {
+		if method != "" && rec.Method != method || prefix != "" && !strings.HasPrefix(rec.Path, prefix) {
+			continue
+		}
+		if !since.IsZero() {
+			if t, err := time.Parse(time.RFC3339Nano, rec.Time); err == nil && t.Before(since) {
+				continue
+			}
+		}
+		reqs = append(reqs, rec)
+	}
+	sb.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"requests": reqs})
 }
 
 type checkoutSummary struct {

@@ -19,6 +19,12 @@
 #   STRIPE_WEBHOOK_SECRET  sandbox mode: the whsec_ secret the sandbox signs webhook
 #                   events with and the worker verifies them with (default: a random
 #                   one per run); events go to http://127.0.0.1:$PORT/webhook
+#   ADMIN_TOKEN     sandbox mode: the operator API's token (default: a random one
+#                   per run, printed by make dev, unless .dev.vars sets one)
+#   D1_PERSIST_DIR  where the local D1 database (the orders) lives; default: for
+#                   make dev wrangler's own .wrangler/state (kept across runs), for a
+#                   command a fresh directory, removed afterwards. The schema
+#                   (worker/migrations) is applied before the worker starts.
 #   EXAMPLES_PORT   make dev serves site/examples (pages with the embed snippet)
 #                   from this other origin (default 8790)
 #   ALLOWED_ORIGINS the worker's ALLOWED_ORIGINS (default: the examples' origin,
@@ -58,6 +64,7 @@ cleanup() {
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	done
 	[ -z "${assets_dir:-}" ] || rm -rf "$assets_dir"
+	[ -z "${d1_tmp:-}" ] || rm -rf "$d1_tmp"
 	exit "$code"
 }
 trap cleanup EXIT
@@ -110,6 +117,14 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 		--var "STRIPE_API_BASE:$SANDBOX_URL"
 		--var "STRIPE_JS_URL:$SANDBOX_URL/stripe.js"
 		--var "STRIPE_WEBHOOK_SECRET:$STRIPE_WEBHOOK_SECRET")
+	# The operator API (GET /admin/orders, ...), with a token made for this run.
+	if [ -z "${ADMIN_TOKEN:-}" ] && ! { [ -f .dev.vars ] && grep -qE '^[[:space:]]*ADMIN_TOKEN[[:space:]]*=' .dev.vars; }; then
+		ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	fi
+	if [ -n "${ADMIN_TOKEN:-}" ]; then
+		vars+=(--var "ADMIN_TOKEN:$ADMIN_TOKEN")
+		export ADMIN_TOKEN
+	fi
 	export SANDBOX_URL
 	# The pages' Content-Security-Policy (site/_headers) must also allow the
 	# sandbox's origin: serve a copy of the built site whose policy adds it,
@@ -125,11 +140,26 @@ fi
 [ -z "${ALLOWED_ORIGINS:-}" ] || vars+=(--var "ALLOWED_ORIGINS:$ALLOWED_ORIGINS")
 for v in ${WRANGLER_VARS:-}; do vars+=(--var "$v"); done
 
+# Orders live in D1 (binding DB): apply the schema to the local database first.
+d1=()
+if [ -n "${D1_PERSIST_DIR:-}" ]; then
+	d1=(--persist-to "$D1_PERSIST_DIR")
+elif [ $# -gt 0 ]; then
+	d1_tmp=$(mktemp -d)
+	D1_PERSIST_DIR=$d1_tmp
+	d1=(--persist-to "$D1_PERSIST_DIR")
+fi
+export D1_PERSIST_DIR
+if ! wrangler d1 migrations apply DB --local "${d1[@]}" </dev/null >>"$(out d1-migrations)" 2>&1; then
+	echo "stack: applying the D1 migrations (worker/migrations) failed; see ${STACK_LOG_DIR:-the output above}" >&2
+	exit 1
+fi
+
 BASE_URL="http://$HOST:$PORT"
 export BASE_URL
 setsid wrangler dev "$WORKER_SCRIPT" --local --ip "$HOST" --port "$PORT" \
 	--inspector-port "$INSPECTOR_PORT" --show-interactive-dev-session=false \
-	"${assets[@]}" "${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
+	"${d1[@]}" "${assets[@]}" "${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
 pids+=($!)
 WRANGLER_PID=$!
 export WRANGLER_PID
@@ -147,6 +177,10 @@ else
 	echo "  Checkout kit running at $BASE_URL  (Stripe: $STRIPE_MODE${SANDBOX_URL:+, sandbox at $SANDBOX_URL})"
 	echo "  Open $BASE_URL/ and buy something; test card 4242 4242 4242 4242. Ctrl-C stops."
 	echo "  The embed snippet on another site: http://$HOST:$EXAMPLES_PORT/plain.html and http://$HOST:$EXAMPLES_PORT/hugo-shaped/"
+	if [ -n "${ADMIN_TOKEN:-}" ] && [ "$STRIPE_MODE" = sandbox ]; then
+		echo "  Orders (the operator API, token made for this run):"
+		echo "    curl -H 'Authorization: Bearer $ADMIN_TOKEN' $BASE_URL/admin/orders"
+	fi
 	echo
 	wait "${pids[@]}"
 fi

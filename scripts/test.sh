@@ -18,6 +18,7 @@ go vet ./...
 go vet -tags contract ./worker
 go vet -tags integration ./scripts/e2e
 go vet -tags integration,hardening ./scripts/e2e
+go vet -tags integration,webhooks ./scripts/e2e
 GOOS=js GOARCH=wasm go vet ./wasm
 
 step "TypeScript type check (tsc --noEmit, strict)"
@@ -53,6 +54,8 @@ for compiler in go tinygo; do
 			node --test scripts/e2e/browser.test.mjs &&
 			node --test scripts/e2e/embed.test.mjs &&
 			node --test scripts/e2e/instance.test.mjs'
+	step "webhooks and orders: $compiler build in wrangler dev with local D1 and the sandbox delivering signed events"
+	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-webhooks bash scripts/webhooks.sh
 	step "bad-input suite: $compiler build in wrangler dev with the Stripe sandbox (ADMIN_TOKEN, two currencies)"
 	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-hardening \
 		bash scripts/hardening.sh -run 'TestBadRequests'

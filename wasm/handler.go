@@ -6,11 +6,21 @@ import (
 	"checkoutkit/worker"
 )
 
-// newHandler is shared by the wasm and host builds.
-func newHandler(getenv func(string) string, client *http.Client) http.Handler {
+// newHandler is shared by the wasm and host builds. store keeps the orders
+// (nil: none are recorded).
+//
+// This is where a shop plugs in its own fulfillment action, e.g.
+//
+//	s.SetFulfiller(worker.Fulfillers{worker.LogFulfiller{}, myAction})
+//
+// (see worker.Fulfiller; the default is a log line, plus a POST to
+// FULFILLMENT_WEBHOOK_URL when it is set).
+func newHandler(getenv func(string) string, client *http.Client, store worker.Store) http.Handler {
 	cfg, err := worker.LoadConfig(getenv)
 	if err != nil {
 		return worker.ConfigErrorHandler(err)
 	}
-	return worker.NewServer(cfg, client)
+	s := worker.NewServer(cfg, client)
+	s.SetStore(store)
+	return s
 }

@@ -8,7 +8,12 @@
 // at globalThis.context.binding and sets on it:
 //   serve(method, url, headers, body, reply)  handle one request; reply(status, headers, body)
 //   fetchDone(id, status, headers, body, err) answer to a fetch it started
-// and calls bridge.ready() once it is set up. Headers cross as one
+//   d1Done(id, result, err)                   answer to a D1 statement it started
+// and calls bridge.ready() once it is set up. Go starts fetches with
+// bridge.fetch(id, method, url, headers, body) and D1 statements with
+// bridge.d1(id, binding, mode, sql, params): params a JSON array, mode "run"
+// (answered with JSON {"changes","last_row_id"}) or "raw" (JSON
+// [[column names], [values]...]); see wasm/d1_js.go. Headers cross as one
 // "name: value\n" string and bodies as one Uint8Array (or null), which keeps
 // the number of JS values per request small.
 //
@@ -98,6 +103,24 @@ export class GoInstance {
           .catch((err) => [0, "", null, String((err && err.message) || err) || "fetch failed"])
           .then((result) => {
             if (!this.dead) this.bridge.fetchDone(id, ...result);
+          })
+          .catch((err) => this.kill(err));
+      },
+      d1: (id, binding, mode, sql, params) => {
+        Promise.resolve()
+          .then(() => {
+            const db = env[binding];
+            if (!db || typeof db.prepare !== "function") throw new Error(`no D1 database is bound as ${binding}`);
+            const stmt = db.prepare(sql).bind(...JSON.parse(params));
+            return mode === "raw" ? stmt.raw({ columnNames: true }) : stmt.run();
+          })
+          .then((res) => {
+            const out = mode === "raw" ? res : { changes: res.meta.changes, last_row_id: res.meta.last_row_id };
+            return [JSON.stringify(out), ""];
+          })
+          .catch((err) => ["", String((err && err.message) || err) || "D1 statement failed"])
+          .then((result) => {
+            if (!this.dead) this.bridge.d1Done(id, ...result);
           })
           .catch((err) => this.kill(err));
       },

@@ -7,18 +7,33 @@
 package main
 
 import (
+	"database/sql"
 	"net/http"
 	"syscall/js"
+
+	"checkoutkit/worker"
 
 	"github.com/syumai/workers/cloudflare"
 )
 
+// d1Binding is the D1 database's binding name (wrangler.toml [[d1_databases]]).
+const d1Binding = "DB"
+
 func main() {
 	// loader.mjs puts the bridge object at context.binding, next to context.env
 	// where syumai/workers' cloudflare.Getenv reads the environment.
-	bridge := js.Global().Get("context").Get("binding")
+	runtime := js.Global().Get("context")
+	bridge := runtime.Get("binding")
 	client := &http.Client{Transport: newFetchTransport(bridge)}
-	s := &server{h: newHandler(cloudflare.Getenv, client)}
+	// Orders live in D1 when the binding exists; without it the worker
+	// records none (POST /webhook and /admin/orders answer 503).
+	var store worker.Store
+	if env := runtime.Get("env"); env.Truthy() {
+		if db := env.Get(d1Binding); db.Truthy() && db.Get("prepare").Type() == js.TypeFunction {
+			store = worker.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
+		}
+	}
+	s := &server{h: newHandler(cloudflare.Getenv, client, store)}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	bridge.Call("ready")
 	select {} // requests arrive as calls to serve

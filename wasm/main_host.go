@@ -9,6 +9,8 @@ import (
 	"log"
 	"net/http"
 	"os"
+
+	"checkoutkit/worker"
 )
 
 func main() {
@@ -20,7 +22,8 @@ func main() {
 	if siteDir == "" {
 		siteDir = "dist/site"
 	}
-	api := newHandler(os.Getenv, &http.Client{})
+	// Orders are kept in memory, lost when the process ends.
+	api := newHandler(os.Getenv, &http.Client{}, worker.NewMemStore())
 	files := http.FileServer(http.Dir(siteDir))
 	// Like wrangler's [assets]: a file that exists is served, anything else goes
 	// to the worker.

@@ -367,6 +367,9 @@ func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fromStripe(err, "checkout session"))
 		return
 	}
+	if sess.Status == "complete" {
+		s.fulfillAfterStatus(r.Context(), id) // fulfill.go: record the order if the webhook has not
+	}
 	resp := sessionStatusResponse{Status: sess.Status, PaymentStatus: sess.PaymentStatus, CustomerEmail: sess.CustomerEmail}
 	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
 		resp.CustomerEmail = sess.CustomerDetails.Email

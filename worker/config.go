@@ -46,6 +46,15 @@ type Config struct {
 	// tokens naming a returning customer (payments_customer.go). Empty
 	// refuses such tokens.
 	CustomerTokenSecret string
+	// WebhookSecret is STRIPE_WEBHOOK_SECRET (whsec_...), a secret: the
+	// signing secret of the webhook endpoint (webhook.go). Empty: POST
+	// /webhook answers 500 so that Stripe keeps the events until it is set.
+	WebhookSecret string
+	// FulfillmentURL is FULFILLMENT_WEBHOOK_URL: where the built-in
+	// fulfillment hook POSTs each paid order (fulfill.go); empty: none.
+	// FulfillmentSecret is FULFILLMENT_WEBHOOK_SECRET, a secret that signs
+	// those POSTs (Kit-Signature); empty: unsigned.
+	FulfillmentURL, FulfillmentSecret string
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -62,6 +71,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AdminToken:     strings.TrimSpace(getenv("ADMIN_TOKEN")),
 
 		CustomerTokenSecret: strings.TrimSpace(getenv("CUSTOMER_TOKEN_SECRET")),
+		WebhookSecret:       strings.TrimSpace(getenv("STRIPE_WEBHOOK_SECRET")),
+		FulfillmentURL:      strings.TrimSpace(getenv("FULFILLMENT_WEBHOOK_URL")),
+		FulfillmentSecret:   strings.TrimSpace(getenv("FULFILLMENT_WEBHOOK_SECRET")),
 	}
 	switch {
 	case c.SecretKey == "":
@@ -77,6 +89,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < minAdminTokenLen {
 		return c, fmt.Errorf("CUSTOMER_TOKEN_SECRET is too short: use at least %d random characters (e.g. `openssl rand -hex 32`)", minAdminTokenLen)
+	}
+	if c.WebhookSecret != "" && !strings.HasPrefix(c.WebhookSecret, "whsec_") {
+		return c, fmt.Errorf("STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...), shown with the endpoint in Stripe's Dashboard")
+	}
+	if c.FulfillmentURL != "" {
+		if err := checkAbsoluteURL(c.FulfillmentURL); err != nil {
+			return c, fmt.Errorf("FULFILLMENT_WEBHOOK_URL: %v", err)
+		}
 	}
 	if c.APIBase != "" {
 		if err := checkAbsoluteURL(c.APIBase); err != nil {

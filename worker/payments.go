@@ -121,7 +121,7 @@ func (o *Order) idempotencyKey(kind string) string { return "kit-" + kind + "-" 
 
 // metadata is the order's metadata on Stripe objects (see contracts: HOOKS reads it).
 func (o *Order) metadata() map[string]string {
-	return map[string]string{metaOrder: o.Ref, metaCart: o.Cart()}
+	return map[string]string{metaOrder: o.Ref, metaCart: o.Cart(), metaFlow: o.Flow}
 }
 
 func validIdempotencyKey(k string) bool {

@@ -36,6 +36,10 @@ type Server struct {
 	// static stock only); approvals are the approval rules (approval.go).
 	sold      SoldCounter
 	approvals []ApprovalRule
+	// store records orders (nil: none; see SetStore) and fulfiller acts on
+	// paid ones (fulfill.go).
+	store     Store
+	fulfiller Fulfiller
 }
 
 // NewServer builds the handler. httpClient carries every call to Stripe (on
@@ -57,6 +61,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 		publicOrigin:   originOf(cfg.PublicURL),
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		configBody:     configBody(cfg),
+		fulfiller:      defaultFulfiller(cfg, httpClient),
 	}
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
@@ -74,6 +79,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 	s.routes.handle(http.MethodGet, "/session-status", s.handleSessionStatus)
 	s.adminRoutes()   // admin.go: the operator API under /admin/
 	s.paymentRoutes() // payments.go: confirm-intent, approval rules, operator payment endpoints
+	s.webhookRoutes() // webhook.go: POST /webhook, and orders.go: the operator API's orders
 	return s
 }
 

@@ -1,0 +1,140 @@
+package worker
+
+// The operator API's orders (bearer token, see admin.go):
+//
+//	GET /admin/orders?state=paid&limit=20&cursor=...   newest first
+//	GET /admin/orders/{id}                             id: ord_..., cs_... or pi_...
+//
+// A list answers {"object":"list","data":[order...],"has_more":bool,
+// "next_cursor":"..."}; pass next_cursor as cursor for the next page.
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+const (
+	defaultOrdersLimit = 20
+	maxOrdersLimit     = 100
+)
+
+func (s *Server) orderRoutes() {
+	s.routes.handle(http.MethodGet, "/admin/orders", s.admin(s.handleListOrders))
+	s.routes.handle(http.MethodGet, "/admin/orders/{id}", s.admin(s.handleGetOrder))
+}
+
+type orderList struct {
+	Object     string        `json:"object"`
+	Data       []OrderRecord `json:"data"`
+	HasMore    bool          `json:"has_more"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// encodeCursor and decodeCursor make the opaque cursor of ListOrders:
+// base64url("<created>:<id>").
+func encodeCursor(o *OrderRecord) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.Created, 10) + ":" + o.ID))
+}
+
+func decodeCursor(c string) (*orderCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, false
+	}
+	created, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(created, 10, 64)
+	if !ok || err != nil || n < 0 || !validOrderKey(id) {
+		return nil, false
+	}
+	return &orderCursor{Created: n, ID: id}, true
+}
+
+// validOrderKey accepts what an order may be looked up by.
+func validOrderKey(id string) bool {
+	return validOrderRef(id) || validSessionID(id) || hasIDPrefix(id, "pi_")
+}
+
+func (s *Server) handleListOrders(w http.ResponseWriter, r *http.Request) {
+	q := OrderQuery{Limit: defaultOrdersLimit}
+	for name, values := range r.URL.Query() {
+		if len(values) != 1 {
+			writeError(w, badRequest("invalid_parameter", name, "give %s once", name))
+			return
+		}
+		v := values[0]
+		switch name {
+		case "state":
+			if !validOrderState(v) {
+				writeError(w, badRequest("invalid_state", "state", "state must be one of %s", joinStates()))
+				return
+			}
+			q.State = OrderState(v)
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxOrdersLimit {
+				writeError(w, badRequest("invalid_limit", "limit", "limit must be a whole number between 1 and %d", maxOrdersLimit))
+				return
+			}
+			q.Limit = n
+		case "cursor":
+			c, ok := decodeCursor(v)
+			if !ok {
+				writeError(w, badRequest("invalid_cursor", "cursor", "cursor must be a next_cursor from a previous page"))
+				return
+			}
+			q.After = c
+		default:
+			writeError(w, badRequest("unknown_parameter", name, "unknown parameter %q; use state, limit or cursor", name))
+			return
+		}
+	}
+	if s.store == nil {
+		writeError(w, errNoStore)
+		return
+	}
+	orders, more, err := s.store.ListOrders(r.Context(), q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	list := orderList{Object: "list", Data: orders, HasMore: more}
+	if list.Data == nil {
+		list.Data = []OrderRecord{}
+	}
+	if more {
+		list.NextCursor = encodeCursor(&orders[len(orders)-1])
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validOrderKey(id) {
+		writeError(w, badRequest("invalid_order_id", "id", "the order id must be an order reference (ord_...), a Checkout Session id (cs_...) or a PaymentIntent id (pi_...)"))
+		return
+	}
+	if s.store == nil {
+		writeError(w, errNoStore)
+		return
+	}
+	o, err := s.store.Order(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if o == nil {
+		writeError(w, &apiError{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id + " is recorded"})
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func joinStates() string {
+	s := make([]string, len(orderStates))
+	for i, st := range orderStates {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}

@@ -56,6 +56,7 @@ for compiler in go tinygo; do
 			node --test scripts/e2e/instance.test.mjs'
 	step "webhooks and orders: $compiler build in wrangler dev with local D1 and the sandbox delivering signed events"
 	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-webhooks bash scripts/webhooks.sh
+	WORKER_DIR=$dir node --test scripts/e2e/webhook_instance.test.mjs
 	step "bad-input suite: $compiler build in wrangler dev with the Stripe sandbox (ADMIN_TOKEN, two currencies)"
 	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-hardening \
 		bash scripts/hardening.sh -run 'TestBadRequests'

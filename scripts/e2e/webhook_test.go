@@ -502,7 +502,9 @@ func TestHooksConfirmIntentOrders(t *testing.T) {
 				ID            string `json:"id"`
 				Status        string `json:"status"`
 				PaymentIntent string `json:"payment_intent"`
-				Error         struct{ PaymentIntent string `json:"payment_intent"` }
+				Error         struct {
+					PaymentIntent string `json:"payment_intent"`
+				}
 			}
 			decode(t, r, &pi)
 			id := pi.ID

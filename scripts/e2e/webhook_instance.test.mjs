@@ -1,0 +1,152 @@
+// The D1 driver (wasm/d1_js.go over instance.mjs's bridge) in the long-lived
+// Go instance, run in Node with the real wasm build and a stand-in for the D1
+// binding: statements and their parameters cross as Go sent them, rows come
+// back typed, errors become 500s without killing the instance, and memory
+// stays flat over thousands of statements (syumai/workers' d1 driver leaks
+// two callbacks' worth per statement in a long-lived instance).
+//
+//   WORKER_DIR=dist/worker node --test scripts/e2e/webhook_instance.test.mjs
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const WORKER_DIR = process.env.WORKER_DIR;
+if (!WORKER_DIR) throw new Error("WORKER_DIR must be set (a build: app.wasm, wasm_exec.js, instance.mjs)");
+const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 4000);
+
+await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
+const { InstancePool } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
+const wasm = new WebAssembly.Module(fs.readFileSync(path.join(WORKER_DIR, "app.wasm")));
+const compiler = fs.existsSync(path.join(WORKER_DIR, "COMPILER")) ? fs.readFileSync(path.join(WORKER_DIR, "COMPILER"), "utf8").trim() : "?";
+
+const ADMIN_TOKEN = "admin-token-for-the-instance-test-0123456789";
+const SECRET = "whsec_instance";
+const ORIGIN = "http://shop.test";
+
+// fakeD1 answers the worker's queries the way D1 would for a database of
+// `orders` orders with one line each, every webhook event already processed.
+function fakeD1(orders = 20) {
+  const db = { statements: [], fail: null };
+  const orderRow = (i) => [`ord_${i.toString(16).padStart(16, "0")}`, "checkout", "paid", `cs_test_${i}`, "", "j@example.com", "usd",
+    1200, 1200, 0, 0, "done", 1, 1795330000 + i, 1795330000 + i, 1795330000 + i];
+  db.prepare = (sql) => ({
+    bind: (...args) => ({
+      run: async () => {
+        db.statements.push({ sql, args, mode: "run" });
+        if (db.fail) throw new Error(db.fail);
+        return { success: true, meta: { changes: 1, last_row_id: 7 } };
+      },
+      raw: async (opts) => {
+        db.statements.push({ sql, args, mode: "raw", opts });
+        if (db.fail) throw new Error(db.fail);
+        if (sql.includes("FROM webhook_events")) return [["COUNT(*)"], [1]];
+        if (sql.includes("FROM order_lines")) {
+          const ids = JSON.parse(args[0]);
+          return [["order_id", "product_id", "description", "quantity", "unit_amount", "amount_total"],
+            ...ids.map((id) => [id, "mug", "Enamel mug \u2615 \"quoted\"", 1, 1200, 1200])];
+        }
+        if (sql.includes("FROM orders")) {
+          const limit = Number(args[args.length - 1]);
+          const rows = [];
+          for (let i = 0; i < Math.min(orders, limit); i++) rows.push(orderRow(orders - i));
+          return [["id", "flow", "state", "s", "p", "email", "currency", "at", "ar", "ac", "livemode", "f", "fa", "fat", "created_at", "updated_at"], ...rows];
+        }
+        return [];
+      },
+    }),
+  });
+  return db;
+}
+
+function signed(body) {
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = crypto.createHmac("sha256", SECRET).update(`${t}.${body}`).digest("hex");
+  return new Request(ORIGIN + "/webhook", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": `t=${t},v1=${v1}` }, body });
+}
+
+const duplicate = JSON.stringify({ id: "evt_dup", object: "event", api_version: "2025-08-27.basil", type: "checkout.session.completed", data: { object: { id: "cs_test_1" } } });
+const list = () => new Request(ORIGIN + "/admin/orders?limit=20", { headers: { authorization: "Bearer " + ADMIN_TOKEN } });
+
+function envWith(db) {
+  return { STRIPE_SECRET_KEY: "sk_test_instance", ADMIN_TOKEN, STRIPE_WEBHOOK_SECRET: SECRET, DB: db };
+}
+
+test(`${compiler}: D1 statements cross the bridge with their parameters and typed rows`, async () => {
+  const db = fakeD1();
+  const pool = new InstancePool(wasm);
+  const env = envWith(db);
+  const res = await pool.fetch(list(), env);
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = await res.json();
+  assert.equal(body.data.length, 20);
+  assert.equal(body.has_more, false);
+  const o = body.data[0];
+  assert.equal(o.id, "ord_0000000000000014");
+  assert.equal(o.amount_total, 1200);
+  assert.equal(o.livemode, false);
+  assert.equal(o.payment_intent, undefined, "an empty PaymentIntent id is left out");
+  assert.deepEqual(o.lines, [{ product: "mug", description: "Enamel mug \u2615 \"quoted\"", quantity: 1, unit_amount: 1200, amount_total: 1200 }]);
+  const [q, lines] = db.statements;
+  assert.equal(q.mode, "raw");
+  assert.deepEqual(q.opts, { columnNames: true });
+  assert.match(q.sql, /ORDER BY created_at DESC, id DESC LIMIT \?1$/);
+  assert.deepEqual(q.args, [21]);
+  assert.deepEqual(JSON.parse(lines.args[0]).length, 20);
+
+  const dup = await pool.fetch(signed(duplicate), env);
+  assert.equal(dup.status, 200);
+  assert.deepEqual(await dup.json(), { received: true, duplicate: true });
+  assert.deepEqual(db.statements[2].args, ["evt_dup"]);
+  assert.equal(pool.started, 1);
+});
+
+test(`${compiler}: a D1 error is a 500 for that request only`, async () => {
+  const db = fakeD1();
+  const pool = new InstancePool(wasm);
+  const env = envWith(db);
+  db.fail = "D1_ERROR: no such table: orders: SQLITE_ERROR";
+  const bad = await pool.fetch(list(), env);
+  assert.equal(bad.status, 500);
+  assert.equal((await bad.json()).error.code, "internal_error");
+  const wh = await pool.fetch(signed(duplicate), env);
+  assert.equal(wh.status, 500, "a webhook the worker could not record is not acknowledged");
+  db.fail = null;
+  const ok = await pool.fetch(list(), env);
+  assert.equal(ok.status, 200);
+  assert.equal(pool.started, 1);
+  // Without the binding the worker records nothing and says so.
+  const none = await new InstancePool(wasm).fetch(list(), { STRIPE_SECRET_KEY: "sk_test_instance", ADMIN_TOKEN });
+  assert.equal(none.status, 503);
+  assert.equal((await none.json()).error.code, "orders_unavailable");
+});
+
+test(`${compiler}: memory stays flat over ${REQUESTS} requests with D1 statements`, async () => {
+  const db = fakeD1();
+  const pool = new InstancePool(wasm);
+  const env = envWith(db);
+  assert.equal((await pool.fetch(list(), env)).status, 200);
+  const inst = pool.get(env);
+  const warmup = Math.floor(Math.min(2000, REQUESTS / 3));
+  let atWarmup = 0;
+  const cpu = { list: 0, dup: 0 };
+  for (let i = 0; i < REQUESTS; i++) {
+    const kind = i % 2 ? "dup" : "list";
+    const c0 = process.cpuUsage();
+    const res = await pool.fetch(kind === "list" ? list() : signed(duplicate), env);
+    await res.arrayBuffer();
+    const c = process.cpuUsage(c0);
+    cpu[kind] += (c.user + c.system) / 1000;
+    if (res.status !== 200) assert.fail(`request ${i} (${kind}): ${res.status}`);
+    if (i + 1 === warmup) atWarmup = inst.memoryBytes();
+  }
+  const end = inst.memoryBytes();
+  const mib = (b) => (b / 1048576).toFixed(1) + " MiB";
+  const per = (k) => (cpu[k] / (REQUESTS / 2)).toFixed(2);
+  console.log(`# ${compiler}: ${REQUESTS} requests (${db.statements.length} D1 statements); wasm memory ${mib(atWarmup)} after ${warmup}, ${mib(end)} after ${REQUESTS}; ` +
+    `Node CPU per request: GET /admin/orders (2 statements, 20 rows) ${per("list")} ms, duplicate webhook (1 statement) ${per("dup")} ms`);
+  assert.equal(pool.started, 1);
+  assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
+});

@@ -113,6 +113,7 @@ func TestBuildSite(t *testing.T) {
 		// page -> strings its bundle must contain (proves shared code was bundled in)
 		"index.html":  {"/config", "/create-checkout-session", "data-buy", "sessionStorage"},
 		"return.html": {"/session-status", "/create-checkout-session", "data-status", "session_id"},
+		"pay.html":    {"/config", "/create-confirm-intent", "createConfirmationToken", "handleNextAction", "payment_intent_client_secret"},
 	}
 	for page, wants := range pages {
 		html := siteReadText(t, filepath.Join(out, page))

@@ -1,4 +1,5 @@
-// Shared code for the product page (index.ts) and the return page (return.ts):
+// Shared code for the product page (index.ts), the return page (return.ts) and
+// the pay page (pay.ts):
 // talking to the worker, loading Stripe.js once, keeping a single embedded
 // Checkout mounted, the cart in sessionStorage, and small DOM helpers.
 
@@ -17,6 +18,10 @@ export interface Product {
   unitAmount: number;
   currency: string;
   maxQuantity: number;
+  /** "manual": the pay page only authorizes; the shop captures later. */
+  captureMethod: "automatic" | "manual";
+  /** The payment method is saved for later off-session payments. */
+  savePaymentMethod: boolean;
 }
 
 export interface SiteConfig {
@@ -56,16 +61,16 @@ export class ShopError extends Error {
 
 const NETWORK_MESSAGE =
   "We couldn't reach the shop. Check your internet connection and try again.";
-const BAD_ANSWER_MESSAGE = "The shop sent an unexpected answer. Please try again in a moment.";
+export const BAD_ANSWER_MESSAGE = "The shop sent an unexpected answer. Please try again in a moment.";
 const STRIPE_JS_MESSAGE =
   "The secure payment form could not be loaded. Check your connection or disable any content blocker for this site, then try again.";
 const CHECKOUT_MESSAGE = "The payment form could not be started. Please try again in a moment.";
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function stringField(obj: Record<string, unknown>, key: string): string | undefined {
+export function stringField(obj: Record<string, unknown>, key: string): string | undefined {
   const v = obj[key];
   return typeof v === "string" ? v : undefined;
 }
@@ -90,7 +95,7 @@ interface RequestOptions {
  * Calls a worker endpoint and returns its decoded JSON body. Failures become
  * ShopErrors carrying the worker's `error.message` when it sent one.
  */
-async function requestJSON(path: string, options: RequestOptions = {}): Promise<unknown> {
+export async function requestJSON(path: string, options: RequestOptions = {}): Promise<unknown> {
   const init: RequestInit = {
     method: options.method ?? "GET",
     headers: { Accept: "application/json" },
@@ -157,6 +162,8 @@ function parseProduct(raw: unknown): Product | undefined {
     currency,
     // Never offer more than the worker accepts; it re-checks every quantity anyway.
     maxQuantity: typeof maxQuantity === "number" && Number.isInteger(maxQuantity) && maxQuantity >= 1 ? maxQuantity : 1,
+    captureMethod: raw["captureMethod"] === "manual" ? "manual" : "automatic",
+    savePaymentMethod: raw["savePaymentMethod"] === true,
   };
   const image = stringField(raw, "image");
   if (image) {
@@ -287,7 +294,8 @@ export function loadStripeJs(url: string): Promise<StripeConstructor> {
 
 let stripeClient: { key: string; client: StripeClient } | undefined;
 
-function stripeFor(Stripe: StripeConstructor, publishableKey: string): StripeClient {
+/** The page's one Stripe client for publishableKey. */
+export function stripeFor(Stripe: StripeConstructor, publishableKey: string): StripeClient {
   if (!stripeClient || stripeClient.key !== publishableKey) {
     stripeClient = { key: publishableKey, client: Stripe(publishableKey) };
   }

@@ -140,7 +140,12 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		if rec.Code != http.StatusOK {
+		// Accepted: 200 for JSON, 303 See Other to hosted Checkout for an HTML form.
+		if rec.Code == http.StatusSeeOther {
+			if !isFormPost(req) || rec.Header().Get("Location") == "" || len(calls) != 1 || calls[0].Form.Get("ui_mode") != "hosted" {
+				t.Fatalf("303 for Content-Type %q, Location %q: %+v", contentType, rec.Header().Get("Location"), calls)
+			}
+		} else if rec.Code != http.StatusOK {
 			checkErrorAnswer(t, rec)
 			if len(calls) != 0 {
 				t.Fatalf("status %d, yet %d Stripe call(s): %+v", rec.Code, len(calls), calls)
@@ -149,7 +154,7 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		}
 		// Accepted: exactly one Stripe call, priced from the catalog only.
 		if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/v1/checkout/sessions" {
-			t.Fatalf("200 with Stripe calls %+v", calls)
+			t.Fatalf("%d with Stripe calls %+v", rec.Code, calls)
 		}
 		if origin != "" && origin != fuzzAllowedOrigin && !strings.EqualFold(origin, "http://worker.test") {
 			t.Fatalf("200 for a request from origin %q", origin)

@@ -52,6 +52,7 @@ for compiler in go tinygo; do
 	STRIPE_MODE=sandbox WORKER_SCRIPT=$dir/worker.mjs WORKER_DIR=$dir STACK_LOG_DIR=$logs/$compiler \
 		bash scripts/stack.sh bash -c 'go test -count=1 -v -tags integration ./scripts/e2e &&
 			node --test scripts/e2e/browser.test.mjs &&
+			node --test scripts/e2e/payments.test.mjs &&
 			node --test scripts/e2e/embed.test.mjs &&
 			node --test scripts/e2e/instance.test.mjs'
 	step "webhooks and orders: $compiler build in wrangler dev with local D1 and the sandbox delivering signed events"

@@ -1,0 +1,229 @@
+// Browser tests of the pay page (site/pay.html): the Payment Element in
+// deferred-intent mode (the sandbox's Stripe.js stand-in), a ConfirmationToken
+// POSTed with the cart to /create-confirm-intent, 3D Secure through
+// stripe.handleNextAction, declines, approval refusals.
+//
+//   BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 \
+//     node --test scripts/e2e/payments.test.mjs
+//
+// Both must be running (scripts/stack.sh) with the bundled catalog, the worker
+// handing out the stand-in as Stripe.js. Chromium set-up: chromium.mjs.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchChromium, requiredOrigin } from "./chromium.mjs";
+
+const HINT =
+  "These tests drive a running stack; start it and pass its origins, e.g.\n" +
+  "  scripts/stack.sh node --test scripts/e2e/payments.test.mjs";
+
+const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
+const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });
+const TEST_TIMEOUT = 60_000;
+const STEP_TIMEOUT = 20_000;
+
+// Stripe's test cards.
+const CARD_OK = "4242424242424242";
+const CARD_3DS = "4000002500003155";
+const CARD_INSUFFICIENT = "4000000000009995";
+
+// The browser logs failed fetches (the worker's 4xx answers) as console errors.
+const HTTP_ERROR_LOG = /Failed to load resource: the server responded with a status of (402|409|422)/;
+
+let browser;
+
+async function getJSON(url, init) {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+/** A PaymentIntent as the sandbox holds it (read with the worker's secret key). */
+async function sandboxIntent(id) {
+  const res = await getJSON(`${SANDBOX_URL}/v1/payment_intents/${id}`, { headers: { Authorization: "Bearer sk_test_sandbox" } });
+  assert.equal(res.status, 200, `sandbox GET ${id}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** How many PaymentIntents the sandbox has been asked to create so far. */
+async function intentCreates() {
+  const res = await getJSON(`${SANDBOX_URL}/_sandbox/requests`);
+  assert.equal(res.status, 200);
+  return res.body.requests.filter((r) => r.method === "POST" && r.path === "/v1/payment_intents").length;
+}
+
+before(async () => {
+  const health = await getJSON(`${SANDBOX_URL}/_sandbox/health`);
+  assert.equal(health.status, 200, `sandbox at ${SANDBOX_URL} is not healthy`);
+  const cfg = await getJSON(`${BASE_URL}/config`);
+  assert.equal(cfg.status, 200);
+  for (const id of ["mug", "stove-rental"]) {
+    assert.ok(cfg.body.catalog.some((p) => p.id === id), `the bundled catalog (with ${id}) is expected`);
+  }
+  assert.ok(cfg.body.stripeJsUrl.startsWith(SANDBOX_URL), "the worker must hand out the sandbox's stand-in as Stripe.js");
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function withPage(fn, { allow = [] } = {}) {
+  const context = await browser.newContext({ baseURL: BASE_URL, locale: "en-US" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console.error: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
+  try {
+    await fn(page);
+  } catch (err) {
+    let seen = "";
+    try {
+      seen = `\n--- page ${page.url()} ---\n${(await page.locator("body").innerText({ timeout: 2000 })).slice(0, 2000)}`;
+    } catch {
+      // page gone
+    }
+    if (problems.length > 0) seen += `\n--- console ---\n${problems.join("\n")}`;
+    err.message += seen;
+    throw err;
+  } finally {
+    await context.close();
+  }
+  const unexpected = problems.filter((p) => !allow.some((re) => re.test(p)));
+  assert.deepEqual(unexpected, [], "unexpected console errors or exceptions in the page");
+}
+
+/** Opens the pay page with quantities {id: qty} (others 0) and an optional email, then continues to payment. */
+async function chooseOrder(page, quantities, email) {
+  await page.goto("/pay.html");
+  await page.locator("#order-form input[data-product]").first().waitFor({ state: "visible" });
+  for (const input of await page.locator("#order-form input[data-product]").all()) {
+    const id = await input.getAttribute("data-product");
+    await input.fill(String(quantities[id] ?? 0));
+  }
+  if (email) await page.locator("#order-email").fill(email);
+  await page.locator("#order-continue").click();
+}
+
+/** Types a card into the stand-in's Payment Element and presses Pay; returns the confirm-intent request. */
+async function pay(page, card) {
+  const number = page.locator('#payment-element input[name="cardnumber"]');
+  await number.waitFor({ state: "visible" });
+  await number.fill(card);
+  const request = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/create-confirm-intent");
+  await page.locator("#payment-submit").click();
+  return request;
+}
+
+async function result(page, status) {
+  await page.locator(`#pay-result[data-status="${status}"]`).waitFor({ state: "visible" });
+  return page.locator("#pay-result").innerText();
+}
+
+describe("pay page", { timeout: TEST_TIMEOUT * 8 }, () => {
+  test("pays with the default card; the worker prices the order", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(async (page) => {
+      await chooseOrder(page, { mug: 2 }, "jenny@example.com");
+      assert.match(await page.locator("#payment-submit").innerText(), /Pay \$24\.00/);
+      const request = await pay(page, CARD_OK);
+      const sent = request.postDataJSON();
+      assert.deepEqual(sent.items, [{ id: "mug", quantity: 2 }], "the page sends only ids and quantities");
+      assert.match(sent.confirmationToken, /^ctoken_/);
+      assert.match(sent.idempotencyKey, /^[A-Za-z0-9_-]{8,64}$/);
+      assert.equal(sent.email, "jenny@example.com");
+      assert.equal(sent.amount, undefined, "no amount from the browser");
+      const answer = await (await request.response()).json();
+      const text = await result(page, "succeeded");
+      assert.match(text, /successful/);
+      const pi = await sandboxIntent(answer.id);
+      assert.equal(pi.status, "succeeded");
+      assert.equal(pi.amount, 2400);
+      assert.equal(pi.metadata.kit_cart, "mug:2");
+      assert.match(pi.metadata.kit_order, /^ord_[0-9a-f]{16}$/);
+      assert.equal(pi.receipt_email, "jenny@example.com");
+    });
+  });
+
+  test("a rental is authorized after 3D Secure (handleNextAction), not charged", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(async (page) => {
+      await chooseOrder(page, { "stove-rental": 1 });
+      assert.match(await page.locator("#payment-submit").innerText(), /Authorize \$40\.00/);
+      const request = await pay(page, CARD_3DS);
+      const answer = await (await request.response()).json();
+      assert.equal(answer.status, "requires_action");
+      await page.locator("[data-sandbox-3ds-overlay] [data-sandbox-3ds-complete]").click();
+      const text = await result(page, "requires_capture");
+      assert.match(text, /authorized/);
+      const pi = await sandboxIntent(answer.id);
+      assert.equal(pi.status, "requires_capture");
+      assert.equal(pi.capture_method, "manual");
+      assert.equal(pi.amount_capturable, 4000);
+      assert.equal(pi.payment_method_options.card.request_incremental_authorization, "if_available");
+    });
+  });
+
+  test("a failed 3D Secure challenge leaves the form up for another try", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(async (page) => {
+      await chooseOrder(page, { mug: 1 });
+      await pay(page, CARD_3DS);
+      await page.locator("[data-sandbox-3ds-overlay] [data-sandbox-3ds-fail]").click();
+      await page.locator("#payment-error").waitFor({ state: "visible" });
+      assert.ok(await page.locator("#payment-submit").isEnabled(), "Pay can be pressed again");
+      assert.ok(await page.locator("#pay-result").isHidden());
+      await pay(page, CARD_OK);
+      await result(page, "succeeded");
+    });
+  });
+
+  test("a declined card shows Stripe's reason; another card then pays", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(
+      async (page) => {
+        await chooseOrder(page, { stickers: 3 });
+        const declined = await pay(page, CARD_INSUFFICIENT);
+        assert.equal((await declined.response()).status(), 402);
+        const error = page.locator("#payment-error");
+        await error.waitFor({ state: "visible" });
+        assert.match(await error.innerText(), /insufficient funds/i);
+        const retry = await pay(page, CARD_OK);
+        assert.notEqual(retry.postDataJSON().idempotencyKey, declined.postDataJSON().idempotencyKey, "a new attempt, a new key");
+        await result(page, "succeeded");
+      },
+      { allow: [HTTP_ERROR_LOG] },
+    );
+  });
+
+  test("an approval refusal is shown and creates no PaymentIntent", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(
+      async (page) => {
+        const before = await intentCreates();
+        await chooseOrder(page, { mug: 1 }, "someone@blocked.example");
+        const request = await pay(page, CARD_OK);
+        assert.equal((await request.response()).status(), 422);
+        const error = page.locator("#payment-error");
+        await error.waitFor({ state: "visible" });
+        assert.match(await error.innerText(), /blocked\.example/);
+        assert.equal(await intentCreates(), before, "no PaymentIntent was created");
+      },
+      { allow: [HTTP_ERROR_LOG] },
+    );
+  });
+
+  test("an order mixing a rental and a purchase is refused on the page", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(async (page) => {
+      await chooseOrder(page, { mug: 1, "stove-rental": 1 });
+      const error = page.locator("#order-error");
+      await error.waitFor({ state: "visible" });
+      assert.match(await error.innerText(), /separately/);
+      assert.ok(await page.locator("#payment-section").isHidden(), "no payment step");
+    });
+  });
+});

@@ -338,12 +338,27 @@ type checkoutSession struct {
 	CustomerDetails *struct {
 		Email string `json:"email"`
 	} `json:"customer_details"`
+	Metadata map[string]string `json:"metadata"`
 }
 
 type sessionStatusResponse struct {
 	Status        string `json:"status"`
 	PaymentStatus string `json:"payment_status"`
 	CustomerEmail string `json:"customer_email"`
+	// CaptureMethod is "manual" when the order's products are only
+	// authorized at payment (a complete session then stays payment_status
+	// unpaid until the shop captures), so the return page can say so.
+	CaptureMethod string `json:"capture_method,omitempty"`
+}
+
+// cartCapture is the capture mode of an order from its kit_cart metadata
+// ("id:qty,..."; one order has one mode), or "" when unknown.
+func (s *Server) cartCapture(cart string) string {
+	id, _, _ := strings.Cut(cart, ":")
+	if p, ok := s.cfg.Catalog.Lookup(id); ok && id != "" {
+		return p.Capture
+	}
+	return ""
 }
 
 func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
@@ -371,6 +386,9 @@ func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
 		s.fulfillAfterStatus(r.Context(), id) // fulfill.go: record the order if the webhook has not
 	}
 	resp := sessionStatusResponse{Status: sess.Status, PaymentStatus: sess.PaymentStatus, CustomerEmail: sess.CustomerEmail}
+	if c := s.cartCapture(sess.Metadata[metaCart]); c == CaptureManual {
+		resp.CaptureMethod = c
+	}
 	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
 		resp.CustomerEmail = sess.CustomerDetails.Email
 	}

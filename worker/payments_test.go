@@ -522,3 +522,16 @@ func TestCartTooLongForMetadata(t *testing.T) {
 		t.Error("Stripe called")
 	}
 }
+
+func TestSessionStatusNamesManualCapture(t *testing.T) {
+	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
+	for cart, want := range map[string]string{"rental:1": "manual", "plain:2,limited:1": "", "gone:1": "", "": ""} {
+		stub.set("GET /v1/checkout/sessions/cs_test_m1", 200, `{"id":"cs_test_m1","object":"checkout.session","status":"complete","payment_status":"unpaid","metadata":{"kit_cart":"`+cart+`"}}`)
+		rec := send(t, srv, "GET", "/session-status?session_id=cs_test_m1", nil, "")
+		var got map[string]string
+		json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != 200 || got["capture_method"] != want {
+			t.Errorf("cart %q: %d %s, want capture_method %q", cart, rec.Code, rec.Body, want)
+		}
+	}
+}

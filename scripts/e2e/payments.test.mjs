@@ -217,6 +217,21 @@ describe("pay page", { timeout: TEST_TIMEOUT * 8 }, () => {
     );
   });
 
+  test("embedded Checkout of a rental: the return page says the payment is authorized", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(async (page) => {
+      await page.goto("/");
+      await page.locator('button[data-buy="stove-rental"]').click();
+      const form = page.locator("#checkout [data-sandbox-checkout]");
+      await form.locator("[data-sandbox-pay]").waitFor({ state: "visible" });
+      await form.locator('input[name="email"]').fill("renter@example.com");
+      await form.locator("[data-sandbox-pay]").click();
+      await page.waitForURL(/\/return(?:\.html)?\?session_id=cs_test_/);
+      const status = page.locator('[data-status="complete"]');
+      await status.waitFor({ state: "visible" });
+      assert.match(await status.innerText(), /authorized/);
+    });
+  });
+
   test("an order mixing a rental and a purchase is refused on the page", { timeout: TEST_TIMEOUT }, async () => {
     await withPage(async (page) => {
       await chooseOrder(page, { mug: 1, "stove-rental": 1 });

@@ -321,6 +321,11 @@ func TestPaymentsCheckoutManualCapture(t *testing.T) {
 	if found.Status != 200 || len(list.Data) != 1 || list.Data[0].Status != "requires_capture" || list.Data[0].AmountCapturable != 4000 {
 		t.Fatalf("the session's PaymentIntent: %d %s", found.Status, found.Raw)
 	}
+	// The return page learns that the payment is only authorized.
+	st := payDo(t, "GET", env(t, "BASE_URL")+"/session-status?session_id="+sid, nil, "")
+	if st.str("status") != "complete" || st.str("capture_method") != "manual" {
+		t.Errorf("session-status before capture: %s", st.Raw)
+	}
 	if c := payAdmin(t, "POST", "/payment_intents/"+list.Data[0].ID+"/approve", ""); c.Status != 200 || c.str("status") != "succeeded" {
 		t.Fatalf("approve: %d %s", c.Status, c.Raw)
 	}

@@ -61,10 +61,14 @@ function show(status: PageStatus, heading: string, text: Array<Node | string>, l
 function showComplete(session: SessionStatusResponse): void {
   clearCart();
   const email = session.customerEmail;
-  const text: Array<Node | string> =
-    session.paymentStatus === "unpaid"
-      ? ["We've received your order. Your payment is still being processed; we'll confirm by email once it clears."]
-      : ["Your payment was successful."];
+  let text: Array<Node | string>;
+  if (session.paymentStatus === "unpaid" && session.captureMethod === "manual") {
+    text = ["Your payment is authorized: you'll be charged when we complete your order."];
+  } else if (session.paymentStatus === "unpaid") {
+    text = ["We've received your order. Your payment is still being processed; we'll confirm by email once it clears."];
+  } else {
+    text = ["Your payment was successful."];
+  }
   if (email) {
     text.push(" A confirmation email will be sent to ", h("strong", { class: "email" }, email), ".");
   }

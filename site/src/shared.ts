@@ -42,6 +42,8 @@ export interface SessionStatusResponse {
   status: SessionStatus;
   paymentStatus: string;
   customerEmail: string;
+  /** "manual": the payment is only authorized until the shop captures it. */
+  captureMethod: string;
 }
 
 /** An error whose message can be shown to a shopper as it is. */
@@ -238,6 +240,7 @@ export async function fetchSessionStatus(sessionId: string): Promise<SessionStat
     status,
     paymentStatus: stringField(body, "payment_status") ?? "",
     customerEmail: stringField(body, "customer_email") ?? "",
+    captureMethod: stringField(body, "capture_method") ?? "automatic",
   };
 }
 

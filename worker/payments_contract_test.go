@@ -26,6 +26,17 @@ func (c capturableStand) RoundTrip(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req_stand"}},
 			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	}
+	// A declined increment (stripe-mock never declines), so that the worker
+	// goes on to record the attempt with an update, which stripe-mock judges.
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/increment_authorization") {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "amount=2000000") {
+			decline := `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`
+			return &http.Response{StatusCode: 402, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req_stand"}},
+				Body: io.NopCloser(strings.NewReader(decline)), Request: r}, nil
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
 	return c.next.RoundTrip(r)
 }
 
@@ -69,6 +80,7 @@ func TestStripeMockAcceptsPaymentRequests(t *testing.T) {
 		{rq{"POST", "/admin/payment_intents/pi_123/cancel", json, `{"reason":"fraudulent"}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/reject", "", ""}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":7000}`}, 200, 1},
+		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":2000000}`}, 402, 1}, // the update recording the attempt
 		{rq{"POST", "/admin/payment_intents/pi_123/verify_microdeposits", json, `{"amounts":[32,45]}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/verify_microdeposits", json, `{"descriptor_code":"SM11AA"}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/apply_customer_balance", json, `{"amount":1000,"currency":"usd"}`}, 200, 1},

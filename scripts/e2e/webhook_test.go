@@ -499,10 +499,9 @@ func TestHooksConfirmIntentOrders(t *testing.T) {
 			r := call(t, "POST", env(t, "BASE_URL")+"/create-confirm-intent", "application/json",
 				`{"items":[{"id":"mug","quantity":2}],"confirmationToken":"`+tok.ID+`","email":"jenny@example.com"}`)
 			var pi struct {
-				ID            string `json:"id"`
-				Status        string `json:"status"`
-				PaymentIntent string `json:"payment_intent"`
-				Error         struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+				Error  struct {
 					PaymentIntent string `json:"payment_intent"`
 				}
 			}

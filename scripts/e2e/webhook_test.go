@@ -460,6 +460,12 @@ func TestHooksManualCaptureStates(t *testing.T) {
 				t.Fatalf("%s: %d %s", op, r.Status, r.Body)
 			}
 			o = waitOrder(t, id, end, func(o *order) bool { return o.State == end })
+			// A late copy of the authorization event does not move the order back
+			// (the UPSERT's state guard in D1).
+			deliverStaleAuthorization(t, o.PaymentIntentID)
+			if o := getOrder(t, id); o.State != end {
+				t.Errorf("a stale payment_intent.amount_capturable_updated moved the order to %s", o.State)
+			}
 			if end == "captured" {
 				o = waitOrder(t, id, "fulfilled", func(o *order) bool { return o.Fulfillment.Status == "done" })
 				if o.AmountReceived != 4000 || s.count(o.ID) != 1 {
@@ -472,6 +478,29 @@ func TestHooksManualCaptureStates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deliverStaleAuthorization sends payment_intent.amount_capturable_updated
+// for the sandbox's PaymentIntent id as it was while authorized, signed with
+// the endpoint's secret, as a late retry from Stripe would arrive.
+func deliverStaleAuthorization(t *testing.T, id string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", env(t, "SANDBOX_URL")+"/v1/payment_intents/"+id, nil)
+	req.Header.Set("Authorization", "Bearer sk_test_sandbox")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var pi map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&pi); err != nil || res.StatusCode != 200 {
+		t.Fatalf("retrieve %s: %d %v", id, res.StatusCode, err)
+	}
+	pi["status"], pi["amount_capturable"], pi["amount_received"] = "requires_capture", pi["amount"], 0
+	body := event("evt_stale_"+strconv.FormatInt(time.Now().UnixNano(), 36), "payment_intent.amount_capturable_updated", pi)
+	if r := postWebhook(t, body, signEvent(body, env(t, "STRIPE_WEBHOOK_SECRET"), time.Now())); r.Status != 200 {
+		t.Fatalf("stale event: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 
 const WORKER_DIR = process.env.WORKER_DIR;
 if (!WORKER_DIR) throw new Error("WORKER_DIR must be set (a build: app.wasm, wasm_exec.js, instance.mjs)");
-const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 4000);
+const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 3000);
 
 await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
 const { InstancePool } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);

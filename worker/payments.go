@@ -291,8 +291,10 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 		writeError(w, aerr)
 		return
 	}
-	_, origin := s.returnSite(r)
-	returnURL := origin + DefaultPayPath
+	// As for Checkout (applyReturn): the site (PUBLIC_URL may carry a path
+	// prefix) plus the pay page, or the request's own path on its origin.
+	site, origin := s.returnSite(r)
+	returnURL := site + DefaultPayPath
 	if req.ReturnPath != "" {
 		returnURL = origin + req.ReturnPath
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func env(t *testing.T, k string) string {
@@ -63,6 +64,27 @@ func stripeCalls(t *testing.T) int {
 	var log struct{ Requests []json.RawMessage }
 	decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/requests", "", ""), &log)
 	return len(log.Requests)
+}
+
+// waitWebhooksSettled waits until the sandbox has no webhook delivery in
+// flight. The worker's webhook handler calls Stripe too (fulfillment reads
+// the session), asynchronously after the request that caused the event; a
+// test counting Stripe calls must not count those.
+func waitWebhooksSettled(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		var out struct{ Events []struct{ State string } }
+		decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/events", "", ""), &out)
+		pending := false
+		for _, e := range out.Events {
+			pending = pending || e.State == "pending"
+		}
+		if !pending {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("webhook deliveries still pending after 10 s")
 }
 
 func createSession(t *testing.T, body string) (clientSecret, id string) {
@@ -185,6 +207,7 @@ func TestBadInputMakesNoStripeCall(t *testing.T) {
 		{"GET", "/session-status", "", "", 400, "missing_session_id"},
 		{"DELETE", "/create-checkout-session", "", "", 405, "method_not_allowed"},
 	}
+	waitWebhooksSettled(t)
 	before := stripeCalls(t)
 	for _, tc := range cases {
 		r := call(t, tc.method, base+tc.path, tc.ct, tc.body)

@@ -266,6 +266,7 @@ func TestPaymentsApprovalRefusalsCreateNothing(t *testing.T) {
 		{"email domain", `{"items":[{"id":"mug"}],"email":"jenny@blocked.example"}`, nil, 422, "email_refused"},
 		{"declared country", `{"items":[{"id":"mug"}],"country":"AQ"}`, nil, 422, "country_refused"},
 	}
+	waitWebhooksSettled(t)
 	before := stripeCalls(t)
 	for _, tc := range cases {
 		for _, path := range []string{"/create-checkout-session", "/create-confirm-intent"} {
@@ -353,6 +354,7 @@ func TestPaymentsStockRunsOut(t *testing.T) {
 	// Webhooks arrive asynchronously: wait until the store counts them.
 	var r payResult
 	for i := 0; i < 100; i++ {
+		waitWebhooksSettled(t)
 		before := stripeCalls(t)
 		r = payJSON(t, "/create-checkout-session", `{"items":[{"id":"poster","quantity":2}]}`)
 		if r.Status == 409 {

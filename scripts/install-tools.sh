@@ -30,7 +30,7 @@ TINYGO_NET_FROM=v0.30.0          # last TinyGo module versions with an in-tree s
 # program holds) trigger an idle-time garbage collection. TinyGo's default, 32,
 # costs the worker a full collection every few requests.
 TINYGO_FINALIZER_GC_THRESHOLD=256
-TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; checkoutkit recipe 2"
+TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; stack reuse; 4 MiB heap growth; checkoutkit recipe 3"
 TINYGOROOT_DIR=$TOOLS_DIR/tinygo-${TINYGO_VERSION#v}
 TINYGO_CACHE_HOME=$TOOLS_DIR/tinygo-cache   # XDG_CACHE_HOME for tinygo only
 STRIPE_MOCK_VERSION=v0.195.0
@@ -128,6 +128,19 @@ step_chromium() {
 #      and the heap settles at 176 MiB, past the 128 MB isolate limit. With
 #      the worker's 128 KB stacks (build/worker.go) the heap settles at 88 MiB
 #      at both 128 and 256, and 256 costs less CPU. See the README.
+#      (The worker now builds with -gc=leaking, see 7-8, where this no longer
+#      applies; it is kept for builds with a collecting GC.)
+#   7. reuses finished goroutines' stacks. Under asyncify every goroutine gets
+#      a fixed heap-allocated stack (-stack-size), and every call from
+#      JavaScript into Go (each request, each fetch answer) starts a goroutine.
+#      Stock TinyGo allocates a new stack each time and leaves the old one to
+#      the GC; the patch keeps finished stacks on a free list
+#      (internal/task/task_asyncify.go) and marks every finished goroutine
+#      for that cleanup, not only when finalizers are in use
+#      (runtime/scheduler_cooperative.go).
+#   8. grows wasm linear memory by at most 4 MiB at a time instead of
+#      doubling it (runtime/arch_tinygowasm.go growHeap), so the memory size
+#      follows what is used; wasm/instance.mjs retires an instance by it.
 # A wrapper $TOOLS_DIR/bin/tinygo runs it with XDG_CACHE_HOME=$TINYGO_CACHE_HOME
 # so the cache is ours and Go's own build cache stays where it is.
 
@@ -141,7 +154,7 @@ mod_dir() {
 	printf '%s\n' "$dir"
 }
 
-# patch_tinygo_tree DIR applies steps 1-4 and 6 above to a writable copy of the tree.
+# patch_tinygo_tree DIR applies steps 1-4 and 6-8 above to a writable copy of the tree.
 patch_tinygo_tree() {
 	local dir=$1 netsrc=$2 f
 
@@ -243,6 +256,9 @@ EOF
 	[ "$(grep -c '^const finalizerGCThreshold = 32$' "$f")" -eq 1 ] ||
 		die "expected 'const finalizerGCThreshold = 32' in $f (TinyGo layout changed?)"
 	sed -i "s/^const finalizerGCThreshold = 32\$/const finalizerGCThreshold = ${TINYGO_FINALIZER_GC_THRESHOLD} \/\/ checkoutkit: was 32/" "$f"
+
+	# 7 and 8: stack reuse and gentle heap growth (see the header).
+	(cd "$REPO_ROOT" && go run ./scripts/tinygopatch "$dir/src") || die "patching TinyGo's runtime (steps 7-8) failed"
 }
 
 # seed_tinygo_cache puts Debian's prebuilt wasm libraries where TinyGo 0.42

@@ -16,16 +16,14 @@ import (
 //
 //   - bodies cross as one Uint8Array and headers as one "name: value\n"
 //     string, so a request creates a handful of js.Values instead of hundreds
-//     (under TinyGo each js.Value registers a finalizer, and every 32
-//     registrations force a full garbage collection);
+//     (each is an entry in wasm_exec.js's value table, and under a collecting
+//     GC a finalizer);
 //   - the JS callbacks are registered once, so nothing is left behind per
 //     request (syumai/workers' stream conversion never releases its pull and
 //     cancel functions, which keeps ~17 KB per body alive);
-//   - each request runs on a goroutine of its own that ends with it: under
-//     TinyGo a goroutine's stack is a heap object scanned conservatively as a
-//     whole, so a long-lived goroutine's stale stack words would keep old
-//     requests' garbage reachable, while a finished goroutine's stack is
-//     cleared and freed.
+//   - under TinyGo each request runs on the goroutine that JavaScript's call
+//     started (spawn_tinygo.go), and finished goroutines' stacks are reused
+//     (TinyGo patch 7, scripts/install-tools.sh).
 
 var (
 	uint8ArrayClass = js.Global().Get("Uint8Array")

@@ -21,7 +21,7 @@ if (!WORKER_DIR || !SANDBOX_URL) {
 const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 10000);
 
 await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
-const { InstancePool } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
+const { InstancePool, RETIRE_BYTES } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
 const wasm = new WebAssembly.Module(fs.readFileSync(path.join(WORKER_DIR, "app.wasm")));
 const compiler = fs.existsSync(path.join(WORKER_DIR, "COMPILER")) ? fs.readFileSync(path.join(WORKER_DIR, "COMPILER"), "utf8").trim() : "?";
 
@@ -56,30 +56,71 @@ test(`${compiler}: memory stays flat over ${REQUESTS} requests`, async () => {
     () => create(2),
     () => new Request(ORIGIN + "/config"),
     () => new Request(ORIGIN + "/session-status?session_id=" + sessionId),
-    () => new Request(ORIGIN + "/create-checkout-session", { method: "POST", headers: { "content-type": "application/json" }, body: '{"items":[{"id":"mug","quantity":0}]}' }),
+    () => new Request(ORIGIN + "/create-checkout-session", { method: "POST", headers: { "content-type": "application/json" }, body: '{"items":[{"id":"nope"}]}' }),
     // Stripe answers 404: stripe-go decodes its error object.
     () => new Request(ORIGIN + "/session-status?session_id=cs_test_doesnotexist"),
   ];
   const wantStatus = [200, 200, 200, 400, 404];
-  const inst = pool.get(env);
+  const neverFrees = pool.get(env).neverFrees;
   const warmup = Math.min(2000, REQUESTS / 5);
   let atWarmup = 0;
+  let peak = 0; // the largest linear memory of the instance serving requests
   const t0 = performance.now();
   for (let i = 0; i < REQUESTS; i++) {
     const k = i % kinds.length;
     const res = await pool.fetch(kinds[k](), env);
     if (res.status !== wantStatus[k]) assert.fail(`request ${i}: status ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
-    if (i + 1 === warmup) atWarmup = inst.memoryBytes();
+    const mem = pool.shared.memoryBytes();
+    if (i + 1 >= warmup) peak = Math.max(peak, mem);
+    if (i + 1 === warmup) atWarmup = mem;
   }
   const ms = performance.now() - t0;
-  const end = inst.memoryBytes();
+  const end = pool.shared.memoryBytes();
   const mib = (b) => (b / 1048576).toFixed(1) + " MiB";
-  console.log(`# ${compiler}: ${REQUESTS} requests in ${(ms / 1000).toFixed(1)} s; wasm memory ${mib(atWarmup)} after ${warmup}, ${mib(end)} after ${REQUESTS}; instances started: ${pool.started}`);
-  assert.equal(pool.started, 1, "one instance served every request");
-  assert.equal(inst.requests, REQUESTS + 1);
-  // A leak of even 1 KB per request would add ~8 MiB over the measured span.
-  assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
+  console.log(
+    `# ${compiler}: ${REQUESTS} requests in ${(ms / 1000).toFixed(1)} s; wasm memory ${mib(atWarmup)} after ${warmup}, ` +
+      `peak ${mib(peak)}, ${mib(end)} after ${REQUESTS}; instances started ${pool.started}, retired ${pool.retired}` +
+      (neverFrees ? ` (never-freeing allocator, retired at ${mib(RETIRE_BYTES)})` : ""),
+  );
+  if (neverFrees) {
+    // Memory is reclaimed by retiring instances: it never passes the budget
+    // by more than one 4 MiB growth step, and retiring is the only reason a
+    // new instance started.
+    assert.ok(pool.retired >= 1, "10,000 requests should fill at least one instance's budget");
+    assert.equal(pool.started, pool.retired + 1, "instances were started only to replace retired ones");
+    assert.ok(peak <= RETIRE_BYTES + 4 * 1048576, `an instance grew to ${mib(peak)}, past the ${mib(RETIRE_BYTES)} budget`);
+  } else {
+    assert.equal(pool.started, 1, "one instance served every request");
+    assert.equal(pool.shared.requests, REQUESTS + 1);
+    // A leak of even 1 KB per request would add ~8 MiB over the measured span.
+    assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
+  }
+});
+
+test(`${compiler}: a retiring instance finishes its requests while new ones go to a fresh instance`, async (t) => {
+  const pool = new InstancePool(wasm, { retireBytes: 1 }); // every instance is past its budget at once
+  const a = pool.get(env);
+  if (!a.neverFrees) {
+    // Collecting allocators never retire, whatever the budget.
+    for (let i = 0; i < 3; i++) assert.equal((await pool.fetch(create(1), env)).status, 200);
+    assert.equal(pool.started, 1);
+    assert.equal(pool.retired, 0);
+    return;
+  }
+  // Two requests in flight on instance a; the first to finish retires it.
+  const [r1, r2] = await Promise.all([pool.fetch(create(1), env), pool.fetch(create(2), env)]);
+  assert.equal(r1.status, 200);
+  assert.equal(r2.status, 200, "the retiring instance finished its second request");
+  assert.equal(a.retiring, true);
+  assert.equal(a.requests, 2);
+  assert.equal(await sandboxAmount((await r2.json()).clientSecret), 1000);
+  const r3 = await pool.fetch(create(3), env);
+  assert.equal(r3.status, 200);
+  assert.notEqual(pool.shared, a, "the next request went to a new instance");
+  assert.equal(pool.started, 2);
+  assert.equal(pool.retired, 1);
+  assert.equal(await sandboxAmount((await r3.json()).clientSecret), 1500);
 });
 
 test(`${compiler}: concurrent requests interleave and each gets its own answer`, async () => {

@@ -109,7 +109,7 @@ export class GoInstance {
   // finished. Each request's answer is settled directly (by Go's reply, or by
   // kill() through `inflight`), and the instance's death is noticed
   // synchronously after every call into Go.
-  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS } = {}) {
+  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false } = {}) {
     this.dead = false;
     this.retiring = false; // set once a never-freeing instance is past retireBytes
     this.neverFrees = false;
@@ -163,6 +163,7 @@ export class GoInstance {
     this.bridge = bridge;
 
     const go = new Go();
+    if (zeroRandom) withZeroRandom(go.importObject);
     // Every call from JavaScript into Go goes through _resume: a trap there
     // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.
@@ -224,6 +225,53 @@ export class GoInstance {
   // memoryBytes is the size of the instance's linear memory (it never shrinks).
   memoryBytes() {
     return this.memory ? this.memory.buffer.byteLength : 0;
+  }
+}
+
+// withZeroRandom makes the Go runtime's random-number imports (Go's
+// runtime.getRandomData, WASI's random_get under TinyGo) answer zeros where
+// the platform refuses randomness, as workerd does in global scope. Only
+// warmUp uses it: an instance seeded with zeros would hash and pick
+// "random" values predictably, so it must never serve a request.
+function withZeroRandom(importObject) {
+  for (const ns of Object.values(importObject)) {
+    for (const name of Object.keys(ns)) {
+      if (name !== "random_get" && !name.endsWith(".getRandomData")) continue;
+      const real = ns[name];
+      ns[name] = (...args) => {
+        try {
+          return real(...args);
+        } catch {
+          return 0; // WASI success; the buffer stays zero
+        }
+      };
+    }
+  }
+}
+
+// warmUp runs a throw-away instance through start-up, GET /config and an
+// empty POST /create-checkout-session answered by a canned Checkout Session,
+// without any I/O. It is called in the worker's global scope (loader.mjs), at
+// deployment start-up, so that V8 has compiled the Go program's start-up and
+// request code before the first request arrives; the first request then
+// costs about what later ones do. The instance is discarded and nothing it
+// does is observable. Errors are ignored: warming up is only an optimisation.
+export function warmUp(module) {
+  const session = new TextEncoder().encode(
+    '{"id":"cs_test_warmup","object":"checkout.session","client_secret":"cs_test_warmup_secret_warmup","status":"open","payment_status":"unpaid","url":null}',
+  );
+  const headers = new Headers({ "content-type": "application/json", "request-id": "req_warmup" });
+  const fakeFetch = () => Promise.resolve({ status: 200, headers, arrayBuffer: () => Promise.resolve(session.buffer) });
+  const env = { STRIPE_SECRET_KEY: "sk_test_warmup", STRIPE_API_BASE: "https://warm-up.invalid" };
+  try {
+    const inst = new GoInstance(module, env, { fetch: fakeFetch, zeroRandom: true });
+    if (inst.dead) return false;
+    const ignore = () => {};
+    inst.bridge.serve("GET", "https://warm-up.invalid/config", "", null, ignore);
+    inst.bridge.serve("POST", "https://warm-up.invalid/create-checkout-session", "", null, ignore);
+    return !inst.dead;
+  } catch {
+    return false;
   }
 }
 

@@ -11,7 +11,11 @@
 // for comparison in benchmarks.
 import "./wasm_exec.js";
 import wasmModule from "./app.wasm";
-import { InstancePool } from "./instance.mjs";
+import { InstancePool, warmUp } from "./instance.mjs";
+
+// Compile the Go program's code now, at start-up, rather than in the first
+// request (see warmUp).
+warmUp(wasmModule);
 
 const pool = new InstancePool(wasmModule);
 

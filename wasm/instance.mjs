@@ -109,7 +109,9 @@ export class GoInstance {
   // finished. Each request's answer is settled directly (by Go's reply, or by
   // kill() through `inflight`), and the instance's death is noticed
   // synchronously after every call into Go.
-  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false } = {}) {
+  // prepared: a {go, instance} pair from prepareInstance, instantiated
+  // earlier (the pool prepares its first one in global scope).
+  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false, prepared = null } = {}) {
     this.dead = false;
     this.retiring = false; // set once a never-freeing instance is past retireBytes
     this.neverFrees = false;
@@ -162,8 +164,7 @@ export class GoInstance {
     };
     this.bridge = bridge;
 
-    const go = new Go();
-    if (zeroRandom) withZeroRandom(go.importObject);
+    const { go, instance } = prepared || prepareInstance(module, { zeroRandom });
     // Every call from JavaScript into Go goes through _resume: a trap there
     // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.
@@ -177,7 +178,6 @@ export class GoInstance {
       }
       if (go.exited) this.kill(new Error("Go program exited"));
     };
-    const instance = new WebAssembly.Instance(module, go.importObject);
     this.memory = instance.exports.memory || instance.exports.mem;
     // Go reads globalThis.context while main runs, inside go.run below:
     // syumai/workers' cloudflare.Getenv reads context.env, and main finds the
@@ -228,6 +228,17 @@ export class GoInstance {
   }
 }
 
+// prepareInstance instantiates the module for a new Go object without running
+// any Go code. In workerd, instantiating is a large part of an instance's
+// start-up (about half of the first request's CPU when done there), and it
+// needs nothing from a request, so the pool does its first one in global
+// scope (InstancePool.prepare, called by loader.mjs).
+export function prepareInstance(module, { zeroRandom = false } = {}) {
+  const go = new Go();
+  if (zeroRandom) withZeroRandom(go.importObject);
+  return { go, instance: new WebAssembly.Instance(module, go.importObject) };
+}
+
 // withZeroRandom makes the Go runtime's random-number imports (Go's
 // runtime.getRandomData, WASI's random_get under TinyGo) answer zeros where
 // the platform refuses randomness, as workerd does in global scope. Only
@@ -249,9 +260,10 @@ function withZeroRandom(importObject) {
   }
 }
 
-// warmUp runs a throw-away instance through start-up, GET /config and an
-// empty POST /create-checkout-session answered by a canned Checkout Session,
-// without any I/O. It is called in the worker's global scope (loader.mjs), at
+// warmUp runs a throw-away instance through start-up and a few requests
+// (GET /config, POST /create-checkout-session empty and refused, GET
+// /session-status) whose Stripe calls get a canned Checkout Session, without
+// any I/O. It is called in the worker's global scope (loader.mjs), at
 // deployment start-up, so that V8 has compiled the Go program's start-up and
 // request code before the first request arrives; the first request then
 // costs about what later ones do. The instance is discarded and nothing it
@@ -266,9 +278,15 @@ export function warmUp(module) {
   try {
     const inst = new GoInstance(module, env, { fetch: fakeFetch, zeroRandom: true });
     if (inst.dead) return false;
+    const base = "https://warm-up.invalid";
     const ignore = () => {};
-    inst.bridge.serve("GET", "https://warm-up.invalid/config", "", null, ignore);
-    inst.bridge.serve("POST", "https://warm-up.invalid/create-checkout-session", "", null, ignore);
+    const json = "content-type: application/json\n";
+    // Through handle() once, for the JavaScript side of a request; then
+    // straight to Go, whose bodies need no stream reading.
+    inst.handle(new Request(base + "/config")).catch(ignore);
+    inst.bridge.serve("POST", base + "/create-checkout-session", "", null, ignore);
+    inst.bridge.serve("POST", base + "/create-checkout-session", json, new TextEncoder().encode('{"items":[]}'), ignore);
+    inst.bridge.serve("GET", base + "/session-status?session_id=cs_test_warmup", "", null, ignore);
     return !inst.dead;
   } catch {
     return false;
@@ -294,17 +312,27 @@ export class InstancePool {
     this.shared = null;
     this.started = 0;
     this.retired = 0;
+    this.spare = null; // a prepared {go, instance} for the next GoInstance
+  }
+
+  // prepare instantiates the module ahead of the first request (see
+  // prepareInstance).
+  prepare() {
+    this.spare = prepareInstance(this.module);
+  }
+
+  newInstance(env) {
+    this.started++;
+    const prepared = this.spare;
+    this.spare = null;
+    return new GoInstance(this.module, env, prepared ? { ...this.options, prepared } : this.options);
   }
 
   get(env) {
-    if (env.GO_INSTANCE === "per-request") {
-      this.started++;
-      return new GoInstance(this.module, env, this.options);
-    }
+    if (env.GO_INSTANCE === "per-request") return this.newInstance(env);
     if (this.shared === null || this.shared.dead || this.shared.retiring) {
       if (this.shared !== null && this.shared.retiring && !this.shared.dead) this.retired++;
-      this.started++;
-      this.shared = new GoInstance(this.module, env, this.options);
+      this.shared = this.newInstance(env);
     }
     return this.shared;
   }

@@ -18,6 +18,7 @@ import { InstancePool, warmUp } from "./instance.mjs";
 warmUp(wasmModule);
 
 const pool = new InstancePool(wasmModule);
+pool.prepare(); // instantiate the first instance's module now, too
 
 export default {
   fetch(request, env) {

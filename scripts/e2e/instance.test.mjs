@@ -222,8 +222,14 @@ test(`${compiler}: warmUp runs a throw-away instance through start-up and two re
   }
   assert.equal(calls, 0, "warmUp made a real fetch");
   assert.deepEqual(logged, [], "warmUp wrote to the log");
-  // The pool is unaffected: its first instance is a fresh, properly seeded one.
+  // The pool is unaffected: its first instance is a fresh, properly seeded
+  // one, here from a module instantiated ahead (as loader.mjs does).
   const pool = new InstancePool(wasm);
-  assert.equal((await pool.fetch(create(1), env)).status, 200);
+  pool.prepare();
+  assert.ok(pool.spare, "prepare() instantiated the module");
+  const res = await pool.fetch(create(2), env);
+  assert.equal(res.status, 200);
+  assert.equal(await sandboxAmount((await res.json()).clientSecret), 1000);
   assert.equal(pool.started, 1);
+  assert.equal(pool.spare, null, "the prepared instantiation was used");
 });

@@ -18,7 +18,7 @@ if (!WORKER_DIR) throw new Error("WORKER_DIR must be set (a build: app.wasm, was
 const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 3000);
 
 await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
-const { InstancePool } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
+const { InstancePool, RETIRE_BYTES } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
 const wasm = new WebAssembly.Module(fs.readFileSync(path.join(WORKER_DIR, "app.wasm")));
 const compiler = fs.existsSync(path.join(WORKER_DIR, "COMPILER")) ? fs.readFileSync(path.join(WORKER_DIR, "COMPILER"), "utf8").trim() : "?";
 
@@ -128,9 +128,10 @@ test(`${compiler}: memory stays flat over ${REQUESTS} requests with D1 statement
   const pool = new InstancePool(wasm);
   const env = envWith(db);
   assert.equal((await pool.fetch(list(), env)).status, 200);
-  const inst = pool.get(env);
+  const neverFrees = pool.get(env).neverFrees;
   const warmup = Math.floor(Math.min(2000, REQUESTS / 3));
   let atWarmup = 0;
+  let peak = 0;
   const cpu = { list: 0, dup: 0 };
   for (let i = 0; i < REQUESTS; i++) {
     const kind = i % 2 ? "dup" : "list";
@@ -140,13 +141,22 @@ test(`${compiler}: memory stays flat over ${REQUESTS} requests with D1 statement
     const c = process.cpuUsage(c0);
     cpu[kind] += (c.user + c.system) / 1000;
     if (res.status !== 200) assert.fail(`request ${i} (${kind}): ${res.status}`);
-    if (i + 1 === warmup) atWarmup = inst.memoryBytes();
+    const mem = pool.shared.memoryBytes();
+    if (i + 1 >= warmup) peak = Math.max(peak, mem);
+    if (i + 1 === warmup) atWarmup = mem;
   }
-  const end = inst.memoryBytes();
+  const end = pool.shared.memoryBytes();
   const mib = (b) => (b / 1048576).toFixed(1) + " MiB";
   const per = (k) => (cpu[k] / (REQUESTS / 2)).toFixed(2);
-  console.log(`# ${compiler}: ${REQUESTS} requests (${db.statements.length} D1 statements); wasm memory ${mib(atWarmup)} after ${warmup}, ${mib(end)} after ${REQUESTS}; ` +
+  console.log(`# ${compiler}: ${REQUESTS} requests (${db.statements.length} D1 statements); wasm memory ${mib(atWarmup)} after ${warmup}, peak ${mib(peak)}, ${mib(end)} after ${REQUESTS}; ` +
+    `instances started ${pool.started}, retired ${pool.retired}; ` +
     `Node CPU per request: GET /admin/orders (2 statements, 20 rows) ${per("list")} ms, duplicate webhook (1 statement) ${per("dup")} ms`);
-  assert.equal(pool.started, 1);
-  assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
+  if (neverFrees) {
+    // TinyGo's never-freeing build: memory is reclaimed by retiring instances (wasm/instance.mjs).
+    assert.equal(pool.started, pool.retired + 1, "instances were started only to replace retired ones");
+    assert.ok(peak <= RETIRE_BYTES + 4 * 1048576, `an instance grew to ${mib(peak)}`);
+  } else {
+    assert.equal(pool.started, 1);
+    assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
+  }
 });

@@ -235,8 +235,27 @@ export class GoInstance {
 // scope (InstancePool.prepare, called by loader.mjs).
 export function prepareInstance(module, { zeroRandom = false } = {}) {
   const go = new Go();
+  withRequestClock(go.importObject);
   if (zeroRandom) withZeroRandom(go.importObject);
   return { go, instance: new WebAssembly.Instance(module, go.importObject) };
+}
+
+// withRequestClock replaces TinyGo's clock import, which adds performance.now()
+// to an origin that wasm_exec.js's Go constructor takes from Date.now() -
+// performance.now(). In workerd's global scope those clocks do not agree with
+// a request's (a Go object made there read the year 2083 later, and every
+// webhook signature looked stale), so the origin is taken at the first call
+// instead, which is always inside a request. (Standard Go's wasm_exec.js reads
+// wall time from Date directly and uses the origin only for its monotonic
+// clock, where a constant offset does not matter.)
+function withRequestClock(importObject) {
+  const gojs = importObject.gojs;
+  if (!gojs || typeof gojs["runtime.ticks"] !== "function") return;
+  let origin = null;
+  gojs["runtime.ticks"] = () => {
+    if (origin === null) origin = Date.now() - performance.now();
+    return BigInt(Math.round((origin + performance.now()) * 1e6));
+  };
 }
 
 // withZeroRandom makes the Go runtime's random-number imports (Go's

@@ -27,7 +27,8 @@ const fuzzCatalog = `{"products":[
  {"id":"tshirt","name":"T-shirt","unit_amount":2000,"currency":"usd","max_quantity":10},
  {"id":"mug","name":"Mug","unit_amount":1200,"currency":"usd","max_quantity":5},
  {"id":"poster","name":"Poster","unit_amount":900,"currency":"usd","price":"price_poster"},
- {"id":"euro-mug","name":"Euro mug","unit_amount":1100,"currency":"eur","max_quantity":3}
+ {"id":"euro-mug","name":"Euro mug","unit_amount":1100,"currency":"eur","max_quantity":3},
+ {"id":"rental","name":"Rental","unit_amount":5000,"currency":"usd","capture":"manual","max_quantity":2}
 ]}`
 
 const fuzzAllowedOrigin = "https://shop.example"
@@ -60,6 +61,8 @@ func (f *fuzzStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","client_secret":"cs_test_f_secret_z","url":"https://checkout.stripe.com/c/pay/cs_test_f","status":"open","payment_status":"unpaid"}`)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/checkout/sessions/"):
 		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","status":"open","payment_status":"unpaid"}`)
+	case r.Method == "POST" && r.URL.Path == "/v1/payment_intents":
+		io.WriteString(w, `{"id":"pi_f","object":"payment_intent","client_secret":"pi_f_secret_z","status":"succeeded"}`)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"no such route"}}`)
@@ -121,6 +124,12 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		{"application/json", "https://evil.example", `{"items":[{"id":"mug"}]}`},
 		{"application/json", "", `{"items":[{"id":"mug","quantity":1}],"redirectOnCompletion":"never","returnPath":"/x"}`},
 		{"application/json", "", `{"items":[{"id":"mug","quantity":1}]} {}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":1}],"email":"jenny@example.com","country":"de","idempotencyKey":"order-12345678"}`},
+		{"application/json", "", `{"items":[{"id":"mug","quantity":1},{"id":"rental","quantity":1}]}`},
+		{"application/x-www-form-urlencoded", "", `product=mug&quantity=2`},
+		{"application/x-www-form-urlencoded", "", `items=mug:2,+tshirt&email=a%40example.com`},
+		{"application/x-www-form-urlencoded", "", `product=mug&product=tshirt`},
+		{"application/x-www-form-urlencoded", "", ``},
 	} {
 		f.Add(s.ct, s.origin, []byte(s.body))
 	}
@@ -140,12 +149,16 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		// Accepted: 200 for JSON, 303 See Other to hosted Checkout for an HTML form.
+		// An HTML form post is answered 303 See Other to hosted Checkout;
+		// anything else that is accepted, 200.
+		accepted := rec.Code == http.StatusOK
 		if rec.Code == http.StatusSeeOther {
-			if !isFormPost(req) || rec.Header().Get("Location") == "" || len(calls) != 1 || calls[0].Form.Get("ui_mode") != "hosted" {
+			if !isFormPost(req) || rec.Header().Get("Location") != "https://checkout.stripe.com/c/pay/cs_test_f" || len(calls) != 1 || calls[0].Form.Get("ui_mode") != "hosted" {
 				t.Fatalf("303 for Content-Type %q, Location %q: %+v", contentType, rec.Header().Get("Location"), calls)
 			}
-		} else if rec.Code != http.StatusOK {
+			accepted = true
+		}
+		if !accepted {
 			checkErrorAnswer(t, rec)
 			if len(calls) != 0 {
 				t.Fatalf("status %d, yet %d Stripe call(s): %+v", rec.Code, len(calls), calls)
@@ -213,6 +226,92 @@ func checkPricedFromCatalog(t *testing.T, cat *Catalog, form url.Values) {
 	if n == 0 || n > maxCartLines {
 		t.Fatalf("%d line items", n)
 	}
+	// The order's cart, as recorded for the webhooks, is what was priced.
+	var cart []string
+	for i := 0; i < n; i++ {
+		k := "line_items[" + strconv.Itoa(i) + "]"
+		p := byName[form.Get(k+"[price_data][product_data][name]")]
+		if id := form.Get(k + "[price]"); id != "" {
+			p = byPrice[id]
+		}
+		cart = append(cart, p.ID+":"+form.Get(k+"[quantity]"))
+	}
+	if got, want := form.Get("metadata[kit_cart]"), strings.Join(cart, ","); got != want {
+		t.Fatalf("metadata[kit_cart] = %q, line items say %q", got, want)
+	}
+}
+
+// checkIntentFromCatalog asserts that a PaymentIntent's amount and currency
+// are the catalog's prices for the cart it records.
+func checkIntentFromCatalog(t *testing.T, cat *Catalog, form url.Values) {
+	t.Helper()
+	cart := form.Get("metadata[kit_cart]")
+	var total int64
+	currency := ""
+	seen := map[string]bool{}
+	for _, line := range strings.Split(cart, ",") {
+		id, q, _ := strings.Cut(line, ":")
+		p, ok := cat.Lookup(id)
+		qty, err := strconv.ParseInt(q, 10, 64)
+		if !ok || err != nil || qty < 1 || qty > p.MaxQuantity || seen[id] || (currency != "" && p.Currency != currency) {
+			t.Fatalf("PaymentIntent for cart %q", cart)
+		}
+		seen[id] = true
+		currency = p.Currency
+		total += p.UnitAmount * qty
+	}
+	if form.Get("amount") != strconv.FormatInt(total, 10) || form.Get("currency") != currency {
+		t.Fatalf("PaymentIntent of %s %s for cart %q, catalog says %d %s", form.Get("amount"), form.Get("currency"), cart, total, currency)
+	}
+	if form.Get("confirm") != "true" || !confirmationTokenRE.MatchString(form.Get("confirmation_token")) {
+		t.Fatalf("PaymentIntent confirm=%q confirmation_token=%q", form.Get("confirm"), form.Get("confirmation_token"))
+	}
+}
+
+var confirmationTokenRE = regexp.MustCompile(`^ctoken_[A-Za-z0-9_]{1,200}$`)
+
+func FuzzCreateConfirmIntent(f *testing.F) {
+	cfg := fuzzConfig(f)
+	for _, s := range []struct{ ct, origin, body string }{
+		{"application/json", "", `{"items":[{"id":"mug","quantity":2}],"confirmationToken":"ctoken_1AbC"}`},
+		{"application/json", fuzzAllowedOrigin, `{"items":[{"id":"rental","quantity":1}],"confirmationToken":"ctoken_x","returnPath":"/pay/"}`},
+		{"application/json", "", `{"items":[{"id":"mug"},{"id":"euro-mug"}],"confirmationToken":"ctoken_x"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"pm_card_visa"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x/../../v1/customers"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}]}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","email":"a@example.com\r\nBcc: b@example.com"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","amount":1}`},
+		{"", "", ``},
+	} {
+		f.Add(s.ct, s.origin, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, contentType, origin string, body []byte) {
+		srv, fake := fuzzServer(t, cfg)
+		req := httptest.NewRequest(http.MethodPost, "http://worker.test/create-confirm-intent", bytes.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		calls := fake.Calls()
+		if rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			checkErrorAnswer(t, rec)
+			if len(calls) != 0 {
+				t.Fatalf("status %d, yet Stripe calls %+v", rec.Code, calls)
+			}
+			return
+		}
+		if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/v1/payment_intents" {
+			t.Fatalf("200 with Stripe calls %+v", calls)
+		}
+		checkIntentFromCatalog(t, cfg.Catalog, calls[0].Form)
+	})
 }
 
 var stripeSessionPath = regexp.MustCompile(`^/v1/checkout/sessions/cs_(test|live)_[A-Za-z0-9]{1,200}$`)

@@ -41,6 +41,16 @@ func get(name, path string, status int, codes ...string) badRequest {
 	return badRequest{name: name, method: "GET", path: path, status: status, codes: codes}
 }
 
+// adminPost is an operator POST with the right token and a JSON body.
+func adminPost(name, path, token, body string, status int, codes ...string) badRequest {
+	return jsonPost(name, path, body, status, codes...).with("Authorization", "Bearer "+token)
+}
+
+// formPost is an HTML form's POST.
+func formPost(name, body string, status int, codes ...string) badRequest {
+	return jsonPost(name, createPath, body, status, codes...).with("Content-Type", "application/x-www-form-urlencoded")
+}
+
 func (b badRequest) with(k, v string) badRequest {
 	h := map[string]string{}
 	for hk, hv := range b.header {
@@ -80,8 +90,10 @@ func adminToken(t *testing.T) string {
 }
 
 const (
-	createPath = "/create-checkout-session"
-	statusPath = "/session-status"
+	createPath  = "/create-checkout-session"
+	statusPath  = "/session-status"
+	confirmPath = "/create-confirm-intent"
+	intentPath  = "/admin/payment_intents/pi_3Hardening"
 )
 
 func badRequests(t *testing.T) []badRequest {
@@ -122,8 +134,6 @@ func badRequests(t *testing.T) []badRequest {
 		jsonPost("invalid UTF-8", createPath, "{\"items\":[{\"id\":\"mug\xff\xfe\"}]}", 400, "unknown_product", "invalid_json"),
 		// Wrong content types.
 		jsonPost("text/plain", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "text/plain"),
-		// HTML forms are accepted (product/quantity or items=mug:2), never other field names.
-		jsonPost("form with JSON-style fields", createPath, `items[0][id]=mug&items[0][quantity]=1`, 400, "unknown_field").with("Content-Type", "application/x-www-form-urlencoded"),
 		jsonPost("multipart", createPath, "--b\r\nContent-Disposition: form-data; name=\"items\"\r\n\r\nmug\r\n--b--\r\n", 415, "unsupported_media_type").with("Content-Type", "multipart/form-data; boundary=b"),
 		jsonPost("malformed media type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/json; charset"),
 		jsonPost("JSON look-alike type", createPath, `{"items":[{"id":"mug"}]}`, 415, "unsupported_media_type").with("Content-Type", "application/jsonp"),
@@ -169,10 +179,11 @@ func badRequests(t *testing.T) []badRequest {
 		jsonPost("returnPath smuggling a query", createPath, `{"items":[{"id":"mug"}],"returnPath":"/r?session_id=cs_test_x"}`, 400, "invalid_return_path"),
 		jsonPost("returnPath with a backslash", createPath, `{"items":[{"id":"mug"}],"returnPath":"/\\evil.example"}`, 400, "invalid_return_path"),
 		jsonPost("cancelPath on embedded Checkout", createPath, `{"items":[{"id":"mug"}],"cancelPath":"/cart"}`, 400, "invalid_cancel_path"),
-		// Header injection through an email field: no such field today
-		// (unknown_field); once the pay flow takes an email, invalid_email.
-		jsonPost("email with CRLF and Bcc", createPath, `{"items":[{"id":"mug"}],"email":"a@example.com\r\nBcc: all@example.com"}`, 400, "unknown_field", "invalid_email"),
-		jsonPost("customer_email with newline", createPath, `{"items":[{"id":"mug"}],"customer_email":"a@example.com\nX-Injected: 1"}`, 400, "unknown_field", "invalid_email"),
+		// Header injection through the email field (Checkout's customer_email).
+		jsonPost("email with CRLF and Bcc", createPath, `{"items":[{"id":"mug"}],"email":"a@example.com\r\nBcc: all@example.com"}`, 400, "invalid_email"),
+		jsonPost("email with an encoded newline", createPath, `{"items":[{"id":"mug"}],"email":"a@example.com\u000aX-Injected: 1"}`, 400, "invalid_email"),
+		jsonPost("two emails", createPath, `{"items":[{"id":"mug"}],"email":"a@example.com, b@example.com"}`, 400, "invalid_email"),
+		jsonPost("customer_email (Stripe's name)", createPath, `{"items":[{"id":"mug"}],"customer_email":"a@example.com"}`, 400, "unknown_field"),
 		// Origins.
 		jsonPost("disallowed origin", createPath, `{"items":[{"id":"mug"}]}`, 403, "origin_not_allowed").with("Origin", evil),
 		jsonPost("origin null", createPath, `{"items":[{"id":"mug"}]}`, 403, "origin_not_allowed").with("Origin", "null"),
@@ -207,6 +218,59 @@ func badRequests(t *testing.T) []badRequest {
 		get("admin from an allowed origin", "/admin/ping", 403, "cross_origin_admin").with("Authorization", "Bearer "+tok).with("Origin", allowed),
 		get("admin from another origin", "/admin/ping", 403, "cross_origin_admin").with("Authorization", "Bearer "+tok).with("Origin", evil),
 		{name: "admin preflight from an allowed origin", method: "OPTIONS", path: "/admin/ping", header: map[string]string{"Origin": allowed, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}, status: 403, codes: []string{"cross_origin_admin"}, check: noCORS},
+		// More create options.
+		jsonPost("mixed capture methods", createPath, `{"items":[{"id":"mug","quantity":1},{"id":"rental","quantity":1}]}`, 400, "mixed_capture_methods"),
+		jsonPost("country not an ISO code", createPath, `{"items":[{"id":"mug"}],"country":"Germany"}`, 400, "invalid_country"),
+		jsonPost("idempotencyKey too short", createPath, `{"items":[{"id":"mug"}],"idempotencyKey":"abc"}`, 400, "invalid_idempotency_key"),
+		jsonPost("idempotencyKey with a slash", createPath, `{"items":[{"id":"mug"}],"idempotencyKey":"order/12345678"}`, 400, "invalid_idempotency_key"),
+		jsonPost("email with a display name", createPath, `{"items":[{"id":"mug"}],"email":"Jenny <jenny@example.com>"}`, 400, "invalid_email"),
+		jsonPost("forged customerToken", createPath, `{"items":[{"id":"mug"}],"customerToken":"v1.cus_forged.9999999999.00000000000000000000000000000000"}`, 400, "invalid_customer_token"),
+		// HTML form posts (hosted Checkout without JavaScript).
+		formPost("form with JSON-style fields", `items[0][id]=mug&items[0][quantity]=1`, 400, "unknown_field"),
+		formPost("form naming a product twice", `product=mug&product=tshirt`, 400, "duplicate_field"),
+		formPost("form with product and items", `product=mug&items=tshirt:1`, 400, "invalid_items"),
+		formPost("form with a quantity and no product", `quantity=2`, 400, "missing_id"),
+		formPost("form quantity in words", `product=mug&quantity=two`, 400, "invalid_quantity"),
+		formPost("form with a bad escape", `product=mug%zz`, 400, "invalid_form"),
+		formPost("form email with CRLF", `product=mug&email=a%40example.com%0D%0ABcc%3A+b%40example.com`, 400, "invalid_email"),
+		formPost("form price field", `product=mug&unit_amount=1`, 400, "unknown_field"),
+		// POST /create-confirm-intent (the pay page's server-side confirmation).
+		jsonPost("confirm-intent without a body", confirmPath, ``, 400, "missing_items"),
+		jsonPost("confirm-intent without a token", confirmPath, `{"items":[{"id":"mug"}]}`, 400, "missing_confirmation_token"),
+		jsonPost("confirm-intent with a PaymentMethod id", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"pm_card_visa"}`, 400, "invalid_confirmation_token"),
+		jsonPost("confirm-intent token with a path", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x/../../v1/customers"}`, 400, "invalid_confirmation_token"),
+		jsonPost("confirm-intent with an amount", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","amount":1}`, 400, "unknown_field"),
+		jsonPost("confirm-intent quantity 0", confirmPath, `{"items":[{"id":"mug","quantity":0}],"confirmationToken":"ctoken_x"}`, 400, "invalid_quantity"),
+		jsonPost("confirm-intent mixed currencies", confirmPath, `{"items":[{"id":"mug"},{"id":"euro-mug"}],"confirmationToken":"ctoken_x"}`, 400, "mixed_currencies"),
+		jsonPost("confirm-intent email with CRLF", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","email":"a@example.com\r\nBcc: b@example.com"}`, 400, "invalid_email"),
+		jsonPost("confirm-intent returnPath elsewhere", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","returnPath":"https://evil.example/"}`, 400, "invalid_return_path"),
+		jsonPost("confirm-intent as text/plain", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x"}`, 415, "unsupported_media_type").with("Content-Type", "text/plain"),
+		jsonPost("confirm-intent from a disallowed origin", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x"}`, 403, "origin_not_allowed").with("Origin", evil),
+		get("GET on confirm-intent", confirmPath, 405, "method_not_allowed"),
+		// The operator's payment endpoints: refused before any Stripe call.
+		get("payment intent without a token", intentPath, 401, "missing_token"),
+		get("payment intent id of a session", "/admin/payment_intents/cs_test_x", 400, "invalid_payment_intent").with("Authorization", "Bearer "+tok),
+		get("payment intent id with a semicolon", "/admin/payment_intents/pi_1;x", 400, "invalid_payment_intent").with("Authorization", "Bearer "+tok),
+		adminPost("capture 0", intentPath+"/capture", tok, `{"amount_to_capture":0}`, 400, "invalid_amount"),
+		adminPost("capture a string amount", intentPath+"/capture", tok, `{"amount_to_capture":"10"}`, 400, "invalid_field_type"),
+		adminPost("capture with an unknown field", intentPath+"/capture", tok, `{"amount":10}`, 400, "unknown_field"),
+		adminPost("capture with a bad Idempotency-Key", intentPath+"/capture", tok, `{}`, 400, "invalid_idempotency_key").with("Idempotency-Key", "x y"),
+		adminPost("capture from an allowed origin", intentPath+"/capture", tok, `{}`, 403, "cross_origin_admin").with("Origin", allowed),
+		adminPost("cancel with an unknown reason", intentPath+"/cancel", tok, `{"reason":"because"}`, 400, "invalid_reason"),
+		adminPost("increment to 0", intentPath+"/increment_authorization", tok, `{"amount":0}`, 400, "invalid_amount"),
+		adminPost("increment past the maximum", intentPath+"/increment_authorization", tok, `{"amount":100000000000}`, 400, "invalid_amount"),
+		adminPost("micro-deposits with one amount", intentPath+"/verify_microdeposits", tok, `{"amounts":[32]}`, 400, "invalid_amounts"),
+		adminPost("micro-deposits with both proofs", intentPath+"/verify_microdeposits", tok, `{"amounts":[32,45],"descriptor_code":"SM11AA"}`, 400, "invalid_verification"),
+		adminPost("micro-deposits with a bad code", intentPath+"/verify_microdeposits", tok, `{"descriptor_code":"XX"}`, 400, "invalid_descriptor_code"),
+		adminPost("customer balance in no currency", intentPath+"/apply_customer_balance", tok, `{"currency":"dollars"}`, 400, "invalid_currency"),
+		get("search without a query", "/admin/payment_intents/search", 400, "missing_query").with("Authorization", "Bearer "+tok),
+		get("search with an unknown parameter", "/admin/payment_intents/search?query=status:'succeeded'&expand=customer", 400, "unknown_parameter").with("Authorization", "Bearer "+tok),
+		get("search limit 1000", "/admin/payment_intents/search?query=status:'succeeded'&limit=1000", 400, "invalid_limit").with("Authorization", "Bearer "+tok),
+		adminPost("portal for no customer", "/admin/billing_portal_sessions", tok, `{"customer":"jenny"}`, 400, "invalid_customer"),
+		adminPost("portal returning to javascript:", "/admin/billing_portal_sessions", tok, `{"customer":"cus_1","return_url":"javascript:alert(1)"}`, 400, "invalid_return_url"),
+		adminPost("customer token for no customer", "/admin/customer_tokens", tok, `{"customer":"jenny"}`, 400, "invalid_customer"),
+		adminPost("customer token for 10 years", "/admin/customer_tokens", tok, `{"customer":"cus_1","ttl_seconds":315360000}`, 400, "invalid_ttl"),
+		{name: "PUT on capture", method: "PUT", path: intentPath + "/capture", header: map[string]string{"Authorization": "Bearer " + tok}, status: 405, codes: []string{"method_not_allowed"}},
 		// Paths that are not endpoints.
 		get("Stripe's API path", "/v1/checkout/sessions", 404, "not_found"),
 		get("unknown admin endpoint", "/admin/secrets", 404, "not_found").with("Authorization", "Bearer "+tok),

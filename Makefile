@@ -6,6 +6,8 @@ ENV := . scripts/env.sh &&
 COMPILER ?= tinygo
 PORT ?= 8787
 FUZZTIME ?= 60s
+LOAD_REQUESTS ?= 10000
+LOAD_CONCURRENCY ?= 50
 
 .PHONY: help tools build dev test fuzz load bench deploy clean
 
@@ -13,6 +15,7 @@ help:
 	@echo "make dev      run the kit at http://127.0.0.1:$(PORT) (offline Stripe sandbox unless .dev.vars sets STRIPE_SECRET_KEY)"
 	@echo "make test     run every test (installs tools, builds both wasm flavours)"
 	@echo "make fuzz     run every Go fuzz target for FUZZTIME each (default 60s)"
+	@echo "make load     $(LOAD_REQUESTS) requests at concurrency $(LOAD_CONCURRENCY) through wrangler dev: errors, req/s, memory"
 	@echo "make bench    print sizes and CPU per request for both compilers"
 	@echo "make build    build dist/site and dist/worker (COMPILER=tinygo|go)"
 	@echo "make deploy   build and run wrangler deploy"
@@ -32,6 +35,9 @@ test:
 
 fuzz: tools
 	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+load: build
+	@PORT=$(PORT) LOAD_REQUESTS=$(LOAD_REQUESTS) LOAD_CONCURRENCY=$(LOAD_CONCURRENCY) bash scripts/hardening.sh -run '^TestLoad$$'
 
 bench: tools
 	@bash scripts/bench.sh

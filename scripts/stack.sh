@@ -63,7 +63,7 @@ cleanup() {
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	done
-	[ -z "${assets_dir:-}" ] || rm -rf "$assets_dir"
+	[ -z "${stack_tmp:-}" ] || rm -rf "$stack_tmp"
 	[ -z "${d1_tmp:-}" ] || rm -rf "$d1_tmp"
 	exit "$code"
 }
@@ -93,9 +93,17 @@ wait_http() { # url seconds name
 	return 1
 }
 
+# Files of this run: the development copy of the site, wrangler's dev registry.
+stack_tmp=$(mktemp -d)
+# wrangler dev registers every running worker by name in a registry shared by
+# all `wrangler dev` processes of the user (~/.config/.wrangler/registry).
+# Every stack of this kit registers "checkout-kit", so stacks running side by
+# side (make dev and make test, or parallel test runs) overwrite and remove
+# each other's entry. The kit binds no other local workers: each stack keeps
+# a registry of its own.
+export WRANGLER_REGISTRY_PATH="$stack_tmp/registry"
 vars=()
 assets=()
-assets_dir=
 if [ "$STRIPE_MODE" = sandbox ]; then
 	SANDBOX_URL="http://$HOST:$SANDBOX_PORT"
 	bin_dir=$(mktemp -d)
@@ -129,9 +137,8 @@ if [ "$STRIPE_MODE" = sandbox ]; then
 	# The pages' Content-Security-Policy (site/_headers) must also allow the
 	# sandbox's origin: serve a copy of the built site whose policy adds it,
 	# leaving dist/site (what gets deployed) as built.
-	assets_dir=$(mktemp -d)
-	go run ./build dev-site -site-out dist/site -dev-site-out "$assets_dir/site" -dev-origin "$SANDBOX_URL"
-	assets=(--assets "$assets_dir/site")
+	go run ./build dev-site -site-out dist/site -dev-site-out "$stack_tmp/site" -dev-origin "$SANDBOX_URL"
+	assets=(--assets "$stack_tmp/site")
 fi
 # Other sites allowed to use the worker: by default the examples server's origin.
 if [ -z "${ALLOWED_ORIGINS+set}" ] && ! { [ -f .dev.vars ] && grep -qE '^[[:space:]]*ALLOWED_ORIGINS[[:space:]]*=' .dev.vars; }; then

@@ -28,6 +28,7 @@ func (s *Server) adminRoutes() {
 	s.routes.handle(http.MethodGet, "/admin/ping", s.admin(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	}))
+	s.routes.handle(http.MethodGet, "/admin/runtime", s.admin(s.handleAdminRuntime)) // admin_runtime.go
 }
 
 // admin wraps an operator handler with the bearer-token check.

@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +42,26 @@ func TestAPISecurityHeadersOnEveryAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAdminRuntime(t *testing.T) {
+	tok := strings.Repeat("t", 40)
+	srv, _ := newTestServer(t, map[string]string{"ADMIN_TOKEN": tok})
+	req := httptest.NewRequest("GET", "http://worker.test/admin/runtime?gc=1", nil)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Fatalf("without the token: %d", rec.Code)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	var st runtimeStats
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &st) != nil {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if st.Goroutines < 1 || st.Sys == 0 || st.HeapAlloc == 0 || st.HeapSys < st.HeapAlloc || st.NumGC == 0 {
+		t.Errorf("implausible stats %+v", st)
 	}
 }

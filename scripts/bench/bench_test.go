@@ -2,76 +2,8 @@ package main
 
 import (
 	"math"
-	"os"
 	"testing"
 )
-
-func TestParseProcStat(t *testing.T) {
-	// A command name with spaces and parentheses, as the kernel writes it.
-	line := "4242 (work (er) d) S 17 4242 4242 0 -1 4194560 12345 0 0 0 731 96 0 0 20 0 9 0 5000 123456789 4567 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n"
-	st, err := parseProcStat(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.PID != 4242 || st.Comm != "work (er) d" || st.PPID != 17 || st.Utime != 731 || st.Stime != 96 {
-		t.Fatalf("got %+v", st)
-	}
-	for _, bad := range []string{"", "12 no-parens S 1", "12 (x) S 1 2 3"} {
-		if _, err := parseProcStat(bad); err == nil {
-			t.Errorf("%q: accepted", bad)
-		}
-	}
-}
-
-func TestOwnProcStat(t *testing.T) {
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("no /proc")
-	}
-	st, err := readProcStat(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.PPID != os.Getppid() {
-		t.Fatalf("ppid %d, want %d", st.PPID, os.Getppid())
-	}
-	procs := allProcs()
-	found := false
-	for _, pid := range descendants(os.Getppid(), procs) {
-		found = found || pid == os.Getpid()
-	}
-	if !found {
-		t.Fatal("this process is not among its parent's descendants")
-	}
-}
-
-func TestDescendants(t *testing.T) {
-	procs := map[int]procStat{
-		1: {PID: 1}, 10: {PID: 10, PPID: 1}, 11: {PID: 11, PPID: 10}, 12: {PID: 12, PPID: 11},
-		13: {PID: 13, PPID: 10}, 20: {PID: 20, PPID: 1},
-	}
-	got := descendants(10, procs)
-	want := []int{10, 11, 13, 12}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-	if got := descendants(99, procs); len(got) != 0 {
-		t.Fatalf("missing root: got %v", got)
-	}
-}
-
-func TestIsUserWorkerd(t *testing.T) {
-	user := "/x/node_modules/@cloudflare/workerd-linux-64/bin/workerd serve --binary --experimental --socket-addr=entry=127.0.0.1:0 --control-fd=3 - --inspector-addr=localhost:0"
-	proxy := "/x/node_modules/@cloudflare/workerd-linux-64/bin/workerd serve --binary --experimental --socket-addr=entry=127.0.0.1:8787 --control-fd=3 -"
-	node := "node wrangler dev x.mjs --inspector-addr"
-	if !isUserWorkerd(user) || isUserWorkerd(proxy) || isUserWorkerd(node) {
-		t.Fatal("wrong classification")
-	}
-}
 
 func TestParseTotalUpload(t *testing.T) {
 	out := "✨ Read 10 files from the assets directory /w/dist/site\n" +

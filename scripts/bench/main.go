@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"checkoutkit/scripts/internal/procfs"
 )
 
 const (
@@ -213,7 +215,7 @@ func run(args []string) (code int) {
 		return 1
 	}
 	res := results{Started: start, Options: o, Sizes: map[string]sizes{}}
-	tck := clockTicks()
+	tck := procfs.ClockTicks()
 	res.Machine = map[string]any{"cpus": runtime.NumCPU(), "clk_tck": tck, "go": runtime.Version(), "wrangler": toolVersion("wrangler", "--version")}
 	for _, name := range o.Variants {
 		res.Variants = append(res.Variants, knownVariants[name])
@@ -462,7 +464,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 	r.StartupSeconds = time.Since(launched).Seconds()
 	var userPID int
 	for i := 0; ; i++ {
-		if userPID, err = findUserWorkerd(g.pid()); err == nil {
+		if userPID, err = procfs.FindUserWorkerd(g.pid()); err == nil {
 			break
 		}
 		if i >= 50 {
@@ -471,7 +473,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 		time.Sleep(100 * time.Millisecond)
 	}
 	r.UserWorkerdPID = userPID
-	r.RSSAtReadyMB = rssMB(userPID)
+	r.RSSAtReadyMB = procfs.RSSMiB(userPID)
 	logf("  %s ready in %.1fs on %s (user workerd pid %d)", v.Name, r.StartupSeconds, base, userPID)
 
 	client := newClient(maxInt(o.Concurrency))
@@ -480,11 +482,11 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 	// The first request pays for instantiating the worker's code (for the Go
 	// variants, the WebAssembly instance and the Go runtime's start-up).
 	create := endpoints[0]
-	u0, _ := cpuTicks(userPID)
+	u0, _ := procfs.CPUTicks(userPID)
 	t := time.Now()
 	err = do(ctx, client, base, create)
 	r.FirstRequestMs = float64(time.Since(t).Microseconds()) / 1000
-	u1, _ := cpuTicks(userPID)
+	u1, _ := procfs.CPUTicks(userPID)
 	r.FirstRequestCPUms = float64(u1-u0) * msPerTick
 	if err != nil {
 		return fail("first request: %v", err)
@@ -501,18 +503,18 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 			if ctx.Err() != nil {
 				return fail("interrupted")
 			}
-			u0, err := cpuTicks(userPID)
+			u0, err := procfs.CPUTicks(userPID)
 			if err != nil {
 				return fail("user workerd (pid %d): %v", userPID, err)
 			}
-			t0 := treeTicks(g.pid())
+			t0 := procfs.TreeTicks(g.pid())
 			st := runLoad(ctx, client, base, ep, o.N, c)
-			u1, err := cpuTicks(userPID)
+			u1, err := procfs.CPUTicks(userPID)
 			if err != nil {
 				return fail("user workerd (pid %d) gone during %s c=%d: %v", userPID, ep.Name, c, err)
 			}
-			t1 := treeTicks(g.pid())
-			lr := loadResult{Endpoint: ep.Name, Concurrency: c, loadStats: st, RSSMB: rssMB(userPID),
+			t1 := procfs.TreeTicks(g.pid())
+			lr := loadResult{Endpoint: ep.Name, Concurrency: c, loadStats: st, RSSMB: procfs.RSSMiB(userPID),
 				CPUms: float64(u1-u0) * msPerTick, TreeCPUms: float64(t1-t0) * msPerTick}
 			if st.Requests > 0 {
 				lr.CPUPerReq = lr.CPUms / float64(st.Requests)
@@ -529,7 +531,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, errNote)
 		}
 	}
-	r.RSSMB = rssMB(userPID)
+	r.RSSMB = procfs.RSSMiB(userPID)
 	return r
 }
 

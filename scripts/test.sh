@@ -45,6 +45,14 @@ export PORT=${TEST_PORT:-18787} SANDBOX_PORT=${TEST_SANDBOX_PORT:-18789} INSPECT
 export EMBED_SITE_ORIGIN=http://127.0.0.1:${TEST_EMBED_SITE_PORT:-18790}
 export ALLOWED_ORIGINS=$EMBED_SITE_ORIGIN
 logs=${TEST_LOG_DIR:-dist/test-logs}
+# This run's secrets, random, so that the secret scan at the end can look for
+# their values in everything the run wrote (stack.sh gives the webhook secret
+# and the admin token to every stack; the customer-token secret goes to the
+# hardening stacks).
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+export STRIPE_WEBHOOK_SECRET=whsec_$(random_hex) ADMIN_TOKEN=$(random_hex)
+run_customer_token_secret=$(random_hex)
+for sub in go tinygo go-webhooks tinygo-webhooks go-hardening tinygo-hardening; do rm -rf "${logs:?}/$sub"; done
 for compiler in go tinygo; do
 	dir=dist/worker
 	[ "$compiler" = go ] && dir=dist/worker-go
@@ -58,8 +66,13 @@ for compiler in go tinygo; do
 	step "webhooks and orders: $compiler build in wrangler dev with local D1 and the sandbox delivering signed events"
 	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-webhooks bash scripts/webhooks.sh
 	WORKER_DIR=$dir node --test scripts/e2e/webhook_instance.test.mjs
-	step "bad-input suite: $compiler build in wrangler dev with the Stripe sandbox (ADMIN_TOKEN, two currencies)"
-	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-hardening \
-		bash scripts/hardening.sh -run 'TestBadRequests'
+	step "bad-input suite and load (${TEST_LOAD_REQUESTS:-2000} requests): $compiler build in wrangler dev with the Stripe sandbox"
+	CUSTOMER_TOKEN_SECRET=$run_customer_token_secret \
+		WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-hardening LOAD_REQUESTS=${TEST_LOAD_REQUESTS:-2000} \
+		bash scripts/hardening.sh -run '^(TestBadRequests|TestLoad)$'
 done
+step "secret scan: the built site and workers, and every log of this run"
+CUSTOMER_TOKEN_SECRET=$run_customer_token_secret \
+	go run ./scripts/secretscan -env ADMIN_TOKEN,CUSTOMER_TOKEN_SECRET,STRIPE_WEBHOOK_SECRET dist/site dist/worker dist/worker-go "$logs"
+
 step "all tests passed"

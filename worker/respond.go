@@ -58,7 +58,7 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		log.Printf("internal error: %v", err)
+		log.Printf("internal error: %s", redactSecrets(err.Error()))
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "internal error"}
 	}
 	writeJSON(w, ae.Status, struct {
@@ -71,10 +71,10 @@ func writeError(w http.ResponseWriter, err error) {
 func fromStripe(err error, op string) *apiError {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
-		log.Printf("stripe %s: transport error: %v", op, err)
+		log.Printf("stripe %s: transport error: %s", op, redactSecrets(err.Error()))
 		return &apiError{Status: http.StatusBadGateway, Code: "stripe_unreachable", Message: "could not reach Stripe; please try again"}
 	}
-	log.Printf("stripe %s: status=%d type=%s code=%s request_id=%s: %s", op, se.HTTPStatusCode, se.Type, se.Code, se.RequestID, se.Msg)
+	log.Printf("stripe %s: status=%d type=%s code=%s request_id=%s: %s", op, se.HTTPStatusCode, se.Type, se.Code, se.RequestID, redactSecrets(se.Msg))
 	ae := &apiError{RequestID: se.RequestID}
 	switch {
 	case se.HTTPStatusCode == http.StatusNotFound || se.Code == stripe.ErrorCodeResourceMissing:

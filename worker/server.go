@@ -88,7 +88,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
-			log.Printf("panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+			log.Printf("panic serving %s %s: %s\n%s", r.Method, r.URL.Path, redactSecrets(fmt.Sprint(v)), debug.Stack())
 			writeError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
@@ -116,7 +116,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ConfigErrorHandler answers every request with the configuration problem, so
 // a misconfigured deployment explains itself instead of failing obscurely.
 func ConfigErrorHandler(err error) http.Handler {
-	log.Printf("configuration error: %v", err)
+	log.Printf("configuration error: %s", redactSecrets(err.Error()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "configuration_error", Message: "the checkout worker is misconfigured: " + err.Error()})
 	})

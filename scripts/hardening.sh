@@ -27,7 +27,9 @@ case $catalog in *[[:space:]]*)
 	exit 1
 	;;
 esac
-export WRANGLER_VARS="${WRANGLER_VARS:-} ADMIN_TOKEN:$ADMIN_TOKEN CUSTOMER_TOKEN_SECRET:$CUSTOMER_TOKEN_SECRET CATALOG_JSON:$catalog"
+# stack.sh passes ADMIN_TOKEN on to the worker.
+export WRANGLER_VARS="${WRANGLER_VARS:-} CUSTOMER_TOKEN_SECRET:$CUSTOMER_TOKEN_SECRET CATALOG_JSON:$catalog"
 export ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-http://127.0.0.1:${EXAMPLES_PORT:-8790}}
 export STRIPE_MODE=sandbox
+unset D1_PERSIST_DIR # a fresh local D1 for the run
 exec bash scripts/stack.sh go test -count=1 -v -tags integration,hardening "$@" ./scripts/e2e

@@ -10,7 +10,12 @@ package worker
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzCatalog has two currencies (for mixed-currency carts), a Stripe Price
@@ -415,6 +421,83 @@ func FuzzParseCatalog(f *testing.F) {
 		// The catalog is served by /config: encoding it cannot fail.
 		if body := configBody(Config{Catalog: c}); !json.Valid(body) {
 			t.Fatalf("configBody is not JSON: %s", body)
+		}
+	})
+}
+
+// fuzzWebhookSecret signs the fuzzer's events when it asks for a signature.
+const fuzzWebhookSecret = "whsec_fuzz0123456789abcdef"
+
+func fuzzSign(t int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(fuzzWebhookSecret))
+	fmt.Fprintf(mac, "%d.", t)
+	mac.Write(body)
+	return fmt.Sprintf("t=%d,v1=%s", t, hex.EncodeToString(mac.Sum(nil)))
+}
+
+// FuzzWebhook drives POST /webhook with any Stripe-Signature header and body,
+// and, when sign is set, with the body correctly signed (so that the event
+// decoding behind the signature check is fuzzed too). An unsigned request is
+// always a 400 that touches neither Stripe nor the store; a signed one is
+// never a 4xx other than "not an event", and a 4xx touches nothing.
+func FuzzWebhook(f *testing.F) {
+	env := map[string]string{
+		"STRIPE_SECRET_KEY": "sk_test_unit", "STRIPE_API_BASE": "http://stripe.test",
+		"CATALOG_JSON": fuzzCatalog, "STRIPE_WEBHOOK_SECRET": fuzzWebhookSecret,
+	}
+	cfg, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		f.Fatal(err)
+	}
+	ev := `{"id":"evt_1","object":"event","api_version":"2025-08-27.basil","type":"%s","data":{"object":%s}}`
+	for _, s := range []struct {
+		header string
+		body   string
+		sign   bool
+	}{
+		{"", fmt.Sprintf(ev, "checkout.session.completed", `{"id":"cs_test_f","object":"checkout.session"}`), true},
+		{"", fmt.Sprintf(ev, "payment_intent.succeeded", `{"id":"pi_f","object":"payment_intent","amount":1200,"currency":"usd","status":"succeeded","metadata":{"kit_order":"ord_0123456789abcdef","kit_cart":"mug:1"}}`), true},
+		{"", fmt.Sprintf(ev, "customer.created", `{"id":"cus_1"}`), true},
+		{"", `{"id":"evt_1","object":"charge","type":"x","data":{"object":{}}}`, true},
+		{"", `not json`, true},
+		{"t=1,v1=00", fmt.Sprintf(ev, "checkout.session.completed", `{}`), false},
+		{"t=9999999999,v1=" + strings.Repeat("a", 64) + ",v0=x", `{}`, false},
+		{"v1=abc", `{}`, false},
+		{",,,=", ``, false},
+	} {
+		f.Add(s.header, []byte(s.body), s.sign)
+	}
+	f.Fuzz(func(t *testing.T, header string, body []byte, sign bool) {
+		srv, fake := fuzzServer(t, cfg)
+		store := NewMemStore()
+		srv.SetStore(store)
+		srv.SetFulfiller(FulfillerFunc(func(context.Context, *OrderRecord) error { return nil }))
+		if sign {
+			header = fuzzSign(time.Now().Unix(), body)
+		}
+		req := httptest.NewRequest(http.MethodPost, "http://worker.test/webhook", bytes.NewReader(body))
+		if header != "" {
+			req.Header.Set("Stripe-Signature", header)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			checkErrorAnswer(t, rec)
+		}
+		if !sign {
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("unsigned webhook answered %d: %s", rec.Code, rec.Body)
+			}
+		} else if rec.Code >= 400 && rec.Code < 500 && !strings.Contains(rec.Body.String(), `"invalid_event"`) && !strings.Contains(rec.Body.String(), `"body_too_large"`) {
+			t.Fatalf("signed webhook refused with %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code >= 400 && rec.Code < 500 {
+			if n := len(fake.Calls()); n != 0 {
+				t.Fatalf("refused webhook made %d Stripe calls", n)
+			}
+			if n := store.WriteCount(); n != 0 {
+				t.Fatalf("refused webhook wrote %d times to the store", n)
+			}
 		}
 	})
 }

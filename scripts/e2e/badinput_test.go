@@ -9,6 +9,9 @@
 package e2e
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // badRequest is one request the worker must refuse: a 4xx with
@@ -75,8 +79,41 @@ func sandboxRequestCount(t *testing.T) string {
 	return fmt.Sprint(len(log.Requests), " Stripe API calls")
 }
 
+// storedOrders reads the newest order in D1 through the operator API.
+func storedOrders(t *testing.T) string {
+	r := send(t, "GET", env(t, "BASE_URL")+"/admin/orders?limit=1", map[string]string{"Authorization": "Bearer " + adminToken(t)}, "")
+	var list struct {
+		Data    []struct{ ID, State string }
+		HasMore bool `json:"has_more"`
+	}
+	if r.Status != 200 || json.Unmarshal(r.Body, &list) != nil {
+		t.Fatalf("GET /admin/orders: %d %s", r.Status, r.Body)
+	}
+	if len(list.Data) == 0 {
+		return "no orders"
+	}
+	return fmt.Sprintf("newest order %s (%s), more: %v", list.Data[0].ID, list.Data[0].State, list.HasMore)
+}
+
 var badInputProbes = []probe{
 	{"Stripe calls (sandbox request log)", sandboxRequestCount},
+	{"orders in D1 (GET /admin/orders)", storedOrders},
+}
+
+// signed returns a Stripe-Signature header for body, made with secret at t.
+func signed(secret string, t int64, body string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.%s", t, body)
+	return fmt.Sprintf("t=%d,v1=%s", t, hex.EncodeToString(mac.Sum(nil)))
+}
+
+// webhookPost is a POST /webhook of body with the given signature header.
+func webhookPost(name, body, signature string, status int, codes ...string) badRequest {
+	b := jsonPost(name, "/webhook", body, status, codes...)
+	if signature != "" {
+		b = b.with("Stripe-Signature", signature)
+	}
+	return b
 }
 
 // adminToken is the ADMIN_TOKEN the stack's worker was started with.
@@ -115,6 +152,14 @@ func badRequests(t *testing.T) []badRequest {
 		}
 	}
 	deep := `{"items":` + strings.Repeat("[", 7000) + strings.Repeat("]", 7000) + `}`
+	whsec := os.Getenv("STRIPE_WEBHOOK_SECRET")
+	if !strings.HasPrefix(whsec, "whsec_") {
+		t.Fatal("STRIPE_WEBHOOK_SECRET is not set (scripts/stack.sh sets it for the worker and the sandbox)")
+	}
+	now := time.Now().Unix()
+	event := `{"id":"evt_hardening","object":"event","api_version":"2025-08-27.basil","type":"checkout.session.completed","data":{"object":{"id":"cs_test_hardening","object":"checkout.session"}}}`
+	charge := `{"id":"ch_1","object":"charge","type":"charge.succeeded","data":{"object":{"id":"ch_1"}}}`
+	bigEvent := strings.Replace(event, `"object":"checkout.session"`, `"object":"checkout.session","padding":"`+strings.Repeat("p", 300<<10)+`"`, 1)
 	var lines []string
 	for i := 0; i < 21; i++ {
 		lines = append(lines, fmt.Sprintf(`{"id":"p%d","quantity":1}`, i))
@@ -271,6 +316,25 @@ func badRequests(t *testing.T) []badRequest {
 		adminPost("customer token for no customer", "/admin/customer_tokens", tok, `{"customer":"jenny"}`, 400, "invalid_customer"),
 		adminPost("customer token for 10 years", "/admin/customer_tokens", tok, `{"customer":"cus_1","ttl_seconds":315360000}`, 400, "invalid_ttl"),
 		{name: "PUT on capture", method: "PUT", path: intentPath + "/capture", header: map[string]string{"Authorization": "Bearer " + tok}, status: 405, codes: []string{"method_not_allowed"}},
+		// POST /webhook: only events signed with the endpoint's secret, fresh.
+		webhookPost("event without a signature", event, "", 400, "missing_signature"),
+		webhookPost("signature header of garbage", event, "garbage", 400, "invalid_signature_header"),
+		webhookPost("signature without v1", event, fmt.Sprintf("t=%d", now), 400, "invalid_signature_header", "invalid_signature"),
+		webhookPost("signature with another secret", event, signed("whsec_"+strings.Repeat("0", 32), now, event), 400, "invalid_signature"),
+		webhookPost("signature of another body", event, signed(whsec, now, strings.Replace(event, "evt_hardening", "evt_other", 1)), 400, "invalid_signature"),
+		webhookPost("signature 10 minutes old", event, signed(whsec, now-600, event), 400, "signature_expired"),
+		webhookPost("signature with a v0 scheme only", event, strings.Replace(signed(whsec, now, event), "v1=", "v0=", 1), 400, "invalid_signature", "invalid_signature_header"),
+		webhookPost("signed body that is no event", `{"id":"x"}`, signed(whsec, now, `{"id":"x"}`), 400, "invalid_event"),
+		webhookPost("signed charge object", charge, signed(whsec, now, charge), 400, "invalid_event"),
+		webhookPost("event of 300 KB", bigEvent, signed(whsec, now, bigEvent), 400, "body_too_large"),
+		get("GET on /webhook", "/webhook", 405, "method_not_allowed"),
+		// The operator's order endpoints.
+		get("orders in an unknown state", "/admin/orders?state=shipped_to_mars", 400, "invalid_state").with("Authorization", "Bearer "+tok),
+		get("orders limit 0", "/admin/orders?limit=0", 400, "invalid_limit").with("Authorization", "Bearer "+tok),
+		get("orders with a forged cursor", "/admin/orders?cursor=not-a-cursor", 400, "invalid_cursor").with("Authorization", "Bearer "+tok),
+		get("orders with an unknown parameter", "/admin/orders?sort=amount", 400, "unknown_parameter").with("Authorization", "Bearer "+tok),
+		get("order id with a quote", "/admin/orders/ord_1'or'1", 400, "invalid_order_id").with("Authorization", "Bearer "+tok),
+		get("orders without a token", "/admin/orders", 401, "missing_token"),
 		// Paths that are not endpoints.
 		get("Stripe's API path", "/v1/checkout/sessions", 404, "not_found"),
 		get("unknown admin endpoint", "/admin/secrets", 404, "not_found").with("Authorization", "Bearer "+tok),
@@ -329,19 +393,35 @@ func TestBadRequests(t *testing.T) {
 			before = after
 		})
 	}
-	t.Logf("%d bad requests: each a 4xx with an error code, none reached Stripe", len(cases))
+	t.Logf("%d bad requests: each a 4xx with an error code; none reached Stripe or wrote an order", len(cases))
 
-	// Controls: the token and the probe work, so the cases above failed for
+	// Controls: the token and the probes work, so the cases above failed for
 	// the reasons they name.
 	tok := adminToken(t)
 	if r := send(t, "GET", base+"/admin/ping", map[string]string{"Authorization": "Bearer " + tok}, ""); r.Status != 200 {
 		t.Errorf("admin ping with the right token: %d %s", r.Status, r.Body)
 	}
-	if r := send(t, "POST", base+createPath, map[string]string{"Content-Type": "application/json"}, `{"items":[{"id":"euro-mug","quantity":3}]}`); r.Status != 200 {
-		t.Errorf("a good create request: %d %s", r.Status, r.Body)
+	ordersBefore := storedOrders(t)
+	r := send(t, "POST", base+createPath, map[string]string{"Content-Type": "application/json"}, `{"items":[{"id":"euro-mug","quantity":3}]}`)
+	var created struct{ ClientSecret string }
+	if r.Status != 200 || json.Unmarshal(r.Body, &created) != nil || created.ClientSecret == "" {
+		t.Fatalf("a good create request: %d %s", r.Status, r.Body)
 	}
 	if got := sandboxRequestCount(t); got != "1 Stripe API calls" {
 		t.Errorf("after one good request the probe reads %s, want 1 call", got)
+	}
+	// Paying it makes the sandbox send checkout.session.completed, and the
+	// worker records the order: the D1 probe sees that.
+	pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, created.ClientSecret)
+	if r := call(t, "POST", sandbox+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
+		t.Fatalf("paying the control session: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for storedOrders(t) == ordersBefore {
+		if time.Now().After(deadline) {
+			t.Fatalf("the order of a paid session did not show in GET /admin/orders within 20 s (still %s)", ordersBefore)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -16,15 +16,43 @@ FUZZTIME=${FUZZTIME:-60s}
 pkgs=${1:-./...}
 only=${2:-}
 
+# fuzz_one runs one target; its output is kept in $out.
+fuzz_one() { # pkg target
+	go test -run '^$' -fuzz "^${2}\$" -fuzztime "$FUZZTIME" "$1" >"$out" 2>&1
+}
+# A duration -fuzztime can end in a bare "context deadline exceeded" failure
+# when a worker is mid-call at the deadline on a loaded machine: a race in Go's
+# fuzz coordinator (golang/go#75804, fixed in Go 1.27), not a finding. A real
+# finding always writes its input ("Failing input written to ..."). Such a
+# failure is run once more; a second one is reported and tolerated.
+deadline_flake() {
+	grep -q 'context deadline exceeded' "$out" &&
+		! grep -qE 'Failing input written to|panic:|^[[:space:]]+[A-Za-z0-9_]+_test\.go:[0-9]+:' "$out"
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 n=0
 for pkg in $(go list $pkgs); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		[ -z "$only" ] || [ "$target" = "$only" ] || continue
 		printf '==> fuzz %s %s for %s\n' "$pkg" "$target" "$FUZZTIME"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | { grep -v '^fuzz: elapsed: .*gathering baseline' || true; } || {
+		ok=0
+		for attempt in 1 2; do
+			if fuzz_one "$pkg" "$target"; then
+				ok=1
+			elif deadline_flake; then
+				echo "fuzz: $target ended in Go's fuzztime deadline race (golang/go#75804; no failing input), attempt $attempt"
+				[ "$attempt" = 1 ] && continue
+				ok=1
+			fi
+			break
+		done
+		grep -v '^fuzz: elapsed: .*gathering baseline' "$out" || true
+		if [ "$ok" != 1 ]; then
 			echo "fuzz: $target in $pkg failed; the input is under $(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target/" >&2
 			exit 1
-		}
+		fi
 		n=$((n + 1))
 	done
 done

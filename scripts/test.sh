@@ -19,6 +19,7 @@ go vet -tags contract ./worker
 go vet -tags integration ./scripts/e2e
 go vet -tags integration,hardening ./scripts/e2e
 go vet -tags integration,webhooks ./scripts/e2e
+go vet -tags integration,faults ./scripts/e2e
 GOOS=js GOARCH=wasm go vet ./wasm
 
 step "TypeScript type check (tsc --noEmit, strict)"
@@ -70,6 +71,9 @@ for compiler in go tinygo; do
 	CUSTOMER_TOKEN_SECRET=$run_customer_token_secret \
 		WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-hardening LOAD_REQUESTS=${TEST_LOAD_REQUESTS:-2000} \
 		bash scripts/hardening.sh -run '^(TestBadRequests|TestLoad)$'
+	step "Stripe-faults suite: $compiler build in wrangler dev with the Stripe sandbox (faults injected)"
+	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-faults \
+		bash scripts/faults.sh
 done
 step "secret scan: the built site and workers, and every log of this run"
 CUSTOMER_TOKEN_SECRET=$run_customer_token_secret \

@@ -289,11 +289,15 @@ func (s *Server) handleAdminCapture(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if pi.Status != string(stripe.PaymentIntentStatusRequiresCapture) {
+	// The operator's retry (same Idempotency-Key) of a capture whose answer was
+	// lost finds the PaymentIntent captured: Stripe replays the first answer
+	// (or, if that key captured nothing, refuses: 409 below).
+	retried := params.IdempotencyKey != nil && pi.Status == string(stripe.PaymentIntentStatusSucceeded)
+	if pi.Status != string(stripe.PaymentIntentStatusRequiresCapture) && !retried {
 		writeError(w, notCapturable(pi))
 		return
 	}
-	if req.AmountToCapture != nil && *req.AmountToCapture > pi.AmountCapturable {
+	if req.AmountToCapture != nil && *req.AmountToCapture > pi.AmountCapturable && !retried {
 		writeError(w, badRequest("invalid_amount", "amount_to_capture", "amount_to_capture %d is more than the %d authorized (amount_capturable)", *req.AmountToCapture, pi.AmountCapturable))
 		return
 	}

@@ -3,7 +3,9 @@ package worker
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults for settings that have one.
@@ -13,6 +15,12 @@ const (
 	DefaultStripeJSURL = "https://js.stripe.com/basil/stripe.js"
 	// DefaultReturnPath is where embedded Checkout sends the shopper afterwards.
 	DefaultReturnPath = "/return.html"
+	// DefaultStripeTimeout bounds each Stripe call, its retry included
+	// (STRIPE_TIMEOUT_MS; see stripecall.go).
+	DefaultStripeTimeout = 15 * time.Second
+	// minStripeTimeout and maxStripeTimeout bound STRIPE_TIMEOUT_MS.
+	minStripeTimeout = 100 * time.Millisecond
+	maxStripeTimeout = 60 * time.Second
 )
 
 // Config is the worker's configuration, read once from the environment
@@ -42,6 +50,9 @@ type Config struct {
 	// AdminToken is ADMIN_TOKEN, a secret: the bearer token of the operator
 	// API under /admin/ (admin.go). Empty turns that API off.
 	AdminToken string
+	// StripeTimeout is STRIPE_TIMEOUT_MS: how long one Stripe call (retry
+	// included) may take before the shopper gets 504 stripe_timeout.
+	StripeTimeout time.Duration
 	// CustomerTokenSecret is CUSTOMER_TOKEN_SECRET, a secret that signs the
 	// tokens naming a returning customer (payments_customer.go). Empty
 	// refuses such tokens.
@@ -97,6 +108,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := checkAbsoluteURL(c.FulfillmentURL); err != nil {
 			return c, fmt.Errorf("FULFILLMENT_WEBHOOK_URL: %v", err)
 		}
+	}
+	c.StripeTimeout = DefaultStripeTimeout
+	if raw := strings.TrimSpace(getenv("STRIPE_TIMEOUT_MS")); raw != "" {
+		ms, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || ms < minStripeTimeout.Milliseconds() || ms > maxStripeTimeout.Milliseconds() {
+			return c, fmt.Errorf("STRIPE_TIMEOUT_MS must be a whole number of milliseconds from %d to %d", minStripeTimeout.Milliseconds(), maxStripeTimeout.Milliseconds())
+		}
+		c.StripeTimeout = time.Duration(ms) * time.Millisecond
 	}
 	if c.APIBase != "" {
 		if err := checkAbsoluteURL(c.APIBase); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/stripe/stripe-go/v82"
@@ -27,6 +28,8 @@ type apiError struct {
 	// DeclineCode and PaymentIntent accompany declined payments (payments.go).
 	DeclineCode   string `json:"decline_code,omitempty"`
 	PaymentIntent string `json:"payment_intent,omitempty"`
+	// RetryAfter, in seconds, is sent as the Retry-After header (503s).
+	RetryAfter int `json:"-"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -61,16 +64,39 @@ func writeError(w http.ResponseWriter, err error) {
 		log.Printf("internal error: %s", redactSecrets(err.Error()))
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "internal error"}
 	}
+	if ae.RetryAfter > 0 {
+		h := w.Header()
+		h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		if h.Get("Access-Control-Allow-Origin") != "" {
+			h.Set("Access-Control-Expose-Headers", "Retry-After") // readable by embed.js elsewhere
+		}
+	}
 	writeJSON(w, ae.Status, struct {
 		Error *apiError `json:"error"`
 	}{ae})
 }
 
+// stripeRetryAfter is the Retry-After (seconds) of a 503 stripe_rate_limited
+// when Stripe's answer names none.
+const stripeRetryAfter = 2
+
 // fromStripe turns an error from stripe-go into what the browser may see.
 // Stripe's own message is logged, not forwarded: it can describe our request.
+// Failures of Stripe or the way to it are 502, 503 or 504 with a code of
+// their own (see stripecall.go), never 500.
 func fromStripe(err error, op string) *apiError {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
+		var te *stripeTimeoutError
+		var be *stripeBadResponseError
+		switch {
+		case errors.As(err, &te):
+			log.Printf("stripe %s: timeout: %s", op, redactSecrets(err.Error()))
+			return &apiError{Status: http.StatusGatewayTimeout, Code: "stripe_timeout", Message: "Stripe did not answer in time; please try again"}
+		case errors.As(err, &be):
+			log.Printf("stripe %s: %s", op, redactSecrets(err.Error()))
+			return &apiError{Status: http.StatusBadGateway, Code: "stripe_bad_response", Message: "Stripe's answer could not be read; please try again"}
+		}
 		log.Printf("stripe %s: transport error: %s", op, redactSecrets(err.Error()))
 		return &apiError{Status: http.StatusBadGateway, Code: "stripe_unreachable", Message: "could not reach Stripe; please try again"}
 	}
@@ -81,6 +107,7 @@ func fromStripe(err error, op string) *apiError {
 		ae.Status, ae.Code, ae.Message = http.StatusNotFound, "not_found", "no such "+op+" object at Stripe"
 	case se.HTTPStatusCode == http.StatusTooManyRequests:
 		ae.Status, ae.Code, ae.Message = http.StatusServiceUnavailable, "stripe_rate_limited", "Stripe is busy; please try again in a moment"
+		ae.RetryAfter = retryAfter(se)
 	case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
 		ae.Status, ae.Code, ae.Message = http.StatusBadGateway, "stripe_auth_failed", "the shop's Stripe key was refused; the shop owner must check STRIPE_SECRET_KEY"
 	case se.Type == stripe.ErrorTypeCard:
@@ -94,6 +121,17 @@ func fromStripe(err error, op string) *apiError {
 		}
 	}
 	return ae
+}
+
+// retryAfter is Stripe's Retry-After in seconds if it sent a plausible one
+// (1-60), else stripeRetryAfter.
+func retryAfter(se *stripe.Error) int {
+	if se.LastResponse != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(se.LastResponse.Header.Get("Retry-After"))); err == nil && n >= 1 && n <= 60 {
+			return n
+		}
+	}
+	return stripeRetryAfter
 }
 
 // readJSON decodes a JSON request body strictly into v: JSON media type, size

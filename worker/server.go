@@ -45,19 +45,9 @@ type Server struct {
 // NewServer builds the handler. httpClient carries every call to Stripe (on
 // Workers, a fetch-based client; in tests, one pointed at a fake).
 func NewServer(cfg Config, httpClient *http.Client) *Server {
-	bc := &stripe.BackendConfig{
-		HTTPClient: httpClient,
-		// stripe-go's default logger writes to stderr; errors are logged by
-		// fromStripe instead, with the request id and without request bodies.
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-		MaxNetworkRetries: stripe.Int64(1),
-	}
-	if cfg.APIBase != "" {
-		bc.URL = stripe.String(cfg.APIBase)
-	}
 	s := &Server{
 		cfg:            cfg,
-		api:            stripe.GetBackendWithConfig(stripe.APIBackend, bc),
+		api:            newStripeBackend(cfg, httpClient), // stripecall.go: retries, deadline
 		publicOrigin:   originOf(cfg.PublicURL),
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		configBody:     configBody(cfg),

@@ -2,36 +2,45 @@ package worker
 
 // How the worker calls Stripe when Stripe or the network fails.
 //
-// Retries are stripe-go's own (BackendConfig.MaxNetworkRetries), with its
-// rules, which are the ones a payment needs:
+// The rules are stripe-go's, which are the ones a payment needs; the one
+// retry is made by retryTransport, in front of the HTTP client, instead of by
+// stripe-go (BackendConfig.MaxNetworkRetries is 0), for the reason below.
 //
-//   - At most stripeMaxNetworkRetries (1) retry: two attempts per call, so a
-//     request costs at most a few subrequests of the Workers Free plan's 50,
-//     and the retry's wait is sleep, not CPU.
-//   - Only what cannot have a side effect twice is retried. stripe-go puts an
-//     Idempotency-Key on every POST (the order's key from payments.go, the
-//     operator's from admin_payments.go, else a random one per call; a retry
-//     reuses the request, so the same key); stripeBackend makes sure every
-//     call has parameters, without which stripe-go would send no key. Stripe
-//     answers a retried POST whose first attempt went through with the saved
-//     answer instead of doing it again. GETs carry no key and are retried too:
-//     they change nothing at Stripe (Stripe calls GET idempotent by
-//     definition).
-//   - What is retried: failures to get an answer at all (a dropped or refused
-//     connection, a body cut short) and Stripe's 429 lock_timeout. What is not:
-//     any answer with a Stripe error body (a 500, a rate_limit 429, a 4xx):
-//     Stripe saves a 500 under the idempotency key and would replay it, and a
-//     rate limit only gets worse when hammered; nor an answer that is not JSON
-//     (a retried POST would get the same saved answer); nor a call past its
-//     deadline.
-//   - Backoff: stripe-go waits 0.5 s before its (only) retry.
+//   - One retry at most: two attempts per call, so a request costs at most a
+//     few of the Workers Free plan's 50 subrequests.
+//   - Only what cannot have a side effect twice is retried: a request with an
+//     Idempotency-Key, or a GET. stripe-go puts a key on every POST (the
+//     order's key from payments.go, the operator's from admin_payments.go,
+//     else a random one per call), and stripeBackend makes sure every call
+//     has parameters, without which stripe-go would send none. The retry is
+//     the same request with the same key: Stripe answers a retried POST whose
+//     first attempt went through with the saved answer instead of doing it
+//     again. GETs carry no key and change nothing (Stripe calls them
+//     idempotent by definition), so they are retried too.
+//   - What is retried, as stripe-go would: a failure to get an answer at all
+//     (a dropped or refused connection, a body cut short) and Stripe's 429
+//     lock_timeout. What is not: any other answer with a Stripe error body (a
+//     500: Stripe saves it under the idempotency key and would replay it; a
+//     rate_limit 429, which only gets worse when hammered; a 4xx), an answer
+//     that is not JSON (a retried POST would get the same saved answer), a
+//     call past its deadline.
+//   - No wait before the retry. stripe-go sleeps 0.5 s first, and a sleep is
+//     a timer: on Workers one Go instance serves the isolate's concurrent
+//     requests (wasm/instance.mjs), and a timer can wake the goroutine inside
+//     another request's event, whose I/O workerd cancels or refuses once
+//     that request is done ("Cannot perform I/O on behalf of a different
+//     request"). Measured in workerd with background traffic: half the
+//     retries after stripe-go's sleep lost their answer (504 or 500). Retried
+//     at once, the retry starts in the callback of the failed attempt, in its
+//     own request. An immediate retry suits what is retried: a new
+//     connection, or a lock another request held for a moment.
 //
 // Every call has a deadline, Config.StripeTimeout (STRIPE_TIMEOUT_MS, default
-// 15 s), for both attempts and the wait between them: a shopper waiting on a
-// slow Stripe gets 504 stripe_timeout instead of a page that hangs. The
-// deadline ends the worker's wait; a POST that reached Stripe may still
-// complete there, which is why create requests accept an idempotencyKey: the
-// shopper's retry with it returns what the first attempt made.
+// 15 s), for both attempts: a shopper waiting on a slow Stripe gets 504
+// stripe_timeout instead of a page that hangs. The deadline ends the worker's
+// wait; a POST that reached Stripe may still complete there, which is why
+// create requests accept an idempotencyKey: the shopper's retry with it
+// returns what the first attempt made.
 //
 // fromStripe (respond.go) turns the failures into answers: 502
 // stripe_unavailable (Stripe's 5xx), 502 stripe_unreachable (no answer), 502
@@ -41,20 +50,20 @@ package worker
 // On the host, Go's own http.Transport also repeats a request that carries an
 // Idempotency-Key (and any GET) once when a reused connection breaks before
 // the answer; on Workers requests go through fetch (wasm/fetch_js.go), which
-// does not, so there the attempts are exactly stripe-go's.
+// does not, so there the attempts are exactly retryTransport's.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
 )
-
-// stripeMaxNetworkRetries is how many times stripe-go may retry one call.
-const stripeMaxNetworkRetries = 1
 
 // newStripeBackend builds stripe-go's backend for Stripe's API, with the retry
 // policy above, wrapped in the per-call deadline.
@@ -63,13 +72,14 @@ func newStripeBackend(cfg Config, httpClient *http.Client) stripe.Backend {
 		httpClient = http.DefaultClient
 	}
 	client := *httpClient
-	client.Transport = deadlineTransport{next: httpClient.Transport}
+	client.Transport = retryTransport{next: httpClient.Transport}
 	bc := &stripe.BackendConfig{
 		HTTPClient: &client,
 		// stripe-go's default logger writes to stderr; errors are logged by
 		// fromStripe instead, with the request id and without request bodies.
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-		MaxNetworkRetries: stripe.Int64(stripeMaxNetworkRetries),
+		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
+		// retryTransport retries instead (see above).
+		MaxNetworkRetries: stripe.Int64(0),
 	}
 	if cfg.APIBase != "" {
 		bc.URL = stripe.String(cfg.APIBase)
@@ -131,27 +141,74 @@ func (b *stripeBackend) withDeadline(p *stripe.Params) func(error) error {
 	}
 }
 
-// deadlineTransport refuses to start an attempt once the call's deadline has
-// passed. stripe-go checks the deadline before its wait, not after, and
-// neither Go's http.Client nor the fetch transport (wasm/fetch_js.go) checks
-// it before sending: without this, a retry whose wait ran past the deadline
-// would still be sent to Stripe, and its answer thrown away.
-type deadlineTransport struct {
+// maxPeekBytes bounds how much of a 429's body retryTransport reads to tell a
+// lock_timeout (Stripe's error bodies are a few hundred bytes).
+const maxPeekBytes = 16 << 10
+
+// retryTransport makes the worker's one retry (see the rules above). It never
+// starts an attempt once the call's deadline has passed.
+type retryTransport struct {
 	next http.RoundTripper
 }
 
-func (t deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
+func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := t.next
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return next.RoundTrip(req)
+	ctx := req.Context()
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	attempt := func() (*http.Response, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := req.Clone(ctx)
+		r.Body = http.NoBody
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return next.RoundTrip(r)
+	}
+	res, err := attempt()
+	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
+	if !safe || ctx.Err() != nil {
+		return res, err
+	}
+	if err == nil {
+		if res.StatusCode != http.StatusTooManyRequests || !isLockTimeout(res) {
+			return res, nil
+		}
+		res.Body.Close()
+	}
+	return attempt()
+}
+
+// isLockTimeout reports whether a 429 is Stripe's lock_timeout (safe to
+// retry, unlike a rate limit); it leaves res.Body readable.
+func isLockTimeout(res *http.Response) bool {
+	orig := res.Body
+	b, err := io.ReadAll(io.LimitReader(orig, maxPeekBytes))
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), orig), orig}
+	if err != nil {
+		return false
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(b, &e) == nil && e.Error.Code == string(stripe.ErrorCodeLockTimeout)
 }
 
 // stripeTimeoutError: the call's deadline passed before Stripe answered.

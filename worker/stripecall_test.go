@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log"
@@ -165,7 +166,7 @@ func TestStripeFaults(t *testing.T) {
 		{"dropped twice", []string{fDrop, fDrop}, 502, "stripe_unreachable", 2},
 		{"500 with Stripe's error body", []string{f500}, 502, "stripe_unavailable", 1},
 		{"500 after processing", []string{f500After}, 502, "stripe_unavailable", 1},
-		{"500 without a Stripe error body, retried", []string{fErrorNoKey}, 200, "", 2},
+		{"500 without a Stripe error body", []string{fErrorNoKey}, 502, "stripe_bad_response", 1},
 		{"429 rate_limit", []string{f429}, 503, "stripe_rate_limited", 1},
 		{"429 lock_timeout, retried", []string{fLock}, 200, "", 2},
 		{"malformed JSON", []string{fMalformed}, 502, "stripe_bad_response", 1},
@@ -207,12 +208,9 @@ func TestStripeFaults(t *testing.T) {
 						t.Errorf("retry changed the Idempotency-Key: %q then %q", att[0].Idem, a.Idem)
 					}
 				}
-				// Bounded: one retry after stripe-go's 0.5 s wait, or the deadline.
-				if elapsed > 3*time.Second {
-					t.Errorf("took %v", elapsed)
-				}
-				if tc.attempts == 2 && elapsed < 400*time.Millisecond {
-					t.Errorf("retried after %v, without stripe-go's 0.5 s wait", elapsed)
+				// Bounded: an immediate retry, or the deadline.
+				if limit := 500 * time.Millisecond; tc.code != "stripe_timeout" && elapsed > limit {
+					t.Errorf("took %v, more than %v", elapsed, limit)
 				}
 			})
 		}
@@ -220,23 +218,65 @@ func TestStripeFaults(t *testing.T) {
 }
 
 // TestStripeTimeoutBoundsTheWholeCall: the deadline covers the retry too, and
-// a timed-out call is not retried.
+// a timed-out attempt is not retried.
 func TestStripeTimeoutBoundsTheWholeCall(t *testing.T) {
-	srv, ft := newFaultyServerTimeout(t, "300", "POST /v1/checkout/sessions", fDrop)
-	start := time.Now()
-	rec := faultEndpoints[0].do(t, srv)
-	// STRIPE_TIMEOUT_MS=300 is shorter than stripe-go's 0.5 s wait: the retry
-	// would start past the deadline, so it is not sent.
-	if rec.Code != 504 || decodeError(t, rec).Error.Code != "stripe_timeout" {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	if n := len(ft.Attempts("POST /v1/checkout/sessions")); n != 1 {
-		t.Errorf("%d attempts, want 1", n)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
+	for _, plan := range [][]string{{fSlow}, {fDrop, fSlow}} {
+		srv, ft := newFaultyServerTimeout(t, "300", "POST /v1/checkout/sessions", plan...)
+		start := time.Now()
+		rec := faultEndpoints[0].do(t, srv)
+		if rec.Code != 504 || decodeError(t, rec).Error.Code != "stripe_timeout" {
+			t.Fatalf("%v: %d %s", plan, rec.Code, rec.Body)
+		}
+		if n := len(ft.Attempts("POST /v1/checkout/sessions")); n != len(plan) {
+			t.Errorf("%v: %d attempts, want %d", plan, n, len(plan))
+		}
+		if d := time.Since(start); d < 300*time.Millisecond || d > time.Second {
+			t.Errorf("%v: took %v, want about 300 ms", plan, d)
+		}
 	}
 }
+
+// TestRetryTransportRetriesOnlyWhatIsSafe: a POST without an Idempotency-Key
+// is never repeated; one with a key, and a GET, once, with the same body and
+// key; never after the deadline.
+func TestRetryTransportRetriesOnlyWhatIsSafe(t *testing.T) {
+	var seen []string
+	rt := retryTransport{next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		seen = append(seen, r.Method+" "+r.Header.Get("Idempotency-Key")+" "+string(b))
+		return nil, errors.New("connection reset (injected)")
+	})}
+	try := func(method, key, body string, ctx context.Context) []string {
+		seen = nil
+		req, _ := http.NewRequestWithContext(ctx, method, "http://stripe.test/v1/x", strings.NewReader(body))
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		if _, err := rt.RoundTrip(req); err == nil {
+			t.Fatal("no error")
+		}
+		return seen
+	}
+	bg := context.Background()
+	if got := try("POST", "", "a=1", bg); len(got) != 1 {
+		t.Errorf("POST without a key: %q", got)
+	}
+	if got := try("POST", "k1", "a=1", bg); len(got) != 2 || got[0] != "POST k1 a=1" || got[1] != got[0] {
+		t.Errorf("POST with a key: %q", got)
+	}
+	if got := try("GET", "", "", bg); len(got) != 2 {
+		t.Errorf("GET: %q", got)
+	}
+	done, cancel := context.WithCancel(bg)
+	cancel()
+	if got := try("GET", "", "", done); len(got) != 0 {
+		t.Errorf("after the deadline: %q", got)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestStripeBadResponseKeepsBodiesOutOfLogs: stripe-go's message for an
 // undecodable answer quotes the body (here a client secret); the worker

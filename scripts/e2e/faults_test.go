@@ -515,6 +515,55 @@ func TestFaultsAdminCapture(t *testing.T) {
 	}
 }
 
+// TestFaultsRetryUnderConcurrentTraffic: retries while other requests keep
+// the worker's one Go instance busy. The retry must run in its own request:
+// with stripe-go's 0.5 s sleep before it, the retry was started by a timer
+// inside whichever request's event woke Go, and workerd dropped its answer
+// when that request ended (10 of 20 retried captures answered 504 or 500
+// here); the worker now retries at once (worker/stripecall.go).
+func TestFaultsRetryUnderConcurrentTraffic(t *testing.T) {
+	base, tok := env(t, "BASE_URL"), fltAdminToken(t)
+	stop := make(chan struct{})
+	done := make(chan int)
+	for i := 0; i < 4; i++ {
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				if res, err := http.Get(base + "/config"); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					n++
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		total := 0
+		for i := 0; i < 4; i++ {
+			total += <-done
+		}
+		t.Logf("%d requests alongside", total)
+	}()
+	for i := 0; i < 20; i++ {
+		var pi fltIntent
+		fltStripe(t, "POST", "/v1/payment_intents", url.Values{"amount": {"4000"}, "currency": {"usd"}, "capture_method": {"manual"},
+			"confirm": {"true"}, "payment_method": {"pm_card_visa"}}, &pi)
+		path := "/v1/payment_intents/" + pi.ID + "/capture"
+		c := fltCase{name: "drop", fault: map[string]any{"kind": "drop"}, status: 200, attempts: 2, made: 1}
+		fltRun(t, c, "POST", path, func() response {
+			return fltDo(t, "POST", base+"/admin/payment_intents/"+pi.ID+"/capture", map[string]string{"Authorization": "Bearer " + tok}, "")
+		})
+	}
+}
+
 // TestFaultsSummary prints the faults the suite injected, by kind (run last:
 // Go runs tests in source order).
 func TestFaultsSummary(t *testing.T) {

@@ -16,7 +16,11 @@ cd "$(dirname "$0")/.."
 if [ -z "${ADMIN_TOKEN:-}" ]; then
 	ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 fi
-export ADMIN_TOKEN
-export WRANGLER_VARS="${WRANGLER_VARS:-} ADMIN_TOKEN:$ADMIN_TOKEN STRIPE_TIMEOUT_MS:2000"
+export ADMIN_TOKEN # stack.sh passes it to the worker
+PORT=${PORT:-8787}
+export PORT
+export FULFILLMENT_SINK_PORT=${FULFILLMENT_SINK_PORT:-$((PORT + 4))}
+export WRANGLER_VARS="${WRANGLER_VARS:-} STRIPE_TIMEOUT_MS:2000 FULFILLMENT_WEBHOOK_URL:http://127.0.0.1:$FULFILLMENT_SINK_PORT/fulfill"
 export STRIPE_MODE=sandbox
-exec bash scripts/stack.sh go test -count=1 -v -tags integration,faults -run '^TestFaults' "$@" ./scripts/e2e
+unset D1_PERSIST_DIR # a fresh database for the run
+exec bash scripts/stack.sh go test -count=1 -v -tags integration,faults,webhooks -run '^TestFaults' "$@" ./scripts/e2e

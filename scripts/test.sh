@@ -19,7 +19,7 @@ go vet -tags contract ./worker
 go vet -tags integration ./scripts/e2e
 go vet -tags integration,hardening ./scripts/e2e
 go vet -tags integration,webhooks ./scripts/e2e
-go vet -tags integration,faults ./scripts/e2e
+go vet -tags integration,faults,webhooks ./scripts/e2e
 GOOS=js GOARCH=wasm go vet ./wasm
 
 step "TypeScript type check (tsc --noEmit, strict)"

@@ -4,16 +4,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"sync"
 	"syscall/js"
+	"time"
 )
 
 // fetchTransport is an http.RoundTripper over the Workers fetch API, through
-// loader.mjs: fetch(id, method, url, headers, body) starts a fetch and the
-// loader answers with fetchDone(id, status, headers, body, error), one callback
+// loader.mjs: fetch(id, method, url, headers, body, timeoutMs) starts a fetch
+// and the loader answers with fetchDone(id, status, headers, body, error,
+// timedOut), one callback
 // registered for the instance's lifetime. Request and response bodies cross
 // whole (Stripe's are small). GET and HEAD never carry a body: workerd refuses
 // one, and stripe-go sets an empty body on every request.
@@ -26,11 +29,16 @@ type fetchTransport struct {
 }
 
 type fetchResult struct {
-	status  int
-	headers string
-	body    []byte
-	err     string
+	status   int
+	headers  string
+	body     []byte
+	err      string
+	timedOut bool // aborted at the deadline
 }
+
+// fetchDeadlineLead is how long before a context's deadline the fetch is
+// aborted (see RoundTrip).
+const fetchDeadlineLead = 50 * time.Millisecond
 
 func newFetchTransport(bridge js.Value) *fetchTransport {
 	t := &fetchTransport{start: bridge.Get("fetch"), pending: map[int]chan fetchResult{}}
@@ -57,7 +65,20 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.pending[id] = ch
 	t.mu.Unlock()
 
-	t.start.Invoke(id, req.Method, req.URL.String(), formatHeaders(req.Header), body)
+	// A deadline is kept by the fetch itself: loader.mjs aborts it a little
+	// before the context expires, so that the goroutine wakes in this
+	// request's own event. A Go timer wakes it in whichever request's event
+	// comes, whose I/O workerd does not let this request use; the context
+	// stays the fallback.
+	timeoutMS := 0
+	if dl, ok := req.Context().Deadline(); ok {
+		left := time.Until(dl) - fetchDeadlineLead
+		if left < time.Millisecond {
+			left = time.Millisecond
+		}
+		timeoutMS = int(left / time.Millisecond)
+	}
+	t.start.Invoke(id, req.Method, req.URL.String(), formatHeaders(req.Header), body, timeoutMS)
 
 	var res fetchResult
 	select {
@@ -67,6 +88,9 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		delete(t.pending, id)
 		t.mu.Unlock()
 		return nil, req.Context().Err()
+	}
+	if res.timedOut {
+		return nil, context.DeadlineExceeded
 	}
 	if res.err != "" {
 		return nil, errors.New("fetch " + req.URL.Host + ": " + res.err)
@@ -92,7 +116,7 @@ func (t *fetchTransport) done(_ js.Value, args []js.Value) any {
 	delete(t.pending, id)
 	t.mu.Unlock()
 	if ok {
-		ch <- fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]), err: args[4].String()}
+		ch <- fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]), err: args[4].String(), timedOut: len(args) > 5 && args[5].Truthy()}
 	}
 	return nil
 }

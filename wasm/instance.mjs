@@ -126,9 +126,18 @@ export class GoInstance {
         ready = true;
         this.neverFrees = neverFrees === true;
       },
-      fetch: (id, method, url, headers, body) => {
+      // timeoutMs > 0: the fetch is aborted then, and answered with
+      // timedOut; the timer runs in this request's own context (see handle).
+      fetch: (id, method, url, headers, body, timeoutMs) => {
         const init = { method, headers: parseHeaders(headers), redirect: "follow" };
         if (body !== null) init.body = body;
+        if (timeoutMs > 0) {
+          try {
+            init.signal = AbortSignal.timeout(timeoutMs);
+          } catch {
+            // Global scope (warmUp): no timers, and no real fetch either.
+          }
+        }
         fetch(url, init)
           .then(async (res) => {
             const len = Number(res.headers.get("content-length") || 0);
@@ -137,7 +146,7 @@ export class GoInstance {
             if (buf.byteLength > MAX_FETCH_RESPONSE_BYTES) throw new Error("response is too large");
             return [res.status, formatHeaders(res.headers), buf.byteLength ? buf : null, ""];
           })
-          .catch((err) => [0, "", null, String((err && err.message) || err) || "fetch failed"])
+          .catch((err) => [0, "", null, String((err && err.message) || err) || "fetch failed", !!(err && err.name === "TimeoutError")])
           .then((result) => {
             if (!this.dead) this.bridge.fetchDone(id, ...result);
           })
@@ -165,11 +174,18 @@ export class GoInstance {
     this.bridge = bridge;
 
     const { go, instance } = prepared || prepareInstance(module, { zeroRandom });
+    this.go = go;
     // Every call from JavaScript into Go goes through _resume: a trap there
     // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.
     const resume = go._resume.bind(go);
     go._resume = () => {
+      // A dead instance ignores what is still scheduled for it, such as the
+      // timeout event of a Go timer (a Stripe call's deadline; see kill).
+      if (this.dead) {
+        go._scheduledTimeouts?.clear();
+        return;
+      }
       try {
         resume();
       } catch (err) {
@@ -196,6 +212,16 @@ export class GoInstance {
   kill(reason) {
     if (this.dead) return;
     this.dead = true;
+    // Nothing scheduled may wake a dead program. Go's wasm_exec.js keeps its
+    // timeout events in _scheduledTimeouts (and retries one until Go has
+    // taken it); TinyGo's wakes its scheduler from timers directly unless the
+    // program has exited, and a trapped one has not.
+    const timeouts = this.go._scheduledTimeouts;
+    if (timeouts) {
+      for (const t of timeouts.values()) clearTimeout(t);
+      timeouts.clear();
+    }
+    this.go.exited = true;
     this.deathReason = reason instanceof Error ? reason : new Error(String(reason));
     for (const reject of this.inflight) reject(this.deathReason);
     this.inflight.clear();
@@ -208,18 +234,21 @@ export class GoInstance {
     const body = request.method === "GET" || request.method === "HEAD" ? null : await readBody(request);
     if (this.dead) throw this.deathReason;
     this.requests++;
-    return new Promise((resolve, reject) => {
+    const [status, headers, resBody] = await new Promise((resolve, reject) => {
       this.inflight.add(reject);
       this.bridge.serve(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
         this.inflight.delete(reject);
         if (this.neverFrees && (this.requests >= this.retireRequests || this.memoryBytes() >= this.retireBytes)) this.retiring = true;
-        try {
-          resolve(new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: parseHeaders(headers) }));
-        } catch (err) {
-          reject(err);
-        }
+        // Only data crosses here. Go may answer from another request's event
+        // (a goroutine woken by a Go timer, such as a Stripe call's deadline,
+        // runs in whichever event woke Go), and a Response made there belongs
+        // to that request: workerd refuses it here ("Cannot perform I/O on
+        // behalf of a different request"). It is made below, in this
+        // request's own continuation.
+        resolve([status, headers, resBody]);
       });
     });
+    return new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: parseHeaders(headers) });
   }
 
   // memoryBytes is the size of the instance's linear memory (it never shrinks).
@@ -294,6 +323,12 @@ export function warmUp(module) {
   const headers = new Headers({ "content-type": "application/json", "request-id": "req_warmup" });
   const fakeFetch = () => Promise.resolve({ status: 200, headers, arrayBuffer: () => Promise.resolve(session.buffer) });
   const env = { STRIPE_SECRET_KEY: "sk_test_warmup", STRIPE_API_BASE: "https://warm-up.invalid" };
+  // Go arms JavaScript timeouts for its timers (a Stripe call's deadline),
+  // which workerd refuses in global scope; the throw-away instance's timers
+  // need never fire, so they are not armed.
+  const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
+  globalThis.setTimeout = () => 0;
+  globalThis.clearTimeout = () => {};
   try {
     const inst = new GoInstance(module, env, { fetch: fakeFetch, zeroRandom: true });
     if (inst.dead) return false;
@@ -309,6 +344,9 @@ export function warmUp(module) {
     return !inst.dead;
   } catch {
     return false;
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
   }
 }
 

@@ -37,8 +37,11 @@ package worker
 //
 // Every call has a deadline, Config.StripeTimeout (STRIPE_TIMEOUT_MS, default
 // 15 s), for both attempts: a shopper waiting on a slow Stripe gets 504
-// stripe_timeout instead of a page that hangs. The deadline ends the worker's
-// wait; a POST that reached Stripe may still complete there, which is why
+// stripe_timeout instead of a page that hangs. On Workers the fetch itself is
+// aborted at the deadline (wasm/fetch_js.go), for the same reason as above:
+// the context's own timer would wake the goroutine in another request's
+// event. The deadline ends the worker's wait; a POST that reached Stripe may
+// still complete there, which is why
 // create requests accept an idempotencyKey: the shopper's retry with it
 // returns what the first attempt made.
 //
@@ -179,7 +182,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	res, err := attempt()
 	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
-	if !safe || ctx.Err() != nil {
+	if !safe || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return res, err
 	}
 	if err == nil {
@@ -244,7 +247,9 @@ func classifyStripeError(err error, timedOut bool, timeout time.Duration) error 
 	if errors.As(err, &se) {
 		return err
 	}
-	if timedOut {
+	// The fetch transport on Workers ends a call at its deadline itself
+	// (wasm/fetch_js.go), a moment before the context expires.
+	if timedOut || errors.Is(err, context.DeadlineExceeded) {
 		return &stripeTimeoutError{timeout: timeout, err: err}
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, stripeJSONError) {

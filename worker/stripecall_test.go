@@ -45,6 +45,7 @@ const (
 	fMalformed  = "malformed"
 	fSlow       = "slow"
 	fErrorNoKey = "500-plain" // a 500 whose body is not a Stripe error
+	fDeadline   = "deadline"  // the transport ends the call at its deadline (fetch on Workers)
 )
 
 func (ft *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -95,6 +96,8 @@ func (ft *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	case fSlow:
 		<-req.Context().Done()
 		return nil, req.Context().Err()
+	case fDeadline:
+		return nil, context.DeadlineExceeded
 	}
 	return serve(), nil
 }
@@ -171,6 +174,7 @@ func TestStripeFaults(t *testing.T) {
 		{"429 lock_timeout, retried", []string{fLock}, 200, "", 2},
 		{"malformed JSON", []string{fMalformed}, 502, "stripe_bad_response", 1},
 		{"no answer before the deadline", []string{fSlow}, 504, "stripe_timeout", 1},
+		{"fetch aborted at the deadline", []string{fDeadline}, 504, "stripe_timeout", 1},
 	}
 	for _, ep := range faultEndpoints {
 		for _, tc := range cases {

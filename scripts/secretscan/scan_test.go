@@ -20,7 +20,7 @@ func TestPatterns(t *testing.T) {
 		"sk_test_unit", "sk_test_sandbox", "pk_test_" + long, "sk_test_****************1234",
 		"whsec_...", "cs_test_abc_secret_[redacted]", `split("_secret_")`, "pi_123", "seti_123_secret_",
 		"mask" + "sk_live_" + long,      // not at a word start
-		"whsec_alwaysreasonamountitems", // string constants run together in a binary
+		"whsec_" + "alwaysreasonamountitems", // string constants run together in a binary
 	}
 	for _, s := range found {
 		if len(ScanBytes("t", []byte(s), nil)) == 0 {

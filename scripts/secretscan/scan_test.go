@@ -19,7 +19,7 @@ func TestPatterns(t *testing.T) {
 	clean := []string{
 		"sk_test_unit", "sk_test_sandbox", "pk_test_" + long, "sk_test_****************1234",
 		"whsec_...", "cs_test_abc_secret_[redacted]", `split("_secret_")`, "pi_123", "seti_123_secret_",
-		"mask" + "sk_live_" + long,      // not at a word start
+		"mask" + "sk_live_" + long,           // not at a word start
 		"whsec_" + "alwaysreasonamountitems", // string constants run together in a binary
 	}
 	for _, s := range found {

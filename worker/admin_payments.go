@@ -145,6 +145,21 @@ func adminIntentID(r *http.Request) (string, *apiError) {
 	return id, nil
 }
 
+// adminIntentRequest reads an operator request on a PaymentIntent: the {id}
+// path segment, then the JSON body into v. It answers the error itself and
+// reports whether the handler may go on.
+func adminIntentRequest(w http.ResponseWriter, r *http.Request, v any) (string, bool) {
+	id, aerr := adminIntentID(r)
+	if aerr == nil {
+		aerr = readAdminJSON(w, r, v)
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return "", false
+	}
+	return id, true
+}
+
 // adminParams prepares the common parameters: context and the operator's
 // Idempotency-Key, if any.
 func adminParams(r *http.Request, p *stripe.Params) *apiError {
@@ -220,17 +235,12 @@ func (s *Server) handleAdminGetIntent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminConfirm(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		PaymentMethod string `json:"payment_method"`
 		ReturnURL     string `json:"return_url"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	params := &stripe.PaymentIntentConfirmParams{}
@@ -264,16 +274,11 @@ func notCapturable(pi *paymentIntent) *apiError {
 }
 
 func (s *Server) handleAdminCapture(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		AmountToCapture *int64 `json:"amount_to_capture"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.AmountToCapture != nil && *req.AmountToCapture < 1 {
@@ -310,16 +315,11 @@ func (s *Server) handleAdminCapture(w http.ResponseWriter, r *http.Request) {
 var cancellationReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true, "abandoned": true}
 
 func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		Reason string `json:"reason"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	params := &stripe.PaymentIntentCancelParams{}
@@ -343,16 +343,11 @@ func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
 // PaymentIntent to a new, larger total. A decline answers 402 with Stripe's
 // codes; the PaymentIntent stays capturable for the earlier amount.
 func (s *Server) handleAdminIncrement(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		Amount int64 `json:"amount"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Amount < 1 || req.Amount > maxOrderAmount {
@@ -406,17 +401,12 @@ func (s *Server) handleAdminIncrement(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminVerifyMicrodeposits(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		Amounts        []int64 `json:"amounts"`
 		DescriptorCode string  `json:"descriptor_code"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	params := &stripe.PaymentIntentVerifyMicrodepositsParams{}
@@ -462,17 +452,12 @@ func validDescriptorCode(c string) bool {
 }
 
 func (s *Server) handleAdminApplyBalance(w http.ResponseWriter, r *http.Request) {
-	id, aerr := adminIntentID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	var req struct {
 		Amount   *int64 `json:"amount"`
 		Currency string `json:"currency"`
 	}
-	if aerr := readAdminJSON(w, r, &req); aerr != nil {
-		writeError(w, aerr)
+	id, ok := adminIntentRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	params := &stripe.PaymentIntentApplyCustomerBalanceParams{}

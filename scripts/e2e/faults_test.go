@@ -72,27 +72,12 @@ func fltAdminToken(t *testing.T) string {
 // fltDo sends a request with headers to the worker or the sandbox.
 func fltDo(t *testing.T, method, u string, header map[string]string, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the answer: %v", method, u, err)
-	}
+	r := send(t, method, u, header, body)
 	if d := time.Since(start); d > fltTimeout+3*time.Second {
 		t.Errorf("%s %s took %v: longer than the Stripe timeout allows", method, u, d)
 	}
-	return response{resp.StatusCode, b, resp.Header}
+	return r
 }
 
 // fltStripe calls the sandbox's API as a server would (for setup and checks).

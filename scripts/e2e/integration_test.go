@@ -35,19 +35,32 @@ type response struct {
 
 func call(t *testing.T, method, url, contentType, body string) response {
 	t.Helper()
+	var header map[string]string
+	if contentType != "" {
+		header = map[string]string{"Content-Type": contentType}
+	}
+	return send(t, method, url, header, body)
+}
+
+// send is call with arbitrary headers.
+func send(t *testing.T, method, url string, header map[string]string, body string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", method, url, err)
+	}
 	return response{resp.StatusCode, b, resp.Header}
 }
 

@@ -146,9 +146,9 @@ type Order struct {
 	Dispute string `json:"dispute,omitempty"`
 	// DeclineCode is the last decline's code as Stripe gave it (fraud codes
 	// included: the shopper only ever sees a plain decline).
-	DeclineCode string `json:"decline_code,omitempty"`
-	Livemode    bool   `json:"livemode"`
-	Lines       []Line `json:"lines"`
+	DeclineCode string      `json:"decline_code,omitempty"`
+	Livemode    bool        `json:"livemode"`
+	Lines       []Line      `json:"lines"`
 	Fulfillment Fulfillment `json:"fulfillment"`
 	// Created and Updated are Unix times (seconds) of the worker's records.
 	Created int64 `json:"created"`

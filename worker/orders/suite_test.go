@@ -72,7 +72,7 @@ var ctx = context.Background()
 func paidOrder(id string) *Order {
 	o := &Order{ID: id, Ref: "ord_" + strings.TrimPrefix(id, "cs_test_"), Flow: FlowCheckout, Payment: Paid, SessionID: id,
 		PaymentIntentID: "pi_" + strings.TrimPrefix(id, "cs_test_"), Currency: "usd", AmountTotal: 2500, AmountReceived: 2500,
-		Lines: []Line{{Product: "tshirt", Description: "T-shirt", Quantity: 1, UnitAmount: 2500, AmountTotal: 2500}},
+		Lines:   []Line{{Product: "tshirt", Description: "T-shirt", Quantity: 1, UnitAmount: 2500, AmountTotal: 2500}},
 		Created: 1000, Updated: 1000}
 	o.Check()
 	o.Derive()
@@ -360,7 +360,9 @@ var (
 	expires = t0.Add(30 * time.Minute)
 )
 
-func poster(q, stock int64) []StockLine { return []StockLine{{Product: "poster", Quantity: q, Stock: stock}} }
+func poster(q, stock int64) []StockLine {
+	return []StockLine{{Product: "poster", Quantity: q, Stock: stock}}
+}
 
 func held(t *testing.T, st Store, product string, now time.Time) int64 {
 	t.Helper()

@@ -16,6 +16,7 @@ package main
 //	4000000000000002                     declined: card_declined / generic_decline (402)
 //	4000000000009995                     declined: card_declined / insufficient_funds
 //	4000000000009987, 4000000000009979   declined: lost_card, stolen_card
+//	4100000000000019                     declined: card_declined / fraudulent (Radar blocks it)
 //	4000000000000069, 4000000000000127   expired_card, incorrect_cvc
 //	4000000000000119                     processing_error
 //
@@ -23,7 +24,8 @@ package main
 // pm_card_amex, pm_card_visa_debit, pm_card_debit_incrementalAuthAuthorized,
 // pm_card_chargeDeclined, pm_card_visa_chargeDeclined,
 // pm_card_chargeDeclinedInsufficientFunds, pm_card_authenticationRequired,
-// pm_card_threeDSecure2Required (each use makes a new pm_... as at Stripe).
+// pm_card_threeDSecure2Required, pm_card_radarBlock (each use makes a new pm_...
+// as at Stripe).
 //
 // Checkout Sessions in the stand-in authenticate 3D Secure cards by themselves
 // (the real Checkout page runs the challenge inside its own iframe).
@@ -153,6 +155,7 @@ var testPaymentMethods = map[string]string{
 	"pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
 	"pm_card_authenticationRequired":          "4000002760003184",
 	"pm_card_threeDSecure2Required":           "4000000000003220",
+	"pm_card_radarBlock":                      "4100000000000019",
 }
 
 func cardBrand(n string) string {

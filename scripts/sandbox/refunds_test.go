@@ -518,3 +518,50 @@ func TestDisputes(t *testing.T) {
 		t.Errorf("%d charge.dispute.created events, want 2", n)
 	}
 }
+
+func TestFraudulentCardDeclines(t *testing.T) {
+	e := newEnv(t)
+	// Checkout: the stand-in's pay endpoint.
+	s := e.create(tshirtParams())
+	res, out := e.pay(s.ClientSecret, "4100 0000 0000 0019")
+	if er := errorOf(t, out); res.StatusCode != 402 || er["type"] != "card_error" || er["code"] != "card_declined" ||
+		er["decline_code"] != "fraudulent" || er["message"] != "Your card was declined." {
+		t.Errorf("checkout decline: %d %v", res.StatusCode, er)
+	}
+	spi := e.retrieve(s.ID, "payment_intent").PaymentIntent
+	if spi == nil || spi.Status != "requires_payment_method" || spi.LastPaymentError == nil ||
+		spi.LastPaymentError.Code != "card_declined" || spi.LastPaymentError.DeclineCode != "fraudulent" {
+		t.Errorf("checkout intent after a fraud decline: %+v", spi)
+	}
+	if n := len(e.events("?type=payment_intent.payment_failed&object_id=" + spi.ID).Events); n != 1 {
+		t.Errorf("%d payment_failed events for the checkout intent", n)
+	}
+
+	// The PaymentIntents API with a ConfirmationToken from the stand-in.
+	p := usd(2000)
+	p.Confirm = stripe.Bool(true)
+	p.ConfirmationToken = stripe.String(e.tokenID("4100000000000019"))
+	_, err := e.sc.V1PaymentIntents.Create(context.Background(), p)
+	se := stripeErr(t, err)
+	if se.HTTPStatusCode != 402 || se.Type != "card_error" || se.Code != "card_declined" || se.DeclineCode != "fraudulent" ||
+		se.Msg != "Your card was declined." || se.PaymentIntent == nil || se.ChargeID == "" {
+		t.Fatalf("token decline: %+v", se)
+	}
+	pi, err := e.sc.V1PaymentIntents.Retrieve(context.Background(), se.PaymentIntent.ID, nil)
+	if err != nil || pi.Status != "requires_payment_method" || pi.LastPaymentError == nil || pi.LastPaymentError.Code != "card_declined" ||
+		pi.LastPaymentError.DeclineCode != "fraudulent" {
+		t.Errorf("intent after a fraud decline: %v %+v", err, pi)
+	}
+	if ts := e.events("?object_id=" + pi.ID).types(); strings.Join(ts, ",") != "payment_intent.created,payment_intent.payment_failed" {
+		t.Errorf("events %v", ts)
+	}
+	if ch := e.charge(se.ChargeID); ch.Status != "failed" || ch.FailureCode != "card_declined" {
+		t.Errorf("failed charge %+v", ch)
+	}
+	// Stripe's test PaymentMethod for the same card.
+	pi2 := e.createPI(usd(2000))
+	_, err = e.confirmPI(pi2.ID, &stripe.PaymentIntentConfirmParams{PaymentMethod: stripe.String("pm_card_radarBlock")})
+	if se := stripeErr(t, err); se.DeclineCode != "fraudulent" {
+		t.Errorf("pm_card_radarBlock: %+v", se)
+	}
+}

@@ -1748,6 +1748,7 @@ var declines = map[string]decline{
 	"4000000000009995": {"card_declined", "insufficient_funds", "Your card has insufficient funds."},
 	"4000000000009987": {"card_declined", "lost_card", "Your card was declined."},
 	"4000000000009979": {"card_declined", "stolen_card", "Your card was declined."},
+	"4100000000000019": {"card_declined", "fraudulent", "Your card was declined."}, // Radar blocks it
 	"4000000000000069": {"expired_card", "expired_card", "Your card has expired."},
 	"4000000000000127": {"incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."},
 	"4000000000000119": {"processing_error", "processing_error", "An error occurred while processing your card. Try again in a little bit."},
@@ -1757,6 +1758,7 @@ var testCardHints = []map[string]string{
 	{"number": "4242 4242 4242 4242", "outcome": "succeeds"},
 	{"number": "4000 0000 0000 0002", "outcome": "declined (card_declined)"},
 	{"number": "4000 0000 0000 9995", "outcome": "declined (insufficient_funds)"},
+	{"number": "4100 0000 0000 0019", "outcome": "declined (fraudulent)"},
 }
 
 type priceRequest struct {

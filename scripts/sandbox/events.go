@@ -2,7 +2,8 @@ package main
 
 // Webhook events and their delivery, as Stripe does it.
 //
-// Every state change of a Checkout Session or PaymentIntent records an event
+// Every state change of a Checkout Session, PaymentIntent, charge (refunds,
+// disputes) or customer records an event
 // (GET /_sandbox/events lists them). When the sandbox is started with a webhook
 // endpoint (-webhook-url / SANDBOX_WEBHOOK_URL) and a signing secret
 // (-webhook-secret / STRIPE_WEBHOOK_SECRET), each event is POSTed to it
@@ -26,7 +27,10 @@ package main
 // checkout.session.async_payment_failed, checkout.session.expired,
 // payment_intent.created, payment_intent.processing, payment_intent.requires_action,
 // payment_intent.amount_capturable_updated, payment_intent.succeeded,
-// payment_intent.payment_failed, payment_intent.canceled, customer.created.
+// payment_intent.payment_failed, payment_intent.canceled, customer.created,
+// charge.refunded (data.object: the charge after the refund, with amount_refunded,
+// refunded, payment_intent), refund.created (the refund), charge.dispute.created
+// and charge.dispute.closed (the dispute; status won or lost when closed).
 
 import (
 	"bytes"

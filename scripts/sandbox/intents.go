@@ -16,6 +16,7 @@ package main
 //	4000000000000002                     declined: card_declined / generic_decline (402)
 //	4000000000009995                     declined: card_declined / insufficient_funds
 //	4000000000009987, 4000000000009979   declined: lost_card, stolen_card
+//	4100000000000019                     declined: card_declined / fraudulent (Radar blocks it)
 //	4000000000000069, 4000000000000127   expired_card, incorrect_cvc
 //	4000000000000119                     processing_error
 //
@@ -23,12 +24,14 @@ package main
 // pm_card_amex, pm_card_visa_debit, pm_card_debit_incrementalAuthAuthorized,
 // pm_card_chargeDeclined, pm_card_visa_chargeDeclined,
 // pm_card_chargeDeclinedInsufficientFunds, pm_card_authenticationRequired,
-// pm_card_threeDSecure2Required (each use makes a new pm_... as at Stripe).
+// pm_card_threeDSecure2Required, pm_card_radarBlock (each use makes a new pm_...
+// as at Stripe).
 //
 // Checkout Sessions in the stand-in authenticate 3D Secure cards by themselves
 // (the real Checkout page runs the challenge inside its own iframe).
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -89,17 +92,25 @@ type paymentMethod struct {
 	AllowRedisplay string
 }
 
+// charge is a payment attempt of a PaymentIntent (its latest_charge); see
+// refunds.go for GET /v1/charges/{id}, refunds and disputes.
 type charge struct {
 	ID              string
 	Created         int64
 	Amount          int64
 	AmountCaptured  int64
+	AmountRefunded  int64 // the sum of its refunds
 	Captured        bool
+	Currency        string
 	Status          string // succeeded, pending, failed
 	FailureCode     *string
 	FailureMessage  *string
 	IncrementalAuth string // available, unavailable
 	PaymentMethod   *paymentMethod
+	Metadata        map[string]string // the PaymentIntent's metadata when the charge was made
+	Intent          *paymentIntent
+	Refunds         []*refund // oldest first
+	Dispute         *dispute  // the latest dispute, nil if never disputed
 }
 
 // cardBehaviour is what a test card does when a payment is attempted with it.
@@ -144,6 +155,7 @@ var testPaymentMethods = map[string]string{
 	"pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
 	"pm_card_authenticationRequired":          "4000002760003184",
 	"pm_card_threeDSecure2Required":           "4000000000003220",
+	"pm_card_radarBlock":                      "4100000000000019",
 }
 
 func cardBrand(n string) string {
@@ -176,6 +188,19 @@ func (sb *Sandbox) newCardLocked(number string, expMonth, expYear int64) *paymen
 
 // ---------------------------------------------------------------------------
 // The payment state machine
+
+// newChargeLocked records a payment attempt of pi with pm (GET /v1/charges/{id}
+// finds it). It is not captured yet.
+func (sb *Sandbox) newChargeLocked(pi *paymentIntent, pm *paymentMethod, status string) *charge {
+	md := maps.Clone(pi.Metadata)
+	if md == nil {
+		md = map[string]string{}
+	}
+	ch := &charge{ID: newID("ch_", 24), Created: sb.now().Unix(), Amount: pi.Amount, Currency: pi.Currency,
+		Status: status, PaymentMethod: pm, IncrementalAuth: "unavailable", Metadata: md, Intent: pi}
+	sb.charges[ch.ID] = ch
+	return ch
+}
 
 // newIntentLocked creates a PaymentIntent in requires_payment_method.
 func (sb *Sandbox) newIntentLocked(amount int64, currency string) *paymentIntent {
@@ -220,8 +245,7 @@ func (sb *Sandbox) attemptLocked(pi *paymentIntent, pm *paymentMethod, authentic
 	}
 	if pm.Type == "sepa_debit" { // a delayed-notification method: settles later
 		pi.Status = "processing"
-		pi.Charge = &charge{ID: newID("ch_", 24), Created: sb.now().Unix(), Amount: pi.Amount, Status: "pending",
-			PaymentMethod: pm, IncrementalAuth: "unavailable"}
+		pi.Charge = sb.newChargeLocked(pi, pm, "pending")
 		sb.emitIntentLocked("payment_intent.processing", pi)
 		return nil
 	}
@@ -256,8 +280,7 @@ func (sb *Sandbox) attemptLocked(pi *paymentIntent, pm *paymentMethod, authentic
 // authorizeLocked completes a successful card payment: captured at once, or
 // held (requires_capture) for manual capture.
 func (sb *Sandbox) authorizeLocked(pi *paymentIntent, pm *paymentMethod) {
-	ch := &charge{ID: newID("ch_", 24), Created: sb.now().Unix(), Amount: pi.Amount, Status: "succeeded",
-		PaymentMethod: pm, IncrementalAuth: "unavailable"}
+	ch := sb.newChargeLocked(pi, pm, "succeeded")
 	if pi.IncrementalAuth == "if_available" && pi.CaptureMethod == "manual" {
 		ch.IncrementalAuth = "available"
 	}
@@ -277,8 +300,8 @@ func (sb *Sandbox) authorizeLocked(pi *paymentIntent, pm *paymentMethod) {
 }
 
 func (sb *Sandbox) declineLocked(pi *paymentIntent, pm *paymentMethod, d decline) *apiError {
-	ch := &charge{ID: newID("ch_", 24), Created: sb.now().Unix(), Amount: pi.Amount, Status: "failed",
-		PaymentMethod: pm, IncrementalAuth: "unavailable", FailureCode: &d.code, FailureMessage: &d.message}
+	ch := sb.newChargeLocked(pi, pm, "failed")
+	ch.FailureCode, ch.FailureMessage = &d.code, &d.message
 	pi.Charge = ch
 	pi.Status = "requires_payment_method"
 	pi.PaymentMethod = nil
@@ -445,7 +468,7 @@ func (pi *paymentIntent) object(expand map[string]bool) *intentObject {
 	}
 	if ch := pi.Charge; ch != nil {
 		if expand["latest_charge"] {
-			o.LatestCharge = ch.object(pi)
+			o.LatestCharge = ch.object(nil)
 		} else {
 			o.LatestCharge = ch.ID
 		}
@@ -519,7 +542,10 @@ func (pm *paymentMethod) cardDetails() map[string]any {
 	}
 }
 
-func (ch *charge) object(pi *paymentIntent) map[string]any {
+// object renders ch as GET /v1/charges/{id} returns it; expand may name
+// payment_intent and refunds.
+func (ch *charge) object(expand map[string]bool) map[string]any {
+	pi := ch.Intent
 	details := map[string]any{"type": ch.PaymentMethod.Type}
 	if ch.PaymentMethod.Type == "card" {
 		card := ch.PaymentMethod.cardDetails()
@@ -527,7 +553,7 @@ func (ch *charge) object(pi *paymentIntent) map[string]any {
 		card["incremental_authorization"] = map[string]any{"status": ch.IncrementalAuth}
 		card["network"] = card["brand"]
 		card["three_d_secure"] = nil
-		if pi != nil && pi.authenticated {
+		if pi != nil && pi.authenticated && pi.Charge == ch {
 			card["three_d_secure"] = map[string]any{"authentication_flow": "challenge", "result": "authenticated", "version": "2.2.0"}
 		}
 		details["card"] = card
@@ -539,29 +565,38 @@ func (ch *charge) object(pi *paymentIntent) map[string]any {
 		"object":                 "charge",
 		"amount":                 ch.Amount,
 		"amount_captured":        ch.AmountCaptured,
-		"amount_refunded":        0,
+		"amount_refunded":        ch.AmountRefunded,
 		"captured":               ch.Captured,
 		"created":                ch.Created,
-		"currency":               "",
+		"currency":               ch.Currency,
 		"customer":               nil,
+		"disputed":               ch.Dispute != nil,
 		"failure_code":           ch.FailureCode,
 		"failure_message":        ch.FailureMessage,
 		"livemode":               false,
-		"metadata":               map[string]string{},
+		"metadata":               ch.Metadata,
 		"paid":                   ch.Status == "succeeded",
 		"payment_intent":         nil,
 		"payment_method":         ch.PaymentMethod.ID,
 		"payment_method_details": details,
-		"refunded":               false,
+		"refunded":               ch.refunded(),
 		"status":                 ch.Status,
 	}
 	if pi != nil {
-		o["currency"] = pi.Currency
 		o["payment_intent"] = pi.ID
-		o["metadata"] = pi.Metadata
+		if expand["payment_intent"] {
+			o["payment_intent"] = pi.object(nil)
+		}
 		if pi.Customer != nil {
 			o["customer"] = *pi.Customer
 		}
+	}
+	if expand["refunds"] {
+		data := make([]any, 0, len(ch.Refunds))
+		for i := len(ch.Refunds) - 1; i >= 0; i-- { // newest first, as Stripe lists
+			data = append(data, ch.Refunds[i].object(nil))
+		}
+		o["refunds"] = &listObject{Object: "list", Data: data, URL: "/v1/refunds?charge=" + ch.ID}
 	}
 	return o
 }

@@ -21,6 +21,9 @@
 //	POST /v1/confirmation_tokens (pk), POST /v1/test_helpers/confirmation_tokens,
 //	GET  /v1/confirmation_tokens/{id}           (tokens.go)
 //	GET  /v1/payment_methods/{id}
+//	GET  /v1/charges/{id}                       a PaymentIntent's latest_charge (refunds.go)
+//	POST /v1/refunds, GET /v1/refunds/{id}      refund a payment_intent or charge, fully or in part (refunds.go)
+//	GET  /v1/disputes/{id}                      disputes opened through /_sandbox/ (disputes.go)
 //	POST /v1/customers, GET /v1/customers/{id}  (customers.go)
 //	POST /v1/billing_portal/sessions            a portal page at /p/session/{id}
 //	GET  /v1/events, GET /v1/events/{id}        the events also sent to the webhook endpoint
@@ -39,11 +42,15 @@
 //	POST /_sandbox/events/{id}/resend   deliver an event once more, now
 //	POST /_sandbox/payment_intents/{id}/authenticate  {"client_secret","outcome":"complete"|"fail"}:
 //	                                    the 3D Secure challenge (the stand-in's handleNextAction)
+//	POST /_sandbox/payment_intents/{id}/dispute  [{"reason":"fraudulent"|...}]: open a dispute on the
+//	                                    intent's charge (emits charge.dispute.created; disputes.go)
+//	POST /_sandbox/disputes/{id}/close  {"outcome":"won"|"lost"}: close it (emits charge.dispute.closed)
 //	POST /_sandbox/prices               register a price usable as line_items[i][price]
 //	POST|GET|DELETE /_sandbox/faults    inject failures into the next API requests (faults.go)
 //	GET  /_sandbox/requests[?method=&path_prefix=&since=RFC3339]
 //	                                    log of every /v1/ request (never the Authorization header)
-//	POST /_sandbox/reset                forget everything (sessions, intents, events, keys, the log)
+//	POST /_sandbox/reset                forget everything (sessions, intents, charges, refunds, disputes,
+//	                                    events, keys, the log)
 //	GET  /_sandbox/health               {"ok":true}
 //
 // Webhooks: with -webhook-url and a secret, every event is POSTed there signed
@@ -131,6 +138,9 @@ type Sandbox struct {
 	requests       []requestRecord
 	intents        map[string]*paymentIntent
 	intentList     []*paymentIntent // in creation order
+	charges        map[string]*charge
+	refunds        map[string]*refund
+	disputes       map[string]*dispute
 	tokens         map[string]*confirmationToken
 	paymentMethods map[string]*paymentMethod
 	faults         []*fault
@@ -161,6 +171,9 @@ func (sb *Sandbox) resetLocked() {
 	sb.requests = nil
 	sb.intents = map[string]*paymentIntent{}
 	sb.intentList = nil
+	sb.charges = map[string]*charge{}
+	sb.refunds = map[string]*refund{}
+	sb.disputes = map[string]*dispute{}
 	sb.tokens = map[string]*confirmationToken{}
 	sb.paymentMethods = map[string]*paymentMethod{}
 	sb.customers = map[string]*customer{}
@@ -362,10 +375,11 @@ func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
 			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents[/search|/{id}[/confirm|/capture|/cancel|/increment_authorization]],\n"+
 			"     /v1/confirmation_tokens, /v1/test_helpers/confirmation_tokens, /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
-			"     /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
+			"     /v1/charges/{id}, /v1/refunds[/{id}], /v1/disputes/{id}, /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
 			"Stand-in Stripe.js: /stripe.js\n"+
 			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
-			"     /_sandbox/payment_intents/{id}/authenticate, /_sandbox/faults, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
+			"     /_sandbox/payment_intents/{id}/authenticate|dispute, /_sandbox/disputes/{id}/close,\n"+
+			"     /_sandbox/faults, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
 	default:
 		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
 			"Unknown path %s on the Stripe sandbox.", path).envelope())
@@ -1581,6 +1595,14 @@ func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
 		if route(http.MethodPost) {
 			sb.devAuthenticate(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/authenticate"))
 		}
+	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/dispute") && strings.Count(path, "/") == 3:
+		if route(http.MethodPost) {
+			sb.devDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/dispute"))
+		}
+	case strings.HasPrefix(path, "/disputes/") && strings.HasSuffix(path, "/close") && strings.Count(path, "/") == 3:
+		if route(http.MethodPost) {
+			sb.devCloseDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/disputes/"), "/close"))
+		}
 	case strings.HasPrefix(path, "/sessions/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")
 		switch {
@@ -1726,6 +1748,7 @@ var declines = map[string]decline{
 	"4000000000009995": {"card_declined", "insufficient_funds", "Your card has insufficient funds."},
 	"4000000000009987": {"card_declined", "lost_card", "Your card was declined."},
 	"4000000000009979": {"card_declined", "stolen_card", "Your card was declined."},
+	"4100000000000019": {"card_declined", "fraudulent", "Your card was declined."}, // Radar blocks it
 	"4000000000000069": {"expired_card", "expired_card", "Your card has expired."},
 	"4000000000000127": {"incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."},
 	"4000000000000119": {"processing_error", "processing_error", "An error occurred while processing your card. Try again in a little bit."},
@@ -1735,6 +1758,7 @@ var testCardHints = []map[string]string{
 	{"number": "4242 4242 4242 4242", "outcome": "succeeds"},
 	{"number": "4000 0000 0000 0002", "outcome": "declined (card_declined)"},
 	{"number": "4000 0000 0000 9995", "outcome": "declined (insufficient_funds)"},
+	{"number": "4100 0000 0000 0019", "outcome": "declined (fraudulent)"},
 }
 
 type priceRequest struct {

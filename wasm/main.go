@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"syscall/js"
 
-	"checkoutkit/worker"
+	"checkoutkit/worker/orders"
 
 	"github.com/syumai/workers/cloudflare"
 )
@@ -27,10 +27,10 @@ func main() {
 	client := &http.Client{Transport: newFetchTransport(bridge)}
 	// Orders live in D1 when the binding exists; without it the worker
 	// records none (POST /webhook and /admin/orders answer 503).
-	var store worker.Store
+	var store orders.Store
 	if env := runtime.Get("env"); env.Truthy() {
 		if db := env.Get(d1Binding); db.Truthy() && db.Get("prepare").Type() == js.TypeFunction {
-			store = worker.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
+			store = orders.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
 		}
 	}
 	s := &server{h: newHandler(cloudflare.Getenv, client, store)}

@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"checkoutkit/worker/orders"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -32,13 +34,11 @@ type Server struct {
 	configBody []byte
 	// adminTokenHash is SHA-256(ADMIN_TOKEN), nil when the operator API is off.
 	adminTokenHash []byte
-	// sold reports sold quantities for the stock rule (nil: the catalog's
-	// static stock only); approvals are the approval rules (approval.go).
-	sold      SoldCounter
+	// approvals are the approval rules (approval.go).
 	approvals []ApprovalRule
-	// store records orders (nil: none; see SetStore) and fulfiller acts on
-	// paid ones (fulfill.go).
-	store     Store
+	// store records orders and holds stock (nil: none; see SetStore) and
+	// fulfiller acts on paid orders (fulfill.go).
+	store     orders.Store
 	fulfiller Fulfiller
 }
 

@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"checkoutkit/worker/orders"
 	"context"
 	"net/http"
 	"testing"
@@ -17,7 +18,7 @@ func TestStripeMockAcceptsFulfillmentRequests(t *testing.T) {
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "STRIPE_WEBHOOK_SECRET": testWebhookSecret})
 	srv := NewServer(cfg, &http.Client{Transport: j})
-	srv.SetStore(NewMemStore())
+	srv.SetStore(orders.NewMemStore())
 	ctx := context.Background()
 	sess, err := srv.retrieveSession(ctx, "cs_test_a1b2c3")
 	if err != nil {

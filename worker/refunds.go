@@ -100,11 +100,16 @@ func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	params.AddMetadata(metaOrder, o.Ref)
 	params.AddMetadata(metaDeployment, s.cfg.Deployment)
-	if aerr := adminParams(r, &params.Params); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if params.IdempotencyKey == nil {
+	params.Context = ctx
+	// Keyed by the order (whichever of its ids the path named) and the
+	// operator's key, or else by what is asked and what was refunded so far.
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if !validIdempotencyKey(k) {
+			writeError(w, badRequest("invalid_idempotency_key", "Idempotency-Key", "the Idempotency-Key header must be 8-64 characters of a-z, A-Z, 0-9, '-' or '_'"))
+			return
+		}
+		params.SetIdempotencyKey("kit-refund-" + o.ID + "-" + k)
+	} else {
 		params.SetIdempotencyKey("kit-refund-" + o.ID + "-" + strconv.FormatInt(amount, 10) + "-after-" + strconv.FormatInt(o.AmountRefunded, 10))
 	}
 	var ref refundObject

@@ -66,6 +66,9 @@ type Config struct {
 	// FulfillmentSecret is FULFILLMENT_WEBHOOK_SECRET, a secret that signs
 	// those POSTs (Kit-Signature); empty: unsigned.
 	FulfillmentURL, FulfillmentSecret string
+
+	// RateLimit holds the rate limits' periods (ratelimit.go).
+	RateLimit RateLimitConfig
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -142,6 +145,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("ALLOWED_ORIGINS: %v", err)
 	}
 	c.AllowedOrigins = origins
+	if c.RateLimit, err = loadRateLimitConfig(getenv); err != nil { // ratelimit.go
+		return c, err
+	}
 	if raw := getenv("CATALOG_JSON"); strings.TrimSpace(raw) != "" {
 		cat, err := ParseCatalog([]byte(raw))
 		if err != nil {

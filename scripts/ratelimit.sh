@@ -3,8 +3,9 @@
 # integration+ratelimit) on two stacks of its own (scripts/stack.sh: wrangler
 # dev + the Stripe sandbox): one whose [[ratelimits]] bindings allow
 # RATE_LIMIT requests per period (default 5; the periods are wrangler.toml's),
-# then one without the bindings (RATE_LIMIT=off). Arguments go to `go test`.
-# dist/ must be built.
+# then one without the bindings (RATE_LIMIT=off). Before them, the bridge's
+# own tests in Node (scripts/e2e/ratelimit_instance.test.mjs). Arguments go
+# to `go test`. dist/ must be built.
 #
 #   scripts/ratelimit.sh
 #   WORKER_SCRIPT=dist/worker-go/worker.mjs STACK_LOG_DIR=dist/test-logs/go-ratelimit scripts/ratelimit.sh
@@ -22,6 +23,8 @@ limit=${RATE_LIMIT:-5}
 export STRIPE_MODE=sandbox
 export ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-http://127.0.0.1:${EXAMPLES_PORT:-8790}}
 unset D1_PERSIST_DIR # a fresh local D1 for each stack
+# First the bridge alone, in Node, with stand-ins for the bindings and Stripe.
+WORKER_DIR=$(dirname "${WORKER_SCRIPT:-dist/worker/worker.mjs}") node --test scripts/e2e/ratelimit_instance.test.mjs
 logs=${STACK_LOG_DIR:-}
 for mode in "$limit" off; do
 	name=limited

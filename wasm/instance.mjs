@@ -9,11 +9,15 @@
 //   serve(method, url, headers, body, reply)  handle one request; reply(status, headers, body)
 //   fetchDone(id, status, headers, body, err) answer to a fetch it started
 //   d1Done(id, result, err)                   answer to a D1 statement it started
+//   rateLimitDone(id, success, err)           answer to a rate-limit check it started
 // and calls bridge.ready() once it is set up. Go starts fetches with
 // bridge.fetch(id, method, url, headers, body) and D1 statements with
 // bridge.d1(id, binding, mode, sql, params): params a JSON array, mode "run"
 // (answered with JSON {"changes","last_row_id"}) or "raw" (JSON
-// [[column names], [values]...]); see wasm/d1_js.go. Headers cross as one
+// [[column names], [values]...]); see wasm/d1_js.go. Rate-limit checks go
+// out as bridge.rateLimit(id, binding, key) (wasm/ratelimit_js.go), and
+// bridge.logOnce(topic, message) logs a message once per isolate, however
+// many Go instances the isolate goes through. Headers cross as one
 // "name: value\n" string and bodies as one Uint8Array (or null), which keeps
 // the number of JS values per request small.
 //
@@ -101,6 +105,9 @@ export async function readBody(request, max = MAX_REQUEST_BYTES) {
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
+// Topics already logged by bridge.logOnce in this isolate.
+const loggedOnce = new Set();
+
 export class GoInstance {
   // module: a compiled WebAssembly.Module; env: the Workers env object.
   //
@@ -110,8 +117,9 @@ export class GoInstance {
   // kill() through `inflight`), and the instance's death is noticed
   // synchronously after every call into Go.
   // prepared: a {go, instance} pair from prepareInstance, instantiated
-  // earlier (the pool prepares its first one in global scope).
-  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false, prepared = null } = {}) {
+  // earlier (the pool prepares its first one in global scope). quiet: logOnce
+  // logs nothing (warmUp's throw-away instance).
+  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false, prepared = null, quiet = false } = {}) {
     this.dead = false;
     this.retiring = false; // set once a never-freeing instance is past retireBytes
     this.neverFrees = false;
@@ -169,6 +177,29 @@ export class GoInstance {
             if (!this.dead) this.bridge.d1Done(id, ...result);
           })
           .catch((err) => this.kill(err));
+      },
+      // One check of a Workers Rate Limiting binding: env[binding].limit({key}).
+      rateLimit: (id, binding, key) => {
+        Promise.resolve()
+          .then(() => {
+            const rl = env[binding];
+            if (!rl || typeof rl.limit !== "function") throw new Error(`no rate limiting binding is named ${binding}`);
+            return rl.limit({ key });
+          })
+          .then((res) => {
+            if (!res || typeof res.success !== "boolean") throw new Error("limit() answered without a success flag");
+            return [res.success, ""];
+          })
+          .catch((err) => [false, String((err && err.message) || err) || "rate limit check failed"])
+          .then((result) => {
+            if (!this.dead) this.bridge.rateLimitDone(id, ...result);
+          })
+          .catch((err) => this.kill(err));
+      },
+      logOnce: (topic, message) => {
+        if (quiet || loggedOnce.has(topic)) return;
+        loggedOnce.add(topic);
+        console.warn(message);
       },
     };
     this.bridge = bridge;
@@ -330,7 +361,10 @@ export function warmUp(module) {
   globalThis.setTimeout = () => 0;
   globalThis.clearTimeout = () => {};
   try {
-    const inst = new GoInstance(module, env, { fetch: fakeFetch, zeroRandom: true });
+    // quiet: this env has no rate-limiting bindings (a check would make the
+    // Stripe call wait for a promise, past the end of warmUp and its timer
+    // stubs), and their absence must not be logged for the real one's.
+    const inst = new GoInstance(module, env, { fetch: fakeFetch, zeroRandom: true, quiet: true });
     if (inst.dead) return false;
     const base = "https://warm-up.invalid";
     const ignore = () => {};

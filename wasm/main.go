@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"syscall/js"
 
+	"checkoutkit/worker"
 	"checkoutkit/worker/orders"
 
 	"github.com/syumai/workers/cloudflare"
@@ -33,7 +34,11 @@ func main() {
 			store = orders.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
 		}
 	}
-	s := &server{h: newHandler(cloudflare.Getenv, client, store)}
+	h := newHandler(cloudflare.Getenv, client, store)
+	if ws, ok := h.(*worker.Server); ok { // not when the configuration is refused
+		ws.SetRateLimiters(rateLimiters(bridge, runtime.Get("env"))) // ratelimit_js.go
+	}
+	s := &server{h: h}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance
 	// once its memory passes a budget.

@@ -78,6 +78,9 @@ type Config struct {
 	// CheckoutExpiry is CHECKOUT_EXPIRES_MINUTES (30 to 1380, default 30):
 	// how long a Checkout Session, and the stock it holds, stays open.
 	CheckoutExpiry time.Duration
+
+	// RateLimit holds the rate limits' periods (ratelimit.go).
+	RateLimit RateLimitConfig
 }
 
 // Defaults and bounds of CHECKOUT_EXPIRES_MINUTES (Stripe accepts 30
@@ -197,6 +200,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("ALLOWED_ORIGINS: %v", err)
 	}
 	c.AllowedOrigins = origins
+	if c.RateLimit, err = loadRateLimitConfig(getenv); err != nil { // ratelimit.go
+		return c, err
+	}
 	if raw := getenv("CATALOG_JSON"); strings.TrimSpace(raw) != "" {
 		cat, err := ParseCatalog([]byte(raw))
 		if err != nil {

@@ -40,6 +40,9 @@ type Server struct {
 	// fulfiller acts on paid orders (fulfill.go).
 	store     orders.Store
 	fulfiller Fulfiller
+
+	// limits are the rate limiters (ratelimit.go; none: unlimited).
+	limits RateLimiters
 }
 
 // NewServer builds the handler. httpClient carries every call to Stripe (on
@@ -98,6 +101,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allow := strings.Join(rt.methods(), ", ")
 		w.Header().Set("Allow", allow)
 		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
+		return
+	}
+	if s.rateLimited(w, r) { // ratelimit.go: 429 before the handler reads anything
 		return
 	}
 	h(w, r)

@@ -91,22 +91,26 @@ export const TOO_LARGE = Symbol("body too large");
 //     away, then TOO_LARGE. Never cancelled, never left half-read.
 //
 // Why, as measured in wrangler dev 4.86.0 (workerd, compatibility_date
-// 2026-04-01) with a bare JS worker, a 2 MiB POST and then a plain GET, each
-// way with Content-Length and chunked (curl, with and without
-// "Expect: 100-continue"), every case repeated:
-//   - read past 256 KiB, then reader.cancel() (what this function did):
-//     413, and the next request hung (no answer within 10 s); chunked, the
-//     POST itself often got 503 instead.
-//   - read past 256 KiB, then answer without cancelling (the lock released,
-//     or kept; the rest read in ctx.waitUntil after answering): the same.
-//   - body.cancel() without reading anything: the same, about one time in
-//     two (so it is not safe either).
+// 2026-04-01) with a bare JS worker: a 2 MiB POST, then a plain GET, each way
+// with Content-Length and chunked (curl, with and without
+// "Expect: 100-continue"), every approach tried 2 to 4 times:
+//   - read past 256 KiB, then reader.cancel() (what this function did): every
+//     time, either the next request got no answer within 10 s or the POST
+//     itself got a 503.
+//   - read past 256 KiB, then answer without cancelling (reader's lock
+//     released or kept, or the rest read in ctx.waitUntil after answering):
+//     the same, most times.
+//   - body.cancel() without reading anything: the same, 7 times in 8 when the
+//     body was on its way (fine only while curl still waited for
+//     100 Continue and so never sent it).
 //   - answer without touching the body, Content-Length or chunked: the next
 //     request always fine (also with 64 MiB).
-//   - read to the end before answering (reader loop, or pipeTo a discarding
+//   - read to the end, then answer (reader loop, or pipeTo a discarding
 //     WritableStream), Content-Length or chunked: the next request always
-//     fine; a 64 MiB chunked body took 0.7 s and about as much workerd CPU as
-//     not reading it (wrangler's proxy reads the whole body either way).
+//     fine; a 64 MiB chunked body took 0.7 s, and about as much workerd CPU
+//     as not reading it (wrangler's proxy reads the whole body either way).
+// The bad-input suite (scripts/e2e/badinput_test.go) checks the same through
+// this loader: with the old cancel, the GET after each 2 MiB POST timed out.
 // On Cloudflare itself the edge refuses bodies over the plan's limit (100 MB
 // on Free and Pro), which bounds the reading to the end.
 export async function readBody(request, max = MAX_REQUEST_BYTES) {

@@ -26,7 +26,7 @@ GOOS=js GOARCH=wasm go vet ./wasm
 step "TypeScript type check (tsc --noEmit, strict)"
 tsc --noEmit -p site
 
-step "host tests (handlers, sandbox, site build)"
+step "host tests (handlers, sandbox, site build, the loader's body reading in Node)"
 go test -count=1 ./...
 
 step "fuzzing: every fuzz target for ${TEST_FUZZTIME:-10s} (make fuzz runs longer)"

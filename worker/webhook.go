@@ -45,7 +45,9 @@ import (
 )
 
 // maxWebhookBytes bounds a webhook body. Stripe's events carry one object
-// (a Checkout Session with many custom fields stays far below this).
+// (a Checkout Session with many custom fields stays far below this). It is
+// also the loader's ceiling for every request body (MAX_REQUEST_BYTES in
+// wasm/instance.mjs, which answers 413 above it before Go runs): change both.
 const maxWebhookBytes = 256 << 10
 
 // webhookTolerance is how old a signature's timestamp may be (Stripe's default).

@@ -23,12 +23,6 @@ const (
 	maxOrdersLimit     = 100
 )
 
-func (s *Server) orderRoutes() {
-	s.routes.handle(http.MethodGet, "/admin/orders", s.admin(s.handleListOrders))
-	s.routes.handle(http.MethodGet, "/admin/orders/{id}", s.admin(s.handleGetOrder))
-	s.routes.handle(http.MethodPost, "/admin/orders/{id}/refund", s.admin(s.handleRefundOrder)) // refunds.go
-}
-
 type orderList struct {
 	Object     string         `json:"object"`
 	Data       []orders.Order `json:"data"`

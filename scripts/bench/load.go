@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,11 +22,40 @@ type endpoint struct {
 	Path    string
 	Body    string
 	WantKey string // a key the 200 JSON answer must have
+	// Next, if set, makes each request instead of Body: its body, headers
+	// and a further check of the 200 answer (the webhook's signed events).
+	Next func() request
 }
 
-var endpoints = []endpoint{
-	{Name: "create", Method: http.MethodPost, Path: "/create-checkout-session", Body: `{"items":[{"id":"tshirt","quantity":1}]}`, WantKey: "clientSecret"},
-	{Name: "status", Method: http.MethodGet, Path: "/session-status?session_id=cs_test_a1b2c3", WantKey: "status"},
+// request is one request of an endpoint with Next.
+type request struct {
+	Body   []byte
+	Header http.Header
+	Check  func(map[string]json.RawMessage) error // nil: WantKey only
+}
+
+// endpointsFor lists the benchmarked endpoints, in the order they run; the
+// webhook's come from events (nil is fine for their names only). The first
+// one is also the first request after start-up. "dup-event" re-sends the
+// first "webhook" event, so it comes after it.
+func endpointsFor(events *eventSource) []endpoint {
+	return []endpoint{
+		{Name: "create", Method: http.MethodPost, Path: "/create-checkout-session", Body: `{"items":[{"id":"tshirt","quantity":1}]}`, WantKey: "clientSecret"},
+		{Name: "status", Method: http.MethodGet, Path: "/session-status?session_id=cs_test_a1b2c3", WantKey: "status"},
+		{Name: "confirm", Method: http.MethodPost, Path: "/create-confirm-intent",
+			Body: `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"ctoken_bench"}`, WantKey: "client_secret"},
+		{Name: "webhook", Method: http.MethodPost, Path: "/webhook", WantKey: "order", Next: func() request { return events.newOrder() }},
+		{Name: "dup-event", Method: http.MethodPost, Path: "/webhook", WantKey: "duplicate", Next: func() request { return events.duplicate() }},
+	}
+}
+
+// endpointNames are the endpoints' names, in order (for the report).
+func endpointNames() []string {
+	var names []string
+	for _, ep := range endpointsFor(nil) {
+		names = append(names, ep.Name)
+	}
+	return names
 }
 
 func newClient(conns int) *http.Client {
@@ -41,17 +71,26 @@ func newClient(conns int) *http.Client {
 }
 
 // do sends one request and checks the answer: status 200 and a JSON object
-// with ep.WantKey.
+// with ep.WantKey (and what the request's Check wants).
 func do(ctx context.Context, c *http.Client, base string, ep endpoint) error {
-	var body io.Reader
-	if ep.Body != "" {
+	var (
+		body  io.Reader
+		next  request
+		check func(map[string]json.RawMessage) error
+	)
+	if ep.Next != nil {
+		next = ep.Next()
+		body, check = bytes.NewReader(next.Body), next.Check
+	} else if ep.Body != "" {
 		body = strings.NewReader(ep.Body)
 	}
 	req, err := http.NewRequestWithContext(ctx, ep.Method, base+ep.Path, body)
 	if err != nil {
 		return err
 	}
-	if ep.Body != "" {
+	if ep.Next != nil {
+		req.Header = next.Header.Clone()
+	} else if ep.Body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
@@ -72,6 +111,11 @@ func do(ctx context.Context, c *http.Client, base string, ep endpoint) error {
 	}
 	if _, ok := m[ep.WantKey]; !ok {
 		return fmt.Errorf("%s %s: no %q in %.200s", ep.Method, ep.Path, ep.WantKey, b)
+	}
+	if check != nil {
+		if err := check(m); err != nil {
+			return fmt.Errorf("%s %s: %v: %.200s", ep.Method, ep.Path, err, b)
+		}
 	}
 	return nil
 }

@@ -9,13 +9,24 @@
 // It builds the site and both workers into dist/bench (unless -reuse finds
 // them there), starts stripe-mock, then for each round runs every variant in
 // turn (A B C A B C ...), each in a fresh `wrangler dev` in its own process
-// group. Per variant and round it times the first request (which pays for the
-// Go instance's start-up), then for each endpoint and concurrency sends -n
+// group. Per variant and round it applies the D1 migrations (worker/migrations)
+// to a fresh local database, times the first request (which pays for the Go
+// instance's start-up), then for each endpoint and concurrency sends -n
 // requests over keep-alive connections and reads the CPU time (utime+stime)
 // that the user-worker workerd process spent on them. The figure that counts
 // is CPU ms per request in that process; "other" is the CPU of the rest of
 // wrangler's process tree (node, the proxy workerd), which is the same
 // machinery for every variant.
+//
+// Endpoints: POST /create-checkout-session and GET /session-status (one
+// Stripe call each, to stripe-mock), POST /create-confirm-intent (one Stripe
+// call: create and confirm a PaymentIntent), and POST /webhook twice:
+// "webhook" sends signed payment_intent.succeeded events of the confirm-intent
+// flow, each a new event about a new PaymentIntent, which the worker records
+// as a new order from the event alone (D1 only, no Stripe call); "dup-event"
+// re-sends the first of them, which the worker answers as a duplicate after
+// checking the signature and looking the event id up. Every variant gets
+// DEPLOYMENT_ID=bench and a STRIPE_WEBHOOK_SECRET made for the run.
 //
 // It prints medians over rounds to stdout, progress to stderr, and writes the
 // raw results to dist/bench/results.json. It asserts nothing.
@@ -23,6 +34,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,6 +61,7 @@ const (
 	logDir    = benchDir + "/logs"
 	jsEntry   = "scripts/bench/reference/worker.mjs"
 	secretKey = "sk_test_bench"
+	d1Dir     = benchDir + "/d1" // one local D1 database per variant run, removed after it
 )
 
 // variant is one way of running the worker.
@@ -219,6 +233,12 @@ func run(args []string) (code int) {
 		return 1
 	}
 	defer os.Remove(benchConfig)
+	var sb [16]byte
+	if _, err := rand.Read(sb[:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	webhookSecret := "whsec_bench" + hex.EncodeToString(sb[:])
 	res := results{Started: start, Options: o, Sizes: map[string]sizes{}}
 	tck := procfs.ClockTicks()
 	res.Machine = map[string]any{"cpus": runtime.NumCPU(), "clk_tck": tck, "go": runtime.Version(), "wrangler": toolVersion("wrangler", "--version")}
@@ -257,7 +277,7 @@ func run(args []string) (code int) {
 				break
 			}
 			logf("round %d/%d: %s", round, o.Rounds, v.Name)
-			r := runVariant(ctx, o, v, round, mockURL, msPerTick)
+			r := runVariant(ctx, o, v, round, mockURL, webhookSecret, msPerTick)
 			if r.Error != "" {
 				logf("round %d: %s failed: %s", round, v.Name, r.Error)
 			}
@@ -422,7 +442,7 @@ func loadAvg() string {
 }
 
 // runVariant starts wrangler dev for one variant, measures it and stops it.
-func runVariant(ctx context.Context, o options, v variant, round int, mockURL string, msPerTick float64) (r runResult) {
+func runVariant(ctx context.Context, o options, v variant, round int, mockURL, webhookSecret string, msPerTick float64) (r runResult) {
 	r = runResult{Variant: v.Name, Round: round, LoadAvg: loadAvg()}
 	fail := func(format string, args ...any) runResult {
 		r.Error = fmt.Sprintf(format, args...)
@@ -442,12 +462,23 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 		return fail("%v", err)
 	}
 	defer logFile.Close()
+	persist := filepath.Join(d1Dir, fmt.Sprintf("%s-round%d", v.Name, round))
+	if err := os.RemoveAll(persist); err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(persist)
+	if err := applyMigrations(ctx, persist, logFile); err != nil {
+		return fail("%v; see %s", err, logPath)
+	}
 	args := []string{"dev", v.Entry, "--config", benchConfig, "--local", "--ip", "127.0.0.1",
+		"--persist-to", persist,
 		"--port", strconv.Itoa(port), "--inspector-port", strconv.Itoa(inspector),
 		"--show-interactive-dev-session=false", "--assets", siteDir,
 		"--var", "STRIPE_SECRET_KEY:" + secretKey,
 		"--var", "STRIPE_PUBLISHABLE_KEY:pk_test_bench",
-		"--var", "STRIPE_API_BASE:" + mockURL}
+		"--var", "STRIPE_API_BASE:" + mockURL,
+		"--var", "STRIPE_WEBHOOK_SECRET:" + webhookSecret,
+		"--var", "DEPLOYMENT_ID:" + benchDeployment}
 	for _, kv := range v.Vars {
 		args = append(args, "--var", kv)
 	}
@@ -486,6 +517,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 
 	// The first request pays for instantiating the worker's code (for the Go
 	// variants, the WebAssembly instance and the Go runtime's start-up).
+	endpoints := endpointsFor(newEventSource(webhookSecret, benchDeployment, time.Now()))
 	create := endpoints[0]
 	u0, _ := procfs.CPUTicks(userPID)
 	t := time.Now()
@@ -532,12 +564,36 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 			if st.Errors > 0 {
 				errNote = fmt.Sprintf("  ERRORS %d: %s", st.Errors, st.FirstError)
 			}
-			logf("  %-6s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s",
+			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s",
 				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, errNote)
 		}
 	}
 	r.RSSMB = procfs.RSSMiB(userPID)
 	return r
+}
+
+// applyMigrations creates the local D1 database (binding DB) in persist with
+// the schema of worker/migrations, as scripts/stack.sh does for its stacks.
+func applyMigrations(ctx context.Context, persist string, log *os.File) error {
+	cmd := exec.Command("wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "--config", benchConfig)
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "FORCE_COLOR=0", "CI=1")
+	g, err := startGroup("d1 migrations", cmd)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		g.stop()
+		return ctx.Err()
+	}
+	g.stop()
+	if g.err != nil {
+		return fmt.Errorf("applying the D1 migrations: %w", g.err)
+	}
+	return nil
 }
 
 // waitReady waits until wrangler says it is ready and a static asset is

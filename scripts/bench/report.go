@@ -72,19 +72,21 @@ func printReport(w io.Writer, res results) {
 	o := res.Options
 	sum := summarize(res)
 	fmt.Fprintf(w, "\nCheckout worker benchmark: wrangler dev (local workerd) + stripe-mock, %d round(s), %d requests per run, medians over rounds\n", o.Rounds, o.N)
-	fmt.Fprintf(w, "CPU ms/req = utime+stime of the user-worker workerd process per request; other = the rest of wrangler's process tree (node, proxy workerd)\n\n")
+	fmt.Fprintf(w, "CPU ms/req = utime+stime of the user-worker workerd process per request; other = the rest of wrangler's process tree (node, proxy workerd)\n")
+	fmt.Fprintf(w, "create = POST /create-checkout-session, status = GET /session-status, confirm = POST /create-confirm-intent (each one call to stripe-mock);\n")
+	fmt.Fprintf(w, "webhook = POST /webhook, a new signed payment_intent.succeeded event recorded as a new order (D1, no Stripe call); dup-event = the same event again (a duplicate)\n\n")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\tendpoint\tc\tCPU ms/req\tother ms/req\treq/s\tp50 ms\tp99 ms\terrors\truns\t")
 	for _, v := range res.Variants {
-		for _, ep := range endpoints {
+		for _, ep := range endpointNames() {
 			for _, c := range o.Concurrency {
-				cl, ok := sum[v.Name][cellKey(ep.Name, c)]
+				cl, ok := sum[v.Name][cellKey(ep, c)]
 				if !ok {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\t-\t-\t-\t0\t\n", v.Name, ep.Name, c)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\t-\t-\t-\t0\t\n", v.Name, ep, c)
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", v.Name, ep.Name, c,
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", v.Name, ep, c,
 					f(cl.CPUPerReq, 2), f(cl.OtherPerReq, 2), f(cl.ReqPerSec, 1), f(cl.P50, 1), f(cl.P99, 1), cl.Errors, cl.Rounds)
 			}
 		}
@@ -135,10 +137,10 @@ func printReport(w io.Writer, res results) {
 				fmt.Fprintf(tw, "%s/js\t", v)
 			}
 			fmt.Fprintln(tw)
-			for _, ep := range endpoints {
+			for _, ep := range endpointNames() {
 				for _, c := range o.Concurrency {
-					k := cellKey(ep.Name, c)
-					fmt.Fprintf(tw, "%s\t%d\t", ep.Name, c)
+					k := cellKey(ep, c)
+					fmt.Fprintf(tw, "%s\t%d\t", ep, c)
 					js, jsOK := sum["js"][k]
 					for _, v := range others {
 						cl, ok := sum[v][k]

@@ -97,9 +97,8 @@ func TestWorkerAcceptsBenchEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := worker.NewServer(cfg, http.DefaultClient)
 	store := orders.NewMemStore()
-	srv.SetStore(store)
+	srv := worker.NewServer(cfg, worker.Deps{HTTPClient: http.DefaultClient, Store: store})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 

@@ -32,6 +32,12 @@
 #                   from this other origin (default 8790)
 #   ALLOWED_ORIGINS the worker's ALLOWED_ORIGINS (default: the examples' origin,
 #                   unless .dev.vars sets it)
+#   RATE_LIMIT      the limit of every [[ratelimits]] binding (wrangler.toml; the
+#                   periods are kept), or "off" for none: wrangler dev then runs a
+#                   copy of wrangler.toml changed so. Default: for make dev
+#                   wrangler.toml as it is; for a command 1000000, since the test
+#                   suites send thousands of requests from one address (127.0.0.1)
+#                   and are not about rate limiting (scripts/ratelimit.sh is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -68,6 +74,7 @@ cleanup() {
 	done
 	[ -z "${stack_tmp:-}" ] || rm -rf "$stack_tmp"
 	[ -z "${d1_tmp:-}" ] || rm -rf "$d1_tmp"
+	[ -z "${stack_config:-}" ] || rm -f "$stack_config"
 	exit "$code"
 }
 trap cleanup EXIT
@@ -167,9 +174,30 @@ if ! wrangler d1 migrations apply DB --local "${d1[@]}" </dev/null >>"$(out d1-m
 	exit 1
 fi
 
+# Rate limits (RATE_LIMIT above). wrangler resolves a config file's paths
+# (assets, migrations) from its directory and reads .dev.vars there, so the
+# copy sits next to wrangler.toml, named for this run (.gitignore), and goes
+# on exit.
+config=()
+[ -n "${RATE_LIMIT:-}" ] || [ $# -eq 0 ] || RATE_LIMIT=1000000
+if [ -n "${RATE_LIMIT:-}" ]; then
+	stack_config=.wrangler-stack-$$.toml
+	limit_line='^simple[[:space:]]*=[[:space:]]*\{[[:space:]]*limit[[:space:]]*=[[:space:]]*'
+	case $RATE_LIMIT in
+	off) awk '/^\[\[ratelimits\]\]/ { skip = 1; next } /^\[/ { skip = 0 } !skip' wrangler.toml >"$stack_config" ;;
+	*[!0-9]*) echo "stack: RATE_LIMIT must be a whole number or off" >&2; exit 1 ;;
+	*) sed -E "s/($limit_line)[0-9]+/\1$RATE_LIMIT/" wrangler.toml >"$stack_config"
+		if [ "$(grep -c '^\[\[ratelimits\]\]' "$stack_config")" != "$(grep -cE "$limit_line$RATE_LIMIT[^0-9]" "$stack_config")" ]; then
+			echo "stack: cannot set RATE_LIMIT: write each [[ratelimits]] binding's limits in wrangler.toml as one line, simple = { limit = N, period = P }" >&2
+			exit 1
+		fi ;;
+	esac
+	config=(--config "$stack_config")
+fi
+
 BASE_URL="http://$HOST:$PORT"
 export BASE_URL
-setsid wrangler dev "$WORKER_SCRIPT" --local --ip "$HOST" --port "$PORT" \
+setsid wrangler dev "$WORKER_SCRIPT" "${config[@]}" --local --ip "$HOST" --port "$PORT" \
 	--inspector-port "$INSPECTOR_PORT" --show-interactive-dev-session=false \
 	"${d1[@]}" "${assets[@]}" "${vars[@]}" </dev/null >>"$(out wrangler)" 2>&1 &
 pids+=($!)

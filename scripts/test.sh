@@ -20,12 +20,13 @@ go vet -tags integration ./scripts/e2e
 go vet -tags integration,hardening ./scripts/e2e
 go vet -tags integration,webhooks ./scripts/e2e
 go vet -tags integration,faults,webhooks ./scripts/e2e
+go vet -tags integration,ratelimit ./scripts/e2e
 GOOS=js GOARCH=wasm go vet ./wasm
 
 step "TypeScript type check (tsc --noEmit, strict)"
 tsc --noEmit -p site
 
-step "host tests (handlers, sandbox, site build)"
+step "host tests (handlers, sandbox, site build, the loader's body reading in Node)"
 go test -count=1 ./...
 
 step "fuzzing: every fuzz target for ${TEST_FUZZTIME:-10s} (make fuzz runs longer)"
@@ -53,7 +54,7 @@ logs=${TEST_LOG_DIR:-dist/test-logs}
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 export STRIPE_WEBHOOK_SECRET=whsec_$(random_hex) ADMIN_TOKEN=$(random_hex)
 run_customer_token_secret=$(random_hex)
-for sub in go tinygo go-webhooks tinygo-webhooks go-hardening tinygo-hardening; do rm -rf "${logs:?}/$sub"; done
+for sub in go tinygo go-webhooks tinygo-webhooks go-hardening tinygo-hardening go-ratelimit tinygo-ratelimit; do rm -rf "${logs:?}/$sub"; done
 for compiler in go tinygo; do
 	dir=dist/worker
 	[ "$compiler" = go ] && dir=dist/worker-go
@@ -74,6 +75,8 @@ for compiler in go tinygo; do
 	step "Stripe-faults suite: $compiler build in wrangler dev with the Stripe sandbox (faults injected)"
 	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-faults \
 		bash scripts/faults.sh
+	step "rate limits: $compiler build in wrangler dev with small [[ratelimits]] limits, then without the bindings"
+	WORKER_SCRIPT=$dir/worker.mjs STACK_LOG_DIR=$logs/$compiler-ratelimit bash scripts/ratelimit.sh
 done
 step "secret scan: the built site and workers, and every log of this run"
 CUSTOMER_TOKEN_SECRET=$run_customer_token_secret \

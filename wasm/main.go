@@ -12,6 +12,7 @@ import (
 	"syscall/js"
 
 	"checkoutkit/worker"
+	"checkoutkit/worker/orders"
 
 	"github.com/syumai/workers/cloudflare"
 )
@@ -27,13 +28,17 @@ func main() {
 	client := &http.Client{Transport: newFetchTransport(bridge)}
 	// Orders live in D1 when the binding exists; without it the worker
 	// records none (POST /webhook and /admin/orders answer 503).
-	var store worker.Store
+	var store orders.Store
 	if env := runtime.Get("env"); env.Truthy() {
 		if db := env.Get(d1Binding); db.Truthy() && db.Get("prepare").Type() == js.TypeFunction {
-			store = worker.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
+			store = orders.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
 		}
 	}
-	s := &server{h: newHandler(cloudflare.Getenv, client, store)}
+	h := newHandler(cloudflare.Getenv, client, store)
+	if ws, ok := h.(*worker.Server); ok { // not when the configuration is refused
+		ws.SetRateLimiters(rateLimiters(bridge, runtime.Get("env"))) // ratelimit_js.go
+	}
+	s := &server{h: h}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance
 	// once its memory passes a budget.

@@ -28,14 +28,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
-
-// SoldCounter reports how many of a product are already sold or reserved
-// (orders awaiting payment, paid, authorized or captured). The order store
-// implements it; nil means only the catalog's static stock applies.
-type SoldCounter interface {
-	SoldQuantity(ctx context.Context, productID string) (int64, error)
-}
 
 // Order stages: when the rules run.
 const (
@@ -78,9 +72,15 @@ type Order struct {
 	Customer string
 	// idemKey is the base of the order's idempotency keys (payments.go).
 	idemKey string
+	// held: the order's stock is reserved under Ref (stock.go).
+	held bool
+	// expires is when a Checkout Session for the order expires, and the
+	// stock hold of either flow with it (orderRef).
+	expires time.Time
 }
 
-// Cart is the order as "productId:qty,productId:qty" (metadata kit_cart).
+// Cart is the order as "productId:qty:unitAmount,..." (metadata kit_cart):
+// what was sold at which price, recorded on the Stripe object that is paid.
 func (o *Order) Cart() string {
 	var b strings.Builder
 	for i, l := range o.Lines {
@@ -90,6 +90,8 @@ func (o *Order) Cart() string {
 		b.WriteString(l.Product.ID)
 		b.WriteByte(':')
 		b.WriteString(strconv.FormatInt(l.Quantity, 10))
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatInt(l.Product.UnitAmount, 10))
 	}
 	return b.String()
 }
@@ -120,16 +122,13 @@ func (f ApprovalFunc) Approve(ctx context.Context, o *Order) *Refusal { return f
 // server handles requests.
 func (s *Server) AddApprovalRule(r ApprovalRule) { s.approvals = append(s.approvals, r) }
 
-// SetSoldCounter makes the stock rule subtract what c reports as sold.
-func (s *Server) SetSoldCounter(c SoldCounter) { s.sold = c }
-
 // builtinRules are the rules every server runs, configured by the catalog.
 func (s *Server) builtinRules() []ApprovalRule {
 	return []ApprovalRule{
 		ApprovalFunc(s.approveAmount),
 		ApprovalFunc(s.approveEmailDomain),
 		ApprovalFunc(s.approveCountry),
-		ApprovalFunc(s.approveStock), // last: it may ask the order store
+		ApprovalFunc(s.approveStock),
 	}
 }
 
@@ -193,36 +192,25 @@ func (s *Server) approveCountry(_ context.Context, o *Order) *Refusal {
 	return nil
 }
 
-// approveStock refuses quantities above what is left of a product with a
-// stock: the catalog's stock minus what the SoldCounter reports as sold.
-func (s *Server) approveStock(ctx context.Context, o *Order) *Refusal {
+// approveStock refuses quantities above a product's whole stock. What is
+// left of it is decided after the rules, atomically, by the reservation
+// (stock.go).
+func (s *Server) approveStock(_ context.Context, o *Order) *Refusal {
 	for i, l := range o.Lines {
-		if l.Product.Stock == nil {
-			continue
-		}
-		left := *l.Product.Stock
-		if s.sold != nil {
-			sold, err := s.sold.SoldQuantity(ctx, l.Product.ID)
-			if err != nil {
-				// Fail closed: selling what may not exist is worse than asking
-				// the shopper to try again.
-				return &Refusal{Status: http.StatusConflict, Code: "stock_unavailable", Param: "items[" + strconv.Itoa(i) + "].id",
-					Message: "the shop could not check the stock of " + l.Product.Name + "; please try again in a moment"}
-			}
-			left -= sold
-		}
-		if left < 0 {
-			left = 0
-		}
-		if l.Quantity > left {
-			msg := l.Product.Name + " is sold out"
-			if left > 0 {
-				msg = "only " + strconv.FormatInt(left, 10) + " of " + l.Product.Name + " left"
-			}
-			return &Refusal{Status: http.StatusConflict, Code: "out_of_stock", Param: "items[" + strconv.Itoa(i) + "].quantity", Message: msg}
+		if l.Product.Stock != nil && l.Quantity > *l.Product.Stock {
+			return outOfStock(i, l, *l.Product.Stock)
 		}
 	}
 	return nil
+}
+
+// outOfStock is the refusal of line i of which only left are available.
+func outOfStock(i int, l orderLine, left int64) *Refusal {
+	msg := l.Product.Name + " is sold out"
+	if left > 0 {
+		msg = "only " + strconv.FormatInt(left, 10) + " of " + l.Product.Name + " left"
+	}
+	return &Refusal{Status: http.StatusConflict, Code: "out_of_stock", Param: "items[" + strconv.Itoa(i) + "].quantity", Message: msg}
 }
 
 // zeroDecimal lists Stripe's zero-decimal currencies.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -165,8 +166,10 @@ func (s *Server) sessionParams(o *Order) *stripe.CheckoutSessionCreateParams {
 		UIMode:            stripe.String(string(stripe.CheckoutSessionUIModeEmbedded)),
 		LineItems:         make([]*stripe.CheckoutSessionCreateLineItemParams, len(o.Lines)),
 		ClientReferenceID: stripe.String(o.Ref),
-		Metadata:          o.metadata(),
-		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: o.metadata()},
+		Metadata:          s.metadata(o),
+		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: s.metadata(o)},
+		// The session, and the stock it holds, ends at expires_at.
+		ExpiresAt: stripe.Int64(o.expires.Unix()),
 	}
 	for i, l := range o.Lines {
 		li := &stripe.CheckoutSessionCreateLineItemParams{Quantity: stripe.Int64(l.Quantity)}
@@ -264,7 +267,8 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
-	order, aerr := s.newOrder(r, FlowCheckout, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken})
+	order, aerr := s.newOrder(r, FlowCheckout, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken,
+		strings.Join([]string{req.UIMode, req.RedirectOnCompletion, req.ReturnPath, req.CancelPath, strconv.FormatBool(req.form), requestOrigin(r)}, "\x00")})
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -279,10 +283,16 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
+	if aerr := s.reserve(r.Context(), order, time.Unix(*params.ExpiresAt, 0).Add(holdGrace)); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	params.Context = r.Context()
 	var sess checkoutSession
 	if err := s.api.Call(http.MethodPost, "/v1/checkout/sessions", s.cfg.SecretKey, params, &sess); err != nil {
-		writeError(w, fromStripePayment(err, "checkout session"))
+		aerr := fromStripePayment(err, "checkout session")
+		s.unreserve(r.Context(), order, aerr)
+		writeError(w, aerr)
 		return
 	}
 	answer, aerr := sessionAnswer(&req, &sess)

@@ -66,6 +66,44 @@ type Config struct {
 	// FulfillmentSecret is FULFILLMENT_WEBHOOK_SECRET, a secret that signs
 	// those POSTs (Kit-Signature); empty: unsigned.
 	FulfillmentURL, FulfillmentSecret string
+	// Deployment is DEPLOYMENT_ID, else PUBLIC_URL's host, else "local": the
+	// marker (metadata kit_deployment) on every Checkout Session and
+	// PaymentIntent this deployment creates. Sessions and intents without
+	// this deployment's marker are another integration's (a Payment Link,
+	// the staging deployment on the same Stripe account) and are never
+	// recorded or fulfilled here.
+	Deployment string
+	// DeploymentFromDefault: Deployment was not set explicitly.
+	DeploymentFromDefault bool
+	// CheckoutExpiry is CHECKOUT_EXPIRES_MINUTES (30 to 1380, default 30):
+	// how long a Checkout Session, and the stock it holds, stays open.
+	CheckoutExpiry time.Duration
+
+	// RateLimit holds the rate limits' periods (ratelimit.go).
+	RateLimit RateLimitConfig
+}
+
+// Defaults and bounds of CHECKOUT_EXPIRES_MINUTES (Stripe accepts 30
+// minutes to 24 hours).
+const (
+	DefaultCheckoutExpiry = 30 * time.Minute
+	// Stripe's limit is 24 hours; a keyed request's session may expire up
+	// to retryWindow later than the setting (payments.go orderRef).
+	maxCheckoutExpiry = 23 * time.Hour
+)
+
+// validDeployment accepts DEPLOYMENT_ID values: 1-40 of a-z, A-Z, 0-9, '.', '-', '_'.
+func validDeployment(d string) bool {
+	if len(d) < 1 || len(d) > 40 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // LoadConfig reads and validates the configuration through getenv. Errors name
@@ -132,6 +170,26 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("PUBLIC_URL: %v", err)
 		}
 	}
+	c.Deployment = strings.TrimSpace(getenv("DEPLOYMENT_ID"))
+	switch {
+	case c.Deployment != "":
+		if !validDeployment(c.Deployment) {
+			return c, fmt.Errorf("DEPLOYMENT_ID must be 1-40 characters of a-z, A-Z, 0-9, '.', '-' or '_'")
+		}
+	case c.PublicURL != "":
+		u, _ := url.Parse(c.PublicURL)
+		c.Deployment, c.DeploymentFromDefault = u.Host, true
+	default:
+		c.Deployment, c.DeploymentFromDefault = "local", true
+	}
+	c.CheckoutExpiry = DefaultCheckoutExpiry
+	if raw := strings.TrimSpace(getenv("CHECKOUT_EXPIRES_MINUTES")); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || time.Duration(n)*time.Minute < DefaultCheckoutExpiry || time.Duration(n)*time.Minute > maxCheckoutExpiry {
+			return c, fmt.Errorf("CHECKOUT_EXPIRES_MINUTES must be a whole number of minutes from 30 to 1380, not %q", raw)
+		}
+		c.CheckoutExpiry = time.Duration(n) * time.Minute
+	}
 	if c.ReturnPath == "" {
 		c.ReturnPath = DefaultReturnPath
 	} else if !strings.HasPrefix(c.ReturnPath, "/") || strings.HasPrefix(c.ReturnPath, "//") || strings.ContainsAny(c.ReturnPath, "?# \\") {
@@ -142,6 +200,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("ALLOWED_ORIGINS: %v", err)
 	}
 	c.AllowedOrigins = origins
+	if c.RateLimit, err = loadRateLimitConfig(getenv); err != nil { // ratelimit.go
+		return c, err
+	}
 	if raw := getenv("CATALOG_JSON"); strings.TrimSpace(raw) != "" {
 		cat, err := ParseCatalog([]byte(raw))
 		if err != nil {

@@ -10,6 +10,7 @@ package worker
 
 import (
 	"bytes"
+	"checkoutkit/worker/orders"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -240,7 +241,7 @@ func checkPricedFromCatalog(t *testing.T, cat *Catalog, form url.Values) {
 		if id := form.Get(k + "[price]"); id != "" {
 			p = byPrice[id]
 		}
-		cart = append(cart, p.ID+":"+form.Get(k+"[quantity]"))
+		cart = append(cart, p.ID+":"+form.Get(k+"[quantity]")+":"+strconv.FormatInt(p.UnitAmount, 10))
 	}
 	if got, want := form.Get("metadata[kit_cart]"), strings.Join(cart, ","); got != want {
 		t.Fatalf("metadata[kit_cart] = %q, line items say %q", got, want)
@@ -256,10 +257,14 @@ func checkIntentFromCatalog(t *testing.T, cat *Catalog, form url.Values) {
 	currency := ""
 	seen := map[string]bool{}
 	for _, line := range strings.Split(cart, ",") {
-		id, q, _ := strings.Cut(line, ":")
+		f := strings.Split(line, ":")
+		if len(f) != 3 {
+			t.Fatalf("PaymentIntent for cart %q", cart)
+		}
+		id := f[0]
 		p, ok := cat.Lookup(id)
-		qty, err := strconv.ParseInt(q, 10, 64)
-		if !ok || err != nil || qty < 1 || qty > p.MaxQuantity || seen[id] || (currency != "" && p.Currency != currency) {
+		qty, err := strconv.ParseInt(f[1], 10, 64)
+		if !ok || err != nil || qty < 1 || qty > p.MaxQuantity || seen[id] || (currency != "" && p.Currency != currency) || f[2] != strconv.FormatInt(p.UnitAmount, 10) {
 			t.Fatalf("PaymentIntent for cart %q", cart)
 		}
 		seen[id] = true
@@ -469,9 +474,9 @@ func FuzzWebhook(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, header string, body []byte, sign bool) {
 		srv, fake := fuzzServer(t, cfg)
-		store := NewMemStore()
+		store := orders.NewMemStore()
 		srv.SetStore(store)
-		srv.SetFulfiller(FulfillerFunc(func(context.Context, *OrderRecord) error { return nil }))
+		srv.SetFulfiller(FulfillerFunc(func(context.Context, *orders.Order) error { return nil }))
 		if sign {
 			header = fuzzSign(time.Now().Unix(), body)
 		}

@@ -3,7 +3,8 @@ package worker
 // The operator API's orders (bearer token, see admin.go):
 //
 //	GET /admin/orders?state=paid&limit=20&cursor=...   newest first
-//	GET /admin/orders/{id}                             id: ord_..., cs_... or pi_...
+//	GET /admin/orders/{id}                             id: cs_..., pi_... or the reference ord_...
+//	POST /admin/orders/{id}/refund                     {"amount": N} or no body (the rest); refunds.go
 //
 // A list answers {"object":"list","data":[order...],"has_more":bool,
 // "next_cursor":"..."}; pass next_cursor as cursor for the next page.
@@ -13,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"checkoutkit/worker/orders"
 )
 
 const (
@@ -23,22 +26,23 @@ const (
 func (s *Server) orderRoutes() {
 	s.routes.handle(http.MethodGet, "/admin/orders", s.admin(s.handleListOrders))
 	s.routes.handle(http.MethodGet, "/admin/orders/{id}", s.admin(s.handleGetOrder))
+	s.routes.handle(http.MethodPost, "/admin/orders/{id}/refund", s.admin(s.handleRefundOrder)) // refunds.go
 }
 
 type orderList struct {
-	Object     string        `json:"object"`
-	Data       []OrderRecord `json:"data"`
-	HasMore    bool          `json:"has_more"`
-	NextCursor string        `json:"next_cursor,omitempty"`
+	Object     string         `json:"object"`
+	Data       []orders.Order `json:"data"`
+	HasMore    bool           `json:"has_more"`
+	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
 // encodeCursor and decodeCursor make the opaque cursor of ListOrders:
 // base64url("<created>:<id>").
-func encodeCursor(o *OrderRecord) string {
+func encodeCursor(o *orders.Order) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.Created, 10) + ":" + o.ID))
 }
 
-func decodeCursor(c string) (*orderCursor, bool) {
+func decodeCursor(c string) (*orders.Cursor, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return nil, false
@@ -48,16 +52,16 @@ func decodeCursor(c string) (*orderCursor, bool) {
 	if !ok || err != nil || n < 0 || !validOrderKey(id) {
 		return nil, false
 	}
-	return &orderCursor{Created: n, ID: id}, true
+	return &orders.Cursor{Created: n, ID: id}, true
 }
 
 // validOrderKey accepts what an order may be looked up by.
 func validOrderKey(id string) bool {
-	return validOrderRef(id) || validSessionID(id) || hasIDPrefix(id, "pi_")
+	return orders.ValidRef(id) || validSessionID(id) || hasIDPrefix(id, "pi_")
 }
 
 func (s *Server) handleListOrders(w http.ResponseWriter, r *http.Request) {
-	q := OrderQuery{Limit: defaultOrdersLimit}
+	q := orders.Query{Limit: defaultOrdersLimit}
 	for name, values := range r.URL.Query() {
 		if len(values) != 1 {
 			writeError(w, badRequest("invalid_parameter", name, "give %s once", name))
@@ -66,11 +70,11 @@ func (s *Server) handleListOrders(w http.ResponseWriter, r *http.Request) {
 		v := values[0]
 		switch name {
 		case "state":
-			if !validOrderState(v) {
+			if !orders.Valid(v) {
 				writeError(w, badRequest("invalid_state", "state", "state must be one of %s", joinStates()))
 				return
 			}
-			q.State = OrderState(v)
+			q.State = orders.State(v)
 		case "limit":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxOrdersLimit {
@@ -94,32 +98,32 @@ func (s *Server) handleListOrders(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNoStore)
 		return
 	}
-	orders, more, err := s.store.ListOrders(r.Context(), q)
+	list, more, err := s.store.List(r.Context(), q)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	list := orderList{Object: "list", Data: orders, HasMore: more}
-	if list.Data == nil {
-		list.Data = []OrderRecord{}
+	page := orderList{Object: "list", Data: list, HasMore: more}
+	if page.Data == nil {
+		page.Data = []orders.Order{}
 	}
 	if more {
-		list.NextCursor = encodeCursor(&orders[len(orders)-1])
+		page.NextCursor = encodeCursor(&list[len(list)-1])
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !validOrderKey(id) {
-		writeError(w, badRequest("invalid_order_id", "id", "the order id must be an order reference (ord_...), a Checkout Session id (cs_...) or a PaymentIntent id (pi_...)"))
+		writeError(w, badRequest("invalid_order_id", "id", "the order id must be a Checkout Session id (cs_...), a PaymentIntent id (pi_...) or an order reference (ord_...)"))
 		return
 	}
 	if s.store == nil {
 		writeError(w, errNoStore)
 		return
 	}
-	o, err := s.store.Order(r.Context(), id)
+	o, err := s.store.Get(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -132,8 +136,8 @@ func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func joinStates() string {
-	s := make([]string, len(orderStates))
-	for i, st := range orderStates {
+	s := make([]string, len(orders.States))
+	for i, st := range orders.States {
 		s[i] = string(st)
 	}
 	return strings.Join(s, ", ")

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"checkoutkit/worker/orders"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,15 +16,20 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 )
 
-func seedOrders(t *testing.T, st Store, n int) {
+func seedOrders(t *testing.T, st orders.Store, n int) {
 	t.Helper()
-	states := []OrderState{StatePaid, StateAwaitingPayment, StateExpired}
+	states := []orders.State{orders.Paid, orders.AwaitingPayment, orders.Expired}
 	for i := 0; i < n; i++ {
-		o := &OrderRecord{ID: fmt.Sprintf("ord_%016x", i), Flow: FlowCheckout, State: states[i%3], SessionID: fmt.Sprintf("cs_test_%d", i),
+		o := &orders.Order{ID: fmt.Sprintf("cs_test_%d", i), Ref: fmt.Sprintf("ord_%016x", i), Flow: FlowCheckout, Payment: states[i%3], SessionID: fmt.Sprintf("cs_test_%d", i),
 			Currency: "usd", AmountTotal: int64(100 * (i + 1)), Created: 1000 + int64(i/2), Updated: 1000 + int64(i/2),
-			Lines: []RecordLine{{Product: "plain", Description: "Plain", Quantity: int64(i + 1), UnitAmount: 100, AmountTotal: int64(100 * (i + 1))}}}
-		if _, err := st.SaveOrder(context.Background(), o); err != nil {
-			t.Fatal(err)
+			Lines: []orders.Line{{Product: "plain", Description: "Plain", Quantity: int64(i + 1), UnitAmount: 100, AmountTotal: int64(100 * (i + 1))}}}
+		if o.Payment == orders.Paid {
+			o.AmountReceived = o.AmountTotal
+		}
+		o.Check()
+		o.Derive()
+		if ok, err := st.Create(context.Background(), o); err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 	}
 }
@@ -66,7 +72,7 @@ func TestAdminOrdersPagesNewestFirst(t *testing.T) {
 		}
 		cursor = l.NextCursor
 	}
-	want := "ord_0000000000000006 ord_0000000000000005 ord_0000000000000004 ord_0000000000000003 ord_0000000000000002 ord_0000000000000001 ord_0000000000000000"
+	want := "cs_test_6 cs_test_5 cs_test_4 cs_test_3 cs_test_2 cs_test_1 cs_test_0"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("pages:\n got %s\nwant %s", got, want)
 	}
@@ -75,7 +81,7 @@ func TestAdminOrdersPagesNewestFirst(t *testing.T) {
 		t.Fatalf("state=paid: %+v", l)
 	}
 	for _, o := range l.Data {
-		if o.State != StatePaid {
+		if o.State != orders.Paid {
 			t.Errorf("state filter let %s through", o.State)
 		}
 	}
@@ -92,8 +98,8 @@ func TestAdminOrderByAnyID(t *testing.T) {
 	seedOrders(t, e.store, 2)
 	for _, key := range []string{"ord_0000000000000001", "cs_test_1"} {
 		rec := adminCall(t, e.srv, "GET", "/admin/orders/"+key, "")
-		var o OrderRecord
-		if err := json.Unmarshal(rec.Body.Bytes(), &o); rec.Code != 200 || err != nil || o.ID != "ord_0000000000000001" || o.SessionID != "cs_test_1" || len(o.Lines) != 1 {
+		var o orders.Order
+		if err := json.Unmarshal(rec.Body.Bytes(), &o); rec.Code != 200 || err != nil || o.ID != "cs_test_1" || o.Ref != "ord_0000000000000001" || o.SessionID != "cs_test_1" || len(o.Lines) != 1 {
 			t.Errorf("GET /admin/orders/%s: %d %s", key, rec.Code, rec.Body)
 		}
 		if strings.Contains(rec.Body.String(), "claim") {
@@ -127,32 +133,25 @@ func TestAdminOrdersBadRequests(t *testing.T) {
 	checkError(t, adminCall(t, e.srv, "GET", "/admin/orders/ord_0000000000000001", ""), 503, "orders_unavailable", "")
 }
 
-func TestSoldQuantityCountsLiveOrders(t *testing.T) {
-	st := NewMemStore()
-	ctx := context.Background()
-	for i, s := range orderStates {
-		st.SaveOrder(ctx, &OrderRecord{ID: fmt.Sprintf("ord_%016x", i), Flow: FlowCheckout, State: s,
-			Lines: []RecordLine{{Product: "limited", Quantity: 1 << i}, {Product: "plain", Quantity: 100}}})
-	}
-	var want int64
-	for i, s := range orderStates {
-		for _, c := range soldStates {
-			if s == c {
-				want += 1 << i
-			}
-		}
-	}
-	if n, err := st.SoldQuantity(ctx, "limited"); err != nil || n != want || want != 1+2+16+32 {
-		t.Errorf("sold %d (%v), want %d", n, err, want)
-	}
-	// The stock rule counts them: 3 in stock, 1 sold (paid).
+func TestStockHeldByLiveOrders(t *testing.T) {
+	// 3 in stock; another shopper's order holds 1.
 	e := newHookServer(t)
-	e.store.SaveOrder(ctx, &OrderRecord{ID: "ord_0000000000000001", Flow: FlowCheckout, State: StatePaid, Lines: []RecordLine{{Product: "limited", Quantity: 1}}})
+	ctx := context.Background()
+	if r, err := e.store.Reserve(ctx, "ord_other", []orders.StockLine{{Product: "limited", Quantity: 1, Stock: 3}}, time.Now().Add(time.Hour), time.Now()); r != orders.Reserved || err != nil {
+		t.Fatal(r, err)
+	}
 	rec := postJSON(t, e.srv, "/create-checkout-session", `{"items":[{"id":"limited","quantity":3}]}`)
 	checkError(t, rec, 409, "out_of_stock", "items[0].quantity")
+	if !strings.Contains(rec.Body.String(), "only 2 of Limited left") {
+		t.Errorf("message: %s", rec.Body)
+	}
 	if rec := postJSON(t, e.srv, "/create-checkout-session", `{"items":[{"id":"limited","quantity":2}]}`); rec.Code != 200 {
 		t.Errorf("2 of 2 left: %d %s", rec.Code, rec.Body)
 	}
+	if n, _ := e.store.Held(ctx, "limited", time.Now()); n != 3 {
+		t.Errorf("held %d after the second session, want 3", n)
+	}
+	checkError(t, postJSON(t, e.srv, "/create-confirm-intent", `{"items":[{"id":"limited"}],"confirmationToken":"ctoken_1"}`), 409, "out_of_stock", "items[0].quantity")
 }
 
 func TestURLFulfiller(t *testing.T) {
@@ -170,7 +169,7 @@ func TestURLFulfiller(t *testing.T) {
 	}))
 	defer ts.Close()
 	u := &URLFulfiller{URL: ts.URL + "/orders", Secret: "whsec_shop", Client: ts.Client()}
-	o := &OrderRecord{ID: "ord_0000000000000001", State: StatePaid, Email: "jenny@example.com", Lines: []RecordLine{{Product: "plain", Quantity: 1}}}
+	o := &orders.Order{ID: "ord_0000000000000001", State: orders.Paid, Email: "jenny@example.com", Lines: []orders.Line{{Product: "plain", Quantity: 1}}}
 	if err := u.Fulfill(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +182,7 @@ func TestURLFulfiller(t *testing.T) {
 	}
 	var msg struct {
 		Type  string
-		Order OrderRecord
+		Order orders.Order
 	}
 	if err := json.Unmarshal(body, &msg); err != nil || msg.Type != "order.fulfill" || msg.Order.ID != o.ID || msg.Order.Email != o.Email || len(msg.Order.Lines) != 1 {
 		t.Errorf("body: %s", body)
@@ -206,8 +205,8 @@ func TestDefaultFulfillerCallsTheConfiguredURL(t *testing.T) {
 	}))
 	defer ts.Close()
 	srv, stub := newStubServer(t, map[string]string{"STRIPE_WEBHOOK_SECRET": testWebhookSecret, "CATALOG_JSON": testCatalog, "FULFILLMENT_WEBHOOK_URL": ts.URL + "/hook"})
-	srv.SetStore(NewMemStore())
-	meta := map[string]string{"kit_order": "ord_00000000000000u1", "kit_cart": "plain:1", "kit_flow": FlowConfirmIntent}
+	srv.SetStore(orders.NewMemStore())
+	meta := withMeta("kit_order", "ord_00000000000000u1", "kit_flow", FlowConfirmIntent)
 	body := eventJSON("evt_u", "payment_intent.succeeded", intentObject("pi_u", "succeeded", "automatic", meta))
 	rec := send(t, srv, "POST", "/webhook", map[string]string{"Stripe-Signature": sign(body, testWebhookSecret, time.Now())}, body)
 	if rec.Code != 200 {
@@ -215,7 +214,7 @@ func TestDefaultFulfillerCallsTheConfiguredURL(t *testing.T) {
 	}
 	select {
 	case id := <-hits:
-		if id != "ord_00000000000000u1" {
+		if id != "pi_u" {
 			t.Errorf("Idempotency-Key %q", id)
 		}
 	default:

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -40,12 +42,17 @@ type shopperFields struct {
 	IdempotencyKey string
 	// CustomerToken names a returning Stripe customer (payments_customer.go).
 	CustomerToken string
+	// Request is the rest of the request that shapes the Stripe object (the
+	// flow's own fields: UI mode and return paths, or the ConfirmationToken),
+	// so that a client key deduplicates only retries of the same request.
+	Request string
 }
 
 // Order metadata keys (read by the webhook handlers).
 const (
-	metaOrder = "kit_order"
-	metaCart  = "kit_cart"
+	metaOrder      = "kit_order"
+	metaCart       = "kit_cart"
+	metaDeployment = "kit_deployment"
 )
 
 // maxMetadataValue is Stripe's limit on a metadata value.
@@ -95,18 +102,39 @@ func (s *Server) newOrder(r *http.Request, flow string, lines []orderLine, f *sh
 		}
 		o.Customer = cus
 	}
-	o.Ref, o.idemKey = orderRef(f.IdempotencyKey)
+	o.Ref, o.idemKey = s.orderRef(o, f)
 	return o, nil
 }
 
+// retryWindow is how long retries of a keyed request reach the same
+// Checkout Session (see orderRef).
+const retryWindow = 10 * time.Minute
+
 // orderRef returns a new order reference ("ord_" + 16 hex digits) and the base
-// of its idempotency keys. With a client key both derive from it, so a retry
-// sends Stripe byte-for-byte the same request under the same key.
-func orderRef(clientKey string) (ref, idem string) {
-	if clientKey != "" {
-		sum := sha256.Sum256([]byte("kit_order\x00" + clientKey))
-		return "ord_" + hex.EncodeToString(sum[:8]), clientKey
+// of its idempotency keys. The server owns both: with a client key they derive
+// from everything the request asks for (deployment, flow, cart, shopper
+// fields, the flow's own fields) and the key, so that a retry of the same
+// request sends Stripe byte-for-byte the same request under the same key and
+// gets the same session or payment back, while the same key sent with
+// anything else makes a new, separate order: a client key never chooses an
+// order or joins two.
+func (s *Server) orderRef(o *Order, f *shopperFields) (ref, idem string) {
+	if f.IdempotencyKey != "" {
+		// Checkout's expires_at is a parameter too, and must be the same in
+		// a retry: it is taken from a retryWindow-long window of time, which
+		// is part of the key, so a retry in a later window makes a new
+		// session instead of a conflicting request.
+		window := time.Now().Unix() / int64(retryWindow/time.Second)
+		o.expires = time.Unix((window+1)*int64(retryWindow/time.Second), 0).Add(s.cfg.CheckoutExpiry)
+		h := sha256.New()
+		for _, part := range []string{"kit_order", s.cfg.Deployment, o.Flow, o.Cart(), o.Email, o.Country, o.Customer, f.Request, f.IdempotencyKey, strconv.FormatInt(window, 10)} {
+			h.Write([]byte(part))
+			h.Write([]byte{0})
+		}
+		sum := h.Sum(nil)
+		return "ord_" + hex.EncodeToString(sum[:8]), hex.EncodeToString(sum[:16])
 	}
+	o.expires = time.Now().Add(s.cfg.CheckoutExpiry)
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand: " + err.Error()) // cannot happen on Workers or the host
@@ -119,9 +147,11 @@ func orderRef(clientKey string) (ref, idem string) {
 // the given kind ("cs" session, "pi" payment intent).
 func (o *Order) idempotencyKey(kind string) string { return "kit-" + kind + "-" + o.idemKey }
 
-// metadata is the order's metadata on Stripe objects (see contracts: HOOKS reads it).
-func (o *Order) metadata() map[string]string {
-	return map[string]string{metaOrder: o.Ref, metaCart: o.Cart(), metaFlow: o.Flow}
+// metadata is the order's metadata on Stripe objects: the webhook and the
+// return page read it back (records.go), and kit_deployment tells this
+// deployment's objects from any other's.
+func (s *Server) metadata(o *Order) map[string]string {
+	return map[string]string{metaOrder: o.Ref, metaCart: o.Cart(), metaFlow: o.Flow, metaDeployment: s.cfg.Deployment}
 }
 
 func validIdempotencyKey(k string) bool {
@@ -165,6 +195,12 @@ func checkEmail(raw string) (string, *apiError) {
 	return e[:at+1] + domain, nil
 }
 
+// fraudDeclines are the decline codes that reveal a fraud suspicion
+// (Stripe's list of codes to present as a generic decline).
+var fraudDeclines = map[string]bool{"fraudulent": true, "stolen_card": true, "lost_card": true, "pickup_card": true,
+	"merchant_blacklist": true, "restricted_card": true, "security_violation": true, "revocation_of_all_authorizations": true,
+	"revocation_of_authorization": true, "stop_payment_order": true}
+
 // fromStripePayment maps Stripe errors of payment calls: declines become 402
 // with Stripe's code, decline code and shopper-facing message (Stripe writes
 // card errors' messages to be shown); a reused idempotency key with other
@@ -176,6 +212,12 @@ func fromStripePayment(err error, op string) *apiError {
 		return ae
 	}
 	switch {
+	case se.Type == stripe.ErrorTypeCard && fraudDeclines[string(se.DeclineCode)]:
+		// Stripe's advice: never tell a card tester (or a thief) that the
+		// card was flagged. The shopper sees a plain decline; the operator
+		// sees the real code on the order (decline_code, from the webhook).
+		ae.Status, ae.Code, ae.DeclineCode = http.StatusPaymentRequired, "card_declined", "generic_decline"
+		ae.Message = "Your card was declined."
 	case se.Type == stripe.ErrorTypeCard:
 		ae.Status, ae.Code = http.StatusPaymentRequired, string(se.Code)
 		if ae.Code == "" {
@@ -282,7 +324,8 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
-	order, aerr := s.newOrder(r, FlowConfirmIntent, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken})
+	order, aerr := s.newOrder(r, FlowConfirmIntent, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken,
+		req.ConfirmationToken + "\x00" + req.ReturnPath})
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -298,10 +341,18 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 	if req.ReturnPath != "" {
 		returnURL = origin + req.ReturnPath
 	}
+	// The shopper has as long as a Checkout Session would give them to finish
+	// (3D Secure, a bank's page); the webhook then commits or releases it.
+	if aerr := s.reserve(r.Context(), order, order.expires); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	params := s.intentParams(r.Context(), order, req.ConfirmationToken, returnURL)
 	var pi paymentIntent
 	if err := s.api.Call(http.MethodPost, "/v1/payment_intents", s.cfg.SecretKey, params, &pi); err != nil {
-		writeError(w, fromStripePayment(err, "payment intent"))
+		aerr := fromStripePayment(err, "payment intent")
+		s.unreserve(r.Context(), order, aerr)
+		writeError(w, aerr)
 		return
 	}
 	ans := intentAnswer{ID: pi.ID, ClientSecret: pi.ClientSecret, Status: pi.Status}
@@ -323,7 +374,7 @@ func (s *Server) intentParams(ctx context.Context, o *Order, ctoken, returnURL s
 		// paymentMethodTypes either).
 		AutomaticPaymentMethods: &stripe.PaymentIntentCreateAutomaticPaymentMethodsParams{Enabled: stripe.Bool(true)},
 		ReturnURL:               stripe.String(returnURL),
-		Metadata:                o.metadata(),
+		Metadata:                s.metadata(o),
 	}
 	if o.Capture == CaptureManual {
 		params.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodManual))

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"checkoutkit/worker/orders"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,9 +57,9 @@ func TestCheckoutSessionOptionsFromCatalog(t *testing.T) {
 		t.Fatalf("metadata[kit_order] = %q", ref)
 	}
 	wantForm(t, c, map[string]string{
-		"metadata[kit_cart]":                                              "rental:2",
+		"metadata[kit_cart]":                                              "rental:2:2000",
 		"payment_intent_data[metadata][kit_order]":                        ref,
-		"payment_intent_data[metadata][kit_cart]":                         "rental:2",
+		"payment_intent_data[metadata][kit_cart]":                         "rental:2:2000",
 		"client_reference_id":                                             ref,
 		"payment_intent_data[capture_method]":                             "manual",
 		"payment_method_options[card][request_incremental_authorization]": "if_available",
@@ -121,7 +122,9 @@ func TestCheckoutIdempotencyKey(t *testing.T) {
 	}
 	postJSON(t, srv, "/create-checkout-session", `{"items":[{"id":"mug","quantity":2}],"idempotencyKey":"another-key-123"}`)
 	calls := stub.Calls()
-	if calls[0].Idem != "kit-cs-0b6c2f4e-8a1d-4c3e-9f00-1234567890ab" || calls[1].Idem != calls[0].Idem {
+	// The server derives the key from the client's key and the request: the
+	// client's key itself never reaches Stripe.
+	if !strings.HasPrefix(calls[0].Idem, "kit-cs-") || strings.Contains(calls[0].Idem, "0b6c2f4e") || calls[1].Idem != calls[0].Idem {
 		t.Errorf("keys = %q, %q", calls[0].Idem, calls[1].Idem)
 	}
 	// A retry sends Stripe the very same parameters (same order reference).
@@ -207,7 +210,7 @@ func TestCheckoutFormPostRedirectsToHostedCheckout(t *testing.T) {
 		"cancel_url":              "https://shop.example/shop/",
 		"line_items[0][quantity]": "3",
 		"customer_email":          "jenny@example.com",
-		"metadata[kit_cart]":      "mug:3",
+		"metadata[kit_cart]":      "mug:3:1200",
 	})
 	wantAbsent(t, c, "return_url")
 
@@ -216,7 +219,7 @@ func TestCheckoutFormPostRedirectsToHostedCheckout(t *testing.T) {
 	if rec.Code != 303 {
 		t.Fatalf("items form: %d %s", rec.Code, rec.Body)
 	}
-	wantForm(t, stub.Calls()[1], map[string]string{"metadata[kit_cart]": "mug:2,tshirt:1", "line_items[1][quantity]": "1"})
+	wantForm(t, stub.Calls()[1], map[string]string{"metadata[kit_cart]": "mug:2:1200,tshirt:1:2000", "line_items[1][quantity]": "1"})
 
 	// An empty form buys the default item, like an empty JSON body.
 	if rec := send(t, srv, "POST", "/create-checkout-session", form, ""); rec.Code != 303 {
@@ -259,14 +262,20 @@ func TestCheckoutFormErrors(t *testing.T) {
 	}
 }
 
-// soldCounter is a SoldCounter for tests.
-type soldCounter struct {
-	sold map[string]int64
-	err  error
+// failingStore is an order store whose stock reservations fail (D1 down).
+type failingStore struct{ *orders.MemStore }
+
+func (failingStore) Reserve(context.Context, string, []orders.StockLine, time.Time, time.Time) (orders.Reservation, error) {
+	return orders.OutOfStock, errors.New("d1 down")
 }
 
-func (c soldCounter) SoldQuantity(_ context.Context, id string) (int64, error) {
-	return c.sold[id], c.err
+// holding returns a store where another order holds n of "limited".
+func holding(t *testing.T, n int64) orders.Store {
+	st := orders.NewMemStore()
+	if r, err := st.Reserve(context.Background(), "ord_other", []orders.StockLine{{Product: "limited", Quantity: n, Stock: 3}}, time.Now().Add(time.Hour), time.Now()); r != orders.Reserved || err != nil {
+		t.Fatal(r, err)
+	}
+	return st
 }
 
 func TestApprovalRefusalsCreateNothing(t *testing.T) {
@@ -274,15 +283,15 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 		name   string
 		body   string
 		header map[string]string
-		sold   SoldCounter
+		store  func(t *testing.T) orders.Store
 		status int
 		code   string
 		param  string
 	}{
 		{"static stock", `{"items":[{"id":"limited","quantity":4}]}`, nil, nil, 409, "out_of_stock", "items[0].quantity"},
-		{"stock minus sold", `{"items":[{"id":"plain"},{"id":"limited","quantity":2}]}`, nil, soldCounter{sold: map[string]int64{"limited": 2}}, 409, "out_of_stock", "items[1].quantity"},
-		{"sold out", `{"items":[{"id":"limited","quantity":1}]}`, nil, soldCounter{sold: map[string]int64{"limited": 5}}, 409, "out_of_stock", "items[0].quantity"},
-		{"store failing", `{"items":[{"id":"limited","quantity":1}]}`, nil, soldCounter{err: errors.New("d1 down")}, 409, "stock_unavailable", "items[0].id"},
+		{"stock minus held", `{"items":[{"id":"plain"},{"id":"limited","quantity":2}]}`, nil, func(t *testing.T) orders.Store { return holding(t, 2) }, 409, "out_of_stock", "items[1].quantity"},
+		{"sold out", `{"items":[{"id":"limited","quantity":1}]}`, nil, func(t *testing.T) orders.Store { return holding(t, 3) }, 409, "out_of_stock", "items[0].quantity"},
+		{"store failing", `{"items":[{"id":"limited","quantity":1}]}`, nil, func(t *testing.T) orders.Store { return failingStore{orders.NewMemStore()} }, 503, "stock_unavailable", ""},
 		{"max order amount", `{"items":[{"id":"plain","quantity":9},{"id":"limited","quantity":3}]}`, nil, nil, 422, "order_amount_too_large", "items"},
 		{"refused email domain", `{"items":[{"id":"plain"}],"email":"x@blocked.example"}`, nil, nil, 422, "email_refused", "email"},
 		{"refused email subdomain", `{"items":[{"id":"plain"}],"email":"x@mail.Blocked.example"}`, nil, nil, 422, "email_refused", "email"},
@@ -292,8 +301,8 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
-			if tc.sold != nil {
-				srv.SetSoldCounter(tc.sold)
+			if tc.store != nil {
+				srv.SetStore(tc.store(t))
 			}
 			for _, path := range []string{"/create-checkout-session", "/create-confirm-intent"} {
 				body := tc.body
@@ -318,7 +327,7 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 
 func TestApprovalRulesLetGoodOrdersThrough(t *testing.T) {
 	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
-	srv.SetSoldCounter(soldCounter{sold: map[string]int64{"limited": 1}})
+	srv.SetStore(holding(t, 1))
 	hdr := map[string]string{"Content-Type": "application/json", "CF-IPCountry": "XX"}
 	rec := send(t, srv, "POST", "/create-checkout-session", hdr, `{"items":[{"id":"limited","quantity":2}],"email":"x@notblocked.example","country":"DE"}`)
 	if rec.Code != 200 {
@@ -349,7 +358,7 @@ func TestCustomApprovalRuleSeesTheOrder(t *testing.T) {
 	}
 	o := seen[0]
 	if o.Flow != FlowCheckout || o.Stage != StageBeforeCreate || o.Amount != 2000 || o.Currency != "usd" || o.Capture != CaptureManual || !o.Incremental ||
-		o.Email != "a@b.example" || o.IPCountry != "DE" || o.Cart() != "rental:1" || !orderRefRE.MatchString(o.Ref) {
+		o.Email != "a@b.example" || o.IPCountry != "DE" || o.Cart() != "rental:1:2000" || !orderRefRE.MatchString(o.Ref) {
 		t.Errorf("order = %+v", o)
 	}
 	if seen[1].Flow != FlowConfirmIntent || seen[1].Amount != 4000 {
@@ -439,11 +448,11 @@ func TestConfirmIntentCreatesAndConfirms(t *testing.T) {
 		"return_url":                         "http://shop.example/pay.html",
 		"capture_method":                     "manual",
 		"payment_method_options[card][request_incremental_authorization]": "if_available",
-		"metadata[kit_cart]": "rental:2",
+		"metadata[kit_cart]": "rental:2:2000",
 		"receipt_email":      "jenny@example.com",
 	})
 	wantAbsent(t, c, "payment_method_types", "setup_future_usage", "customer")
-	if c.Idem != "kit-pi-attempt-000001" {
+	if !regexp.MustCompile(`^kit-pi-[0-9a-f]{32}$`).MatchString(c.Idem) {
 		t.Errorf("Idempotency-Key = %q", c.Idem)
 	}
 

@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"checkoutkit/worker/orders"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -32,14 +34,15 @@ type Server struct {
 	configBody []byte
 	// adminTokenHash is SHA-256(ADMIN_TOKEN), nil when the operator API is off.
 	adminTokenHash []byte
-	// sold reports sold quantities for the stock rule (nil: the catalog's
-	// static stock only); approvals are the approval rules (approval.go).
-	sold      SoldCounter
+	// approvals are the approval rules (approval.go).
 	approvals []ApprovalRule
-	// store records orders (nil: none; see SetStore) and fulfiller acts on
-	// paid ones (fulfill.go).
-	store     Store
+	// store records orders and holds stock (nil: none; see SetStore) and
+	// fulfiller acts on paid orders (fulfill.go).
+	store     orders.Store
 	fulfiller Fulfiller
+
+	// limits are the rate limiters (ratelimit.go; none: unlimited).
+	limits RateLimiters
 }
 
 // NewServer builds the handler. httpClient carries every call to Stripe (on
@@ -98,6 +101,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allow := strings.Join(rt.methods(), ", ")
 		w.Header().Set("Allow", allow)
 		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
+		return
+	}
+	if s.rateLimited(w, r) { // ratelimit.go: 429 before the handler reads anything
 		return
 	}
 	h(w, r)

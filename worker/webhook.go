@@ -38,12 +38,16 @@ import (
 	"strings"
 	"time"
 
+	"checkoutkit/worker/orders"
+
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
 )
 
 // maxWebhookBytes bounds a webhook body. Stripe's events carry one object
-// (a Checkout Session with many custom fields stays far below this).
+// (a Checkout Session with many custom fields stays far below this). It is
+// also the loader's ceiling for every request body (MAX_REQUEST_BYTES in
+// wasm/instance.mjs, which answers 413 above it before Go runs): change both.
 const maxWebhookBytes = 256 << 10
 
 // webhookTolerance is how old a signature's timestamp may be (Stripe's default).
@@ -60,6 +64,10 @@ var handledEvents = map[string]bool{
 	"payment_intent.payment_failed":            true,
 	"payment_intent.amount_capturable_updated": true,
 	"payment_intent.canceled":                  true,
+	"charge.refunded":                          true,
+	"charge.dispute.created":                   true,
+	"charge.dispute.updated":                   true,
+	"charge.dispute.closed":                    true,
 }
 
 // webhookRoutes registers POST /webhook and the operator API's order endpoints.
@@ -80,11 +88,11 @@ type stripeEvent struct {
 }
 
 type webhookAnswer struct {
-	Received  bool       `json:"received"`
-	Ignored   bool       `json:"ignored,omitempty"`
-	Duplicate bool       `json:"duplicate,omitempty"`
-	Order     string     `json:"order,omitempty"`
-	State     OrderState `json:"state,omitempty"`
+	Received  bool         `json:"received"`
+	Ignored   bool         `json:"ignored,omitempty"`
+	Duplicate bool         `json:"duplicate,omitempty"`
+	Order     string       `json:"order,omitempty"`
+	State     orders.State `json:"state,omitempty"`
 }
 
 func webhookRefusal(code, format string, args ...any) *apiError {
@@ -175,7 +183,10 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ans := webhookAnswer{Received: true}
+	// An event about no order of this deployment (another integration's
+	// session, a charge of a payment the kit never recorded) is
+	// acknowledged, so that Stripe stops sending it, and ignored.
+	ans := webhookAnswer{Received: true, Ignored: o == nil}
 	if o != nil {
 		ans.Order, ans.State = o.ID, o.State
 	}
@@ -193,9 +204,10 @@ func apiTrain() string {
 }
 
 // applyEvent records what a handled event says. It returns the order
-// concerned, nil if the event concerns no order of the kit.
-func (s *Server) applyEvent(ctx context.Context, ev *stripeEvent) (*OrderRecord, error) {
-	if strings.HasPrefix(ev.Type, "checkout.session.") {
+// concerned, nil if the event concerns no order of this deployment.
+func (s *Server) applyEvent(ctx context.Context, ev *stripeEvent) (*orders.Order, error) {
+	switch {
+	case strings.HasPrefix(ev.Type, "checkout.session."):
 		var obj struct {
 			ID string `json:"id"`
 		}
@@ -203,6 +215,18 @@ func (s *Server) applyEvent(ctx context.Context, ev *stripeEvent) (*OrderRecord,
 			return nil, badRequest("invalid_event", "", "event %s carries no Checkout Session id", ev.ID)
 		}
 		return s.fulfillSession(ctx, obj.ID, ev.Type)
+	case ev.Type == "charge.refunded":
+		var ch chargeRecord
+		if err := json.Unmarshal(ev.Data.Object, &ch); err != nil || !hasIDPrefix(ch.ID, "ch_") || ch.AmountRefunded < 0 {
+			return nil, badRequest("invalid_event", "", "event %s carries no charge", ev.ID)
+		}
+		return s.applyToPaid(ctx, ch.PaymentIntent, func(o *orders.Order) { o.AmountRefunded = ch.AmountRefunded })
+	case strings.HasPrefix(ev.Type, "charge.dispute."):
+		var d disputeRecord
+		if err := json.Unmarshal(ev.Data.Object, &d); err != nil || !hasIDPrefix(d.ID, "du_") {
+			return nil, badRequest("invalid_event", "", "event %s carries no dispute", ev.ID)
+		}
+		return s.applyToPaid(ctx, d.PaymentIntent, func(o *orders.Order) { o.Dispute = disputeState(d.Status) })
 	}
 	var pi intentRecord
 	if err := json.Unmarshal(ev.Data.Object, &pi); err != nil || !hasIDPrefix(pi.ID, "pi_") {

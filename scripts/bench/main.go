@@ -214,6 +214,11 @@ func run(args []string) (code int) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	if err := writeBenchConfig(); err != nil { // ratelimit.go
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	defer os.Remove(benchConfig)
 	res := results{Started: start, Options: o, Sizes: map[string]sizes{}}
 	tck := procfs.ClockTicks()
 	res.Machine = map[string]any{"cpus": runtime.NumCPU(), "clk_tck": tck, "go": runtime.Version(), "wrangler": toolVersion("wrangler", "--version")}
@@ -437,7 +442,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL st
 		return fail("%v", err)
 	}
 	defer logFile.Close()
-	args := []string{"dev", v.Entry, "--local", "--ip", "127.0.0.1",
+	args := []string{"dev", v.Entry, "--config", benchConfig, "--local", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(port), "--inspector-port", strconv.Itoa(inspector),
 		"--show-interactive-dev-session=false", "--assets", siteDir,
 		"--var", "STRIPE_SECRET_KEY:" + secretKey,

@@ -45,7 +45,22 @@ func call(t *testing.T, method, url, contentType, body string) response {
 // send is call with arbitrary headers.
 func send(t *testing.T, method, url string, header map[string]string, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	return sendBody(t, method, url, header, strings.NewReader(body))
+}
+
+// sendChunked is send with the body's length left unsaid: it goes out with
+// Transfer-Encoding: chunked and no Content-Length, as a streaming client
+// sends it.
+func sendChunked(t *testing.T, method, url string, header map[string]string, body string) response {
+	t.Helper()
+	// A reader net/http cannot measure: the request's ContentLength stays
+	// unknown.
+	return sendBody(t, method, url, header, io.MultiReader(strings.NewReader(body)))
+}
+
+func sendBody(t *testing.T, method, url string, header map[string]string, body io.Reader) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,11 @@ const columns = `id, ref, flow, state, payment_state, review, COALESCE(session_i
 const fulfillable = `state IN ('` + string(Paid) + `', '` + string(Captured) + `')`
 
 // activeHold is memHold.active as SQL over stock_holds aliased h, with the
-// time as parameter ?4.
-const activeHold = `(h.state = 'committed' OR (h.state = 'held' AND h.expires_at > ?4))`
+// time as parameter ?4 (activeHoldAt2: ?2).
+const (
+	activeHold    = `(h.state = 'committed' OR (h.state = 'held' AND h.expires_at > ?4))`
+	activeHoldAt2 = `(h.state = 'committed' OR (h.state = 'held' AND h.expires_at > ?2))`
+)
 
 const (
 	createSQL = `INSERT INTO orders (id, ref, flow, state, payment_state, review, session_id, payment_intent_id,
@@ -89,7 +92,7 @@ ON CONFLICT (hold, product_id) DO NOTHING`
 	// taken again.
 	dropLapsedSQL = `DELETE FROM stock_holds WHERE hold = ?1 AND (state = 'released' OR (state = 'held' AND expires_at <= ?2))`
 
-	heldSQL = `SELECT COALESCE(SUM(h.quantity), 0) FROM stock_holds AS h WHERE h.product_id = ?1 AND ` + activeHold
+	heldSQL = `SELECT COALESCE(SUM(h.quantity), 0) FROM stock_holds AS h WHERE h.product_id = ?1 AND ` + activeHoldAt2
 )
 
 func (s *SQLStore) Get(ctx context.Context, key string) (*Order, error) {
@@ -336,7 +339,7 @@ func (s *SQLStore) ReleaseHold(ctx context.Context, hold string) error {
 
 func (s *SQLStore) Held(ctx context.Context, product string, now time.Time) (int64, error) {
 	var n int64
-	if err := s.db.QueryRowContext(ctx, heldSQL, product, nil, nil, now.Unix()).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, heldSQL, product, now.Unix()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("held stock of %s: %w", product, err)
 	}
 	return n, nil

@@ -138,6 +138,22 @@ func directSession(t *testing.T, name string, unitAmount, quantity int64, metada
 	return r.str("id"), r.str("client_secret")
 }
 
+// directIntent creates and confirms (test card pm_card_visa) a PaymentIntent
+// at the sandbox with the secret key, as another integration would.
+func directIntent(t *testing.T, amount int64, metadata map[string]string) string {
+	t.Helper()
+	form := url.Values{"amount": {strconv.FormatInt(amount, 10)}, "currency": {"usd"}, "confirm": {"true"},
+		"payment_method": {"pm_card_visa"}, "payment_method_types[0]": {"card"}}
+	for k, v := range metadata {
+		form.Set("metadata["+k+"]", v)
+	}
+	r := sandboxPost(t, "/v1/payment_intents", form)
+	if r.Status != 200 || r.str("status") != "succeeded" {
+		t.Fatalf("creating a PaymentIntent at the sandbox: %d %s", r.Status, r.Raw)
+	}
+	return r.str("id")
+}
+
 // deliveredEvents waits until the sandbox has delivered every event about
 // the objects (none pending) and returns them; it fails the test if any
 // event was given up or answered other than 2xx.
@@ -549,6 +565,34 @@ func TestTrustForeignSessionsAreNeverOrders(t *testing.T) {
 	}
 }
 
+// TestTrustForeignPaymentIntentsAreNeverOrders: PaymentIntents made directly
+// at Stripe (no kit metadata, or another deployment's), paid: acknowledged,
+// never recorded or fulfilled.
+func TestTrustForeignPaymentIntentsAreNeverOrders(t *testing.T) {
+	s := startSink(t)
+	for _, c := range []struct {
+		name     string
+		metadata map[string]string
+	}{
+		{"no kit metadata", nil},
+		{"another deployment", map[string]string{"kit_order": "ord_" + randHex(8), "kit_cart": "mug:1:1200", "kit_flow": "confirm_intent", "kit_deployment": "another-shop"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pi := directIntent(t, 1200, c.metadata)
+			deliveredEvents(t, []string{"payment_intent.succeeded"}, pi)
+			if r := adminGet(t, "/admin/orders/"+pi); r.Status != 404 {
+				t.Errorf("GET /admin/orders/%s: %d %s, want 404", pi, r.Status, r.Body)
+			}
+			if n := ordersInD1(t, pi); n != "0" {
+				t.Errorf("%s order rows in D1 about %s", n, pi)
+			}
+			if n := s.count(pi); n != 0 {
+				t.Errorf("%d fulfillment calls for a foreign PaymentIntent", n)
+			}
+		})
+	}
+}
+
 // TestTrustMarkedSessionWithOtherAmountsNeedsReview: a session made outside
 // the worker but carrying this deployment's marker and a kit cart (a forged,
 // or foreign but marked, object) whose paid amount differs from its lines
@@ -561,15 +605,17 @@ func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
 		cart           string
 		unit, quantity int64
 	}{
-		{"a line priced below the catalog", "mug:1", 100, 1},
-		{"a cart larger than what was paid", "mug:3", 1200, 1},
+		// kit_cart as the worker writes it: product:quantity:unit_amount.
+		{"a line priced below its cart", "mug:1:1200", 100, 1},
+		{"a cart larger than what was paid", "mug:3:1200", 1200, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cs, secret := directSession(t, "Enamel mug", c.unit, c.quantity, map[string]string{
 				"kit_order": "ord_" + randHex(8), "kit_cart": c.cart, "kit_flow": "checkout", "kit_deployment": deployment})
 			payCheckout(t, secret, "jenny@example.com", "4242424242424242")
-			o := waitOrder(t, cs, "needs_review", func(o *order) bool { return o.State == "needs_review" })
-			if o.ID != cs || o.ReviewReason == "" || o.AmountReceived != c.unit*c.quantity || o.Fulfillment.Status != "none" {
+			// Stop waiting as soon as it is either in review or (wrongly) fulfilled.
+			o := waitOrder(t, cs, "needs_review or fulfilled", func(o *order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
+			if o.ID != cs || o.State != "needs_review" || o.ReviewReason == "" || o.AmountReceived != c.unit*c.quantity || o.Fulfillment.Status != "none" {
 				t.Errorf("order: %+v, want %s, needs_review with a reason, %d received, not fulfilled", o, cs, c.unit*c.quantity)
 			}
 			if !listed(t, "needs_review", cs) {
@@ -584,6 +630,17 @@ func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a PaymentIntent for less than its cart", func(t *testing.T) {
+		pi := directIntent(t, 100, map[string]string{"kit_order": "ord_" + randHex(8), "kit_cart": "mug:1:1200", "kit_flow": "confirm_intent", "kit_deployment": deployment})
+		o := waitOrder(t, pi, "needs_review or fulfilled", func(o *order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
+		if o.ID != pi || o.State != "needs_review" || o.Flow != "confirm_intent" || o.ReviewReason == "" || o.AmountReceived != 100 || o.Fulfillment.Status != "none" {
+			t.Errorf("order: %+v, want %s, needs_review with a reason, 100 received, not fulfilled", o, pi)
+		}
+		deliveredEvents(t, []string{"payment_intent.succeeded"}, pi)
+		if n := s.count(pi); n != 0 {
+			t.Errorf("an order needing review was fulfilled %d times", n)
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------

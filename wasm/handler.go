@@ -5,19 +5,21 @@ import (
 	"net/http"
 
 	"checkoutkit/worker"
-	"checkoutkit/worker/orders"
 )
 
-// newHandler is shared by the wasm and host builds. store keeps the orders
-// (nil: none are recorded).
+// newHandler is shared by the wasm and host builds: it reads the
+// configuration and builds the worker with what the platform gives it
+// (deps: the HTTP client, the order store, the rate limiters).
 //
-// This is where a shop plugs in its own fulfillment action, e.g.
+// This is where a shop plugs in its own fulfillment action or approval
+// rules, e.g.
 //
-//	s.SetFulfiller(worker.Fulfillers{worker.LogFulfiller{}, myAction})
+//	deps.Fulfiller = worker.Fulfillers{worker.LogFulfiller{}, myAction}
+//	deps.Rules = []worker.ApprovalRule{myRule}
 //
 // (see worker.Fulfiller; the default is a log line, plus a POST to
 // FULFILLMENT_WEBHOOK_URL when it is set).
-func newHandler(getenv func(string) string, client *http.Client, store orders.Store) http.Handler {
+func newHandler(getenv func(string) string, deps worker.Deps) http.Handler {
 	cfg, err := worker.LoadConfig(getenv)
 	if err != nil {
 		return worker.ConfigErrorHandler(err)
@@ -25,7 +27,5 @@ func newHandler(getenv func(string) string, client *http.Client, store orders.St
 	if cfg.DeploymentFromDefault {
 		log.Printf("orders: this deployment marks its Stripe objects kit_deployment=%s (DEPLOYMENT_ID is not set); give each deployment that shares a Stripe account its own DEPLOYMENT_ID", cfg.Deployment)
 	}
-	s := worker.NewServer(cfg, client)
-	s.SetStore(store)
-	return s
+	return worker.NewServer(cfg, deps)
 }

@@ -34,10 +34,8 @@ func main() {
 			store = orders.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
 		}
 	}
-	h := newHandler(cloudflare.Getenv, client, store)
-	if ws, ok := h.(*worker.Server); ok { // not when the configuration is refused
-		ws.SetRateLimiters(rateLimiters(bridge, runtime.Get("env"))) // ratelimit_js.go
-	}
+	h := newHandler(cloudflare.Getenv, worker.Deps{HTTPClient: client, Store: store,
+		RateLimits: rateLimiters(bridge, runtime.Get("env"))}) // ratelimit_js.go
 	s := &server{h: h}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 
+	"checkoutkit/worker"
 	"checkoutkit/worker/orders"
 )
 
@@ -23,7 +24,7 @@ func main() {
 		siteDir = "dist/site"
 	}
 	// Orders are kept in memory, lost when the process ends.
-	api := newHandler(os.Getenv, &http.Client{}, orders.NewMemStore())
+	api := newHandler(os.Getenv, worker.Deps{HTTPClient: &http.Client{}, Store: orders.NewMemStore()})
 	files := http.FileServer(http.Dir(siteDir))
 	// Like wrangler's [assets]: a file that exists is served, anything else goes
 	// to the worker.

@@ -22,13 +22,8 @@ const minAdminTokenLen = 32
 
 func isAdminPath(p string) bool { return p == "/admin" || strings.HasPrefix(p, "/admin/") }
 
-// adminRoutes registers the operator API. Each feature adds its endpoints
-// here through s.admin, which applies the token check.
-func (s *Server) adminRoutes() {
-	s.routes.handle(http.MethodGet, "/admin/ping", s.admin(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	}))
-	s.routes.handle(http.MethodGet, "/admin/runtime", s.admin(s.handleAdminRuntime)) // admin_runtime.go
+func (s *Server) handleAdminPing(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 // admin wraps an operator handler with the bearer-token check.

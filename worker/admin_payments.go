@@ -44,22 +44,6 @@ const (
 	maxIncrements  = 10
 )
 
-func (s *Server) adminPaymentRoutes() {
-	a := s.admin
-	s.routes.handle(http.MethodGet, "/admin/payment_intents/search", a(s.handleAdminSearchIntents))
-	s.routes.handle(http.MethodGet, "/admin/payment_intents/{id}", a(s.handleAdminGetIntent))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/confirm", a(s.handleAdminConfirm))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/capture", a(s.handleAdminCapture))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/approve", a(s.handleAdminCapture))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/cancel", a(s.handleAdminCancel))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/reject", a(s.handleAdminCancel))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/increment_authorization", a(s.handleAdminIncrement))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/verify_microdeposits", a(s.handleAdminVerifyMicrodeposits))
-	s.routes.handle(http.MethodPost, "/admin/payment_intents/{id}/apply_customer_balance", a(s.handleAdminApplyBalance))
-	s.routes.handle(http.MethodPost, "/admin/billing_portal_sessions", a(s.handleAdminPortalSession))
-	s.routes.handle(http.MethodPost, "/admin/customer_tokens", a(s.handleAdminCustomerToken))
-}
-
 // expandableID is a Stripe reference that is an ID, or an object with an id
 // when expanded; it always encodes as the ID.
 type expandableID string

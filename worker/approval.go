@@ -118,10 +118,6 @@ type ApprovalFunc func(ctx context.Context, o *Order) *Refusal
 // Approve calls f.
 func (f ApprovalFunc) Approve(ctx context.Context, o *Order) *Refusal { return f(ctx, o) }
 
-// AddApprovalRule appends a rule after the built-in ones. Call it before the
-// server handles requests.
-func (s *Server) AddApprovalRule(r ApprovalRule) { s.approvals = append(s.approvals, r) }
-
 // builtinRules are the rules every server runs, configured by the catalog.
 func (s *Server) builtinRules() []ApprovalRule {
 	return []ApprovalRule{

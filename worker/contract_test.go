@@ -87,7 +87,7 @@ func TestStripeMockAcceptsEveryRequest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := &judged{base: http.DefaultTransport}
 			cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "CATALOG_JSON": cat, "PUBLIC_URL": "https://shop.example"})
-			srv := NewServer(cfg, &http.Client{Transport: j})
+			srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
 			first := cfg.Catalog.Products[0].ID
 			requests := []struct{ method, target, ct, body string }{
 				{"POST", "/create-checkout-session", "", ""},

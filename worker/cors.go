@@ -164,14 +164,13 @@ func (s *Server) guardOrigin(w http.ResponseWriter, r *http.Request) bool {
 		if !preflight {
 			return false
 		}
-		rt, ok := s.routes.lookup(r.URL.Path, nil)
-		if !ok {
-			return false // answered by the router: 404
+		methods := s.allowedMethods(r) // routes.go: the route table's methods for the path
+		if methods == "" || !canonicalPath(r.URL.Path) {
+			return false // answered by the route table: 404
 		}
-		methods := rt.methods()
 		h.Add("Vary", "Access-Control-Request-Method")
 		h.Add("Vary", "Access-Control-Request-Headers")
-		h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
+		h.Set("Access-Control-Allow-Methods", methods)
 		h.Set("Access-Control-Allow-Headers", "Content-Type")
 		h.Set("Access-Control-Max-Age", corsMaxAge)
 		h.Set("Cache-Control", "no-store")

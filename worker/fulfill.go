@@ -126,15 +126,6 @@ func (u *URLFulfiller) Fulfill(ctx context.Context, o *orders.Order) error {
 	return nil
 }
 
-// SetStore gives the worker its order store (nil: no orders are recorded, no
-// stock is reserved beyond the catalog's static stock, and /webhook and
-// /admin/orders answer 503).
-func (s *Server) SetStore(st orders.Store) { s.store = st }
-
-// SetFulfiller replaces the worker's Fulfiller (by default LogFulfiller, then
-// a URLFulfiller when FULFILLMENT_WEBHOOK_URL is set).
-func (s *Server) SetFulfiller(f Fulfiller) { s.fulfiller = f }
-
 // defaultFulfiller is the built-in Fulfiller for cfg.
 func defaultFulfiller(cfg Config, client *http.Client) Fulfiller {
 	fs := Fulfillers{LogFulfiller{}}

@@ -81,7 +81,7 @@ func (f *fuzzStripe) Calls() []fakeCall { return f.calls }
 // fuzzServer is the worker with cfg, talking to a fresh fake Stripe in process.
 func fuzzServer(t *testing.T, cfg Config) (*Server, *fuzzStripe) {
 	fake := &fuzzStripe{}
-	return NewServer(cfg, &http.Client{Transport: inProcess{fake}}), fake
+	return NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: inProcess{fake}}}), fake
 }
 
 func fuzzConfig(f *testing.F) Config {
@@ -475,8 +475,8 @@ func FuzzWebhook(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string, body []byte, sign bool) {
 		srv, fake := fuzzServer(t, cfg)
 		store := orders.NewMemStore()
-		srv.SetStore(store)
-		srv.SetFulfiller(FulfillerFunc(func(context.Context, *orders.Order) error { return nil }))
+		srv = srv.withDeps(func(d *Deps) { d.Store = store })
+		srv = srv.withDeps(func(d *Deps) { d.Fulfiller = FulfillerFunc(func(context.Context, *orders.Order) error { return nil }) })
 		if sign {
 			header = fuzzSign(time.Now().Unix(), body)
 		}

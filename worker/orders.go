@@ -23,12 +23,6 @@ const (
 	maxOrdersLimit     = 100
 )
 
-func (s *Server) orderRoutes() {
-	s.routes.handle(http.MethodGet, "/admin/orders", s.admin(s.handleListOrders))
-	s.routes.handle(http.MethodGet, "/admin/orders/{id}", s.admin(s.handleGetOrder))
-	s.routes.handle(http.MethodPost, "/admin/orders/{id}/refund", s.admin(s.handleRefundOrder)) // refunds.go
-}
-
 type orderList struct {
 	Object     string         `json:"object"`
 	Data       []orders.Order `json:"data"`
@@ -114,25 +108,41 @@ func (s *Server) handleListOrders(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !validOrderKey(id) {
-		writeError(w, badRequest("invalid_order_id", "id", "the order id must be a Checkout Session id (cs_...), a PaymentIntent id (pi_...) or an order reference (ord_...)"))
+	if aerr := checkOrderKey(r.PathValue("id")); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
+	if o, ok := s.findOrder(w, r); ok {
+		writeJSON(w, http.StatusOK, o)
+	}
+}
+
+// checkOrderKey refuses path ids that cannot name an order.
+func checkOrderKey(id string) *apiError {
+	if !validOrderKey(id) {
+		return badRequest("invalid_order_id", "id", "the order id must be a Checkout Session id (cs_...), a PaymentIntent id (pi_...) or an order reference (ord_...)")
+	}
+	return nil
+}
+
+// findOrder reads the order the path's {id} names. It answers the error
+// itself (no store, a store failure, 404) and reports whether there is one.
+func (s *Server) findOrder(w http.ResponseWriter, r *http.Request) (*orders.Order, bool) {
 	if s.store == nil {
 		writeError(w, errNoStore)
-		return
+		return nil, false
 	}
+	id := r.PathValue("id")
 	o, err := s.store.Get(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
-		return
+		return nil, false
 	}
 	if o == nil {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id + " is recorded"})
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, o)
+	return o, true
 }
 
 func joinStates() string {

@@ -128,7 +128,7 @@ func TestAdminOrdersBadRequests(t *testing.T) {
 	// The token is required; without a store the endpoints say so.
 	checkError(t, send(t, e.srv, "GET", "/admin/orders", nil, ""), 401, "missing_token", "")
 	checkError(t, send(t, e.srv, "GET", "/admin/orders/ord_0000000000000001", map[string]string{"Authorization": "Bearer wrong"}, ""), 401, "invalid_token", "")
-	e.srv.SetStore(nil)
+	e.srv = e.srv.withDeps(func(d *Deps) { d.Store = nil })
 	checkError(t, adminCall(t, e.srv, "GET", "/admin/orders", ""), 503, "orders_unavailable", "")
 	checkError(t, adminCall(t, e.srv, "GET", "/admin/orders/ord_0000000000000001", ""), 503, "orders_unavailable", "")
 }
@@ -205,7 +205,7 @@ func TestDefaultFulfillerCallsTheConfiguredURL(t *testing.T) {
 	}))
 	defer ts.Close()
 	srv, stub := newStubServer(t, map[string]string{"STRIPE_WEBHOOK_SECRET": testWebhookSecret, "CATALOG_JSON": testCatalog, "FULFILLMENT_WEBHOOK_URL": ts.URL + "/hook"})
-	srv.SetStore(orders.NewMemStore())
+	srv = srv.withDeps(func(d *Deps) { d.Store = orders.NewMemStore() })
 	meta := withMeta("kit_order", "ord_00000000000000u1", "kit_flow", FlowConfirmIntent)
 	body := eventJSON("evt_u", "payment_intent.succeeded", intentObject("pi_u", "succeeded", "automatic", meta))
 	rec := send(t, srv, "POST", "/webhook", map[string]string{"Stripe-Signature": sign(body, testWebhookSecret, time.Now())}, body)

@@ -20,14 +20,6 @@ import (
 	"github.com/stripe/stripe-go/v82"
 )
 
-// paymentRoutes registers the payment endpoints that are not in NewServer
-// already, and the operator API's payment endpoints (admin_payments.go).
-func (s *Server) paymentRoutes() {
-	s.approvals = append(s.builtinRules(), s.approvals...)
-	s.routes.handle(http.MethodPost, "/create-confirm-intent", s.handleCreateConfirmIntent)
-	s.adminPaymentRoutes()
-}
-
 // shopperFields are the optional fields both create requests accept (each
 // request type declares them itself).
 type shopperFields struct {

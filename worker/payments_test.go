@@ -302,7 +302,7 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
 			if tc.store != nil {
-				srv.SetStore(tc.store(t))
+				srv = srv.withDeps(func(d *Deps) { d.Store = tc.store(t) })
 			}
 			for _, path := range []string{"/create-checkout-session", "/create-confirm-intent"} {
 				body := tc.body
@@ -327,7 +327,7 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 
 func TestApprovalRulesLetGoodOrdersThrough(t *testing.T) {
 	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
-	srv.SetStore(holding(t, 1))
+	srv = srv.withDeps(func(d *Deps) { d.Store = holding(t, 1) })
 	hdr := map[string]string{"Content-Type": "application/json", "CF-IPCountry": "XX"}
 	rec := send(t, srv, "POST", "/create-checkout-session", hdr, `{"items":[{"id":"limited","quantity":2}],"email":"x@notblocked.example","country":"DE"}`)
 	if rec.Code != 200 {
@@ -341,13 +341,14 @@ func TestApprovalRulesLetGoodOrdersThrough(t *testing.T) {
 func TestCustomApprovalRuleSeesTheOrder(t *testing.T) {
 	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
 	var seen []Order
-	srv.AddApprovalRule(ApprovalFunc(func(_ context.Context, o *Order) *Refusal {
+	rule := ApprovalFunc(func(_ context.Context, o *Order) *Refusal {
 		seen = append(seen, *o)
 		if o.Amount > 3000 {
 			return &Refusal{Status: 409, Code: "needs_review", Message: "big orders are reviewed by phone"}
 		}
 		return nil
-	}))
+	})
+	srv = srv.withDeps(func(d *Deps) { d.Rules = []ApprovalRule{rule} })
 	hdr := map[string]string{"Content-Type": "application/json", "CF-IPCountry": "de"}
 	if rec := send(t, srv, "POST", "/create-checkout-session", hdr, `{"items":[{"id":"rental","quantity":1}],"email":"a@b.example"}`); rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -366,7 +367,9 @@ func TestCustomApprovalRuleSeesTheOrder(t *testing.T) {
 	}
 	// A refusal with a status outside 4xx becomes 422.
 	srv2, _ := newStubServer(t, nil)
-	srv2.AddApprovalRule(ApprovalFunc(func(context.Context, *Order) *Refusal { return &Refusal{Status: 200, Code: "no", Message: "no"} }))
+	srv2 = srv2.withDeps(func(d *Deps) {
+		d.Rules = []ApprovalRule{ApprovalFunc(func(context.Context, *Order) *Refusal { return &Refusal{Status: 200, Code: "no", Message: "no"} })}
+	})
 	checkError(t, postJSON(t, srv2, "/create-checkout-session", `{"items":[{"id":"mug"}]}`), 422, "no", "")
 }
 

@@ -33,7 +33,7 @@ import (
 
 // RateLimiter decides whether one more request counted under key may go
 // ahead now. An error means it could not tell (the worker then lets the
-// request through; see rateLimited).
+// request through; see limited).
 type RateLimiter interface {
 	Allow(ctx context.Context, key string) (bool, error)
 }
@@ -47,9 +47,6 @@ type RateLimiters struct {
 	// Status limits GET /session-status.
 	Status RateLimiter
 }
-
-// SetRateLimiters gives the worker its rate limiters (by default none).
-func (s *Server) SetRateLimiters(l RateLimiters) { s.limits = l }
 
 // Defaults of the rate-limit settings: the periods of wrangler.toml's
 // [[ratelimits]] bindings, sent as Retry-After.
@@ -94,29 +91,26 @@ func loadRateLimitConfig(getenv func(string) string) (RateLimitConfig, error) {
 // same machine; if it hangs, the request goes ahead as on any other error.
 var rateLimitTimeout = time.Second
 
-// limiterFor returns the limiter of r's endpoint and its period (nil if the
-// endpoint is not limited or has no limiter).
-func (s *Server) limiterFor(r *http.Request) (name string, lim RateLimiter, period int) {
-	method := r.Method
-	if method == http.MethodHead {
-		method = http.MethodGet
+// limited returns a wrapper that counts each request against lim (nil:
+// unlimited) and, over the limit, answers 429 with Retry-After: period,
+// before the handler reads anything. The route table (routes.go) says which
+// endpoints it wraps.
+func (s *Server) limited(name string, lim RateLimiter, period int) func(http.HandlerFunc) http.HandlerFunc {
+	return func(h http.HandlerFunc) http.HandlerFunc {
+		if lim == nil {
+			return h
+		}
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !s.overLimit(w, r, name, lim, period) {
+				h(w, r)
+			}
+		}
 	}
-	switch method + " " + r.URL.Path {
-	case "POST /create-checkout-session", "POST /create-confirm-intent":
-		return "payments", s.limits.Payments, s.cfg.RateLimit.PaymentsPeriod
-	case "GET /session-status":
-		return "status", s.limits.Status, s.cfg.RateLimit.StatusPeriod
-	}
-	return "", nil, 0
 }
 
-// rateLimited counts r against its endpoint's limiter and, over the limit,
-// answers 429. It reports whether it has answered.
-func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request) bool {
-	name, lim, period := s.limiterFor(r)
-	if lim == nil {
-		return false
-	}
+// overLimit counts r against lim and, over the limit, answers 429. It
+// reports whether it has answered.
+func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, name string, lim RateLimiter, period int) bool {
 	ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
 	defer cancel()
 	ok, err := lim.Allow(ctx, clientKey(r))

@@ -67,7 +67,7 @@ func checkRateLimited(t *testing.T, rec interface {
 func TestRateLimitPayments(t *testing.T) {
 	srv, fake := newTestServer(t, nil)
 	payments, status := &fakeLimiter{limit: 2}, &fakeLimiter{limit: 100}
-	srv.SetRateLimiters(RateLimiters{Payments: payments, Status: status})
+	srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Payments: payments, Status: status} })
 	const cart = `{"items":[{"id":"tshirt","quantity":1}]}`
 	for i := 0; i < 2; i++ {
 		if rec := send(t, srv, "POST", "/create-checkout-session", fromIP("203.0.113.7"), cart); rec.Code != 200 {
@@ -101,7 +101,7 @@ func TestRateLimitPayments(t *testing.T) {
 
 func TestRateLimitStatus(t *testing.T) {
 	srv, fake := newTestServer(t, nil)
-	srv.SetRateLimiters(RateLimiters{Status: &fakeLimiter{limit: 1}})
+	srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Status: &fakeLimiter{limit: 1}} })
 	const target = "/session-status?session_id=cs_test_abc"
 	if rec := send(t, srv, "GET", target, fromIP("198.51.100.1"), ""); rec.Code != 200 {
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
@@ -125,7 +125,7 @@ func TestRateLimitStatus(t *testing.T) {
 // oversized body is not even looked at.
 func TestRateLimitBeforeBody(t *testing.T) {
 	srv, fake := newTestServer(t, nil)
-	srv.SetRateLimiters(RateLimiters{Payments: &fakeLimiter{limit: 0}})
+	srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Payments: &fakeLimiter{limit: 0}} })
 	for _, body := range []string{`{"items":`, strings.Repeat("x", maxBodyBytes+1)} {
 		checkRateLimited(t, send(t, srv, "POST", "/create-checkout-session", fromIP("192.0.2.1"), body), "60")
 	}
@@ -136,7 +136,7 @@ func TestRateLimitBeforeBody(t *testing.T) {
 
 func TestRateLimitPeriodSetting(t *testing.T) {
 	srv, _ := newTestServer(t, map[string]string{"RATE_LIMIT_PAYMENTS_PERIOD": "10", "RATE_LIMIT_STATUS_PERIOD": "60"})
-	srv.SetRateLimiters(RateLimiters{Payments: &fakeLimiter{}, Status: &fakeLimiter{}})
+	srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Payments: &fakeLimiter{}, Status: &fakeLimiter{}} })
 	checkRateLimited(t, send(t, srv, "POST", "/create-checkout-session", fromIP("192.0.2.1"), ""), "10")
 	checkRateLimited(t, send(t, srv, "GET", "/session-status?session_id=cs_test_abc", fromIP("192.0.2.1"), ""), "60")
 }
@@ -158,7 +158,7 @@ func TestRateLimitNoLimiter(t *testing.T) {
 func TestRateLimitScope(t *testing.T) {
 	srv, _ := newTestServer(t, map[string]string{"ALLOWED_ORIGINS": "https://blog.example.org"})
 	lim := &fakeLimiter{limit: 0}
-	srv.SetRateLimiters(RateLimiters{Payments: lim, Status: lim})
+	srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Payments: lim, Status: lim} })
 	preflight := map[string]string{"Origin": "https://blog.example.org", "Access-Control-Request-Method": "POST", "CF-Connecting-IP": "192.0.2.1"}
 	if rec := send(t, srv, "OPTIONS", "/create-checkout-session", preflight, ""); rec.Code != http.StatusNoContent {
 		t.Errorf("preflight: %d, want 204", rec.Code)
@@ -194,7 +194,7 @@ func TestRateLimitFailsOpen(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, fake := newTestServer(t, nil)
-			srv.SetRateLimiters(RateLimiters{Payments: lim})
+			srv = srv.withDeps(func(d *Deps) { d.RateLimits = RateLimiters{Payments: lim} })
 			if rec := send(t, srv, "POST", "/create-checkout-session", fromIP("192.0.2.1"), ""); rec.Code != 200 {
 				t.Fatalf("%d %s, want 200", rec.Code, rec.Body)
 			}

@@ -463,10 +463,44 @@ func (s *Server) applyToPaid(ctx context.Context, piID string, f func(o *orders.
 		return nil, nil
 	}
 	cur, err := s.store.Get(ctx, piID)
-	if err != nil || cur == nil || cur.PaymentIntentID != piID {
+	if err != nil {
 		return nil, err
+	}
+	if cur == nil || cur.PaymentIntentID != piID {
+		return nil, s.notRecordedYet(ctx, piID)
 	}
 	in := &orders.Order{ID: cur.ID, Payment: cur.Payment, PaymentIntentID: piID}
 	f(in)
 	return s.recordOrder(ctx, in)
+}
+
+// errNotRecordedYet: a refund or dispute of this deployment's payment arrived
+// before the payment's own event recorded the order. Stripe delivers events in
+// any order; answering 503 makes it deliver this one again later, when the
+// order exists, instead of losing the refund.
+var errNotRecordedYet = &apiError{Status: http.StatusServiceUnavailable, Code: "order_not_recorded_yet", RetryAfter: 60,
+	Message: "the payment's order is not recorded yet; deliver this event again later"}
+
+// notRecordedYet tells a payment of this deployment whose order is not
+// recorded yet (errNotRecordedYet) from anyone else's (nil: ignore it), by
+// the PaymentIntent's marker at Stripe.
+func (s *Server) notRecordedYet(ctx context.Context, piID string) error {
+	params := &stripe.PaymentIntentRetrieveParams{}
+	params.Context = ctx
+	var pi struct {
+		stripe.APIResource
+		intentRecord
+	}
+	if err := s.api.Call(http.MethodGet, stripe.FormatURLPath("/v1/payment_intents/%s", piID), s.cfg.SecretKey, params, &pi); err != nil {
+		if ae := fromStripe(err, "payment intent"); ae.Status == http.StatusNotFound {
+			return nil // not this account's, or gone: nothing of ours
+		} else {
+			return ae
+		}
+	}
+	if s.ours(pi.Metadata) && intentState(&pi.intentRecord) != "" {
+		log.Printf("a charge event of payment %s came before its order was recorded; asking Stripe to send it again", piID)
+		return errNotRecordedYet
+	}
+	return nil
 }

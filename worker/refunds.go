@@ -45,9 +45,8 @@ type refundAnswer struct {
 }
 
 func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !validOrderKey(id) {
-		writeError(w, badRequest("invalid_order_id", "id", "the order id must be a Checkout Session id (cs_...), a PaymentIntent id (pi_...) or an order reference (ord_...)"))
+	if aerr := checkOrderKey(r.PathValue("id")); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	var req refundRequest
@@ -61,18 +60,9 @@ func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("invalid_reason", "reason", "reason must be duplicate, fraudulent or requested_by_customer"))
 		return
 	}
-	if s.store == nil {
-		writeError(w, errNoStore)
-		return
-	}
 	ctx := r.Context()
-	o, err := s.store.Get(ctx, id)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if o == nil {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id + " is recorded"})
+	o, ok := s.findOrder(w, r)
+	if !ok {
 		return
 	}
 	left := o.AmountReceived - o.AmountRefunded

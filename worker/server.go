@@ -9,22 +9,23 @@ import (
 	"log"
 	"net/http"
 	"runtime/debug"
-	"strings"
 
 	"checkoutkit/worker/orders"
 
 	"github.com/stripe/stripe-go/v82"
 )
 
-// Server is the worker's http.Handler.
+// Server is the worker's http.Handler. It is built once by NewServer and
+// never changed afterwards, so one Server serves concurrent requests safely.
 type Server struct {
 	cfg Config
 	// api is stripe-go's backend for Stripe's API. Handlers call it with
 	// stripe-go's typed parameters (encoding, retries, idempotency keys and
 	// errors are stripe-go's) and decode into small result types of their own;
 	// see checkoutSession.
-	api    stripe.Backend
-	routes *router
+	api stripe.Backend
+	// mux is the route table (routes.go).
+	mux *http.ServeMux
 	// publicOrigin is PUBLIC_URL's origin ("" if unset) and allowedOrigins the
 	// origins that may call the worker cross-origin (ALLOWED_ORIGINS plus
 	// publicOrigin); both are derived once here rather than per request.
@@ -34,28 +35,58 @@ type Server struct {
 	configBody []byte
 	// adminTokenHash is SHA-256(ADMIN_TOKEN), nil when the operator API is off.
 	adminTokenHash []byte
-	// approvals are the approval rules (approval.go).
+	// approvals are the approval rules: the built-in ones, then Deps.Rules.
 	approvals []ApprovalRule
-	// store records orders and holds stock (nil: none; see SetStore) and
-	// fulfiller acts on paid orders (fulfill.go).
+	// store records orders and holds stock (nil: none) and fulfiller acts on
+	// paid orders (fulfill.go).
 	store     orders.Store
 	fulfiller Fulfiller
-
 	// limits are the rate limiters (ratelimit.go; none: unlimited).
 	limits RateLimiters
+	// deps are what NewServer was given (tests build variants from them).
+	deps Deps
 }
 
-// NewServer builds the handler. httpClient carries every call to Stripe (on
-// Workers, a fetch-based client; in tests, one pointed at a fake).
-func NewServer(cfg Config, httpClient *http.Client) *Server {
+// Deps are what the worker works with besides its configuration. Every
+// field is optional.
+type Deps struct {
+	// HTTPClient carries every call to Stripe and to FULFILLMENT_WEBHOOK_URL
+	// (on Workers, a fetch-based client; in tests, one pointed at a fake);
+	// nil: http.DefaultClient.
+	HTTPClient *http.Client
+	// Store records orders and reserves stock (on Workers, D1: orders.SQLStore);
+	// nil: no orders are recorded, /webhook and /admin/orders answer 503,
+	// and only the catalog's static stock applies.
+	Store orders.Store
+	// Fulfiller acts on paid orders; nil: the built-in one (a log line, plus
+	// a POST to FULFILLMENT_WEBHOOK_URL when it is set).
+	Fulfiller Fulfiller
+	// Rules are the shop's own approval rules, run after the built-in ones.
+	Rules []ApprovalRule
+	// RateLimits limit the public endpoints that reach Stripe.
+	RateLimits RateLimiters
+}
+
+// NewServer builds the handler.
+func NewServer(cfg Config, d Deps) *Server {
+	if d.HTTPClient == nil {
+		d.HTTPClient = http.DefaultClient
+	}
 	s := &Server{
 		cfg:            cfg,
-		api:            newStripeBackend(cfg, httpClient), // stripecall.go: retries, deadline
+		api:            newStripeBackend(cfg, d.HTTPClient), // stripecall.go: retries, deadline
 		publicOrigin:   originOf(cfg.PublicURL),
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		configBody:     configBody(cfg),
-		fulfiller:      defaultFulfiller(cfg, httpClient),
+		store:          d.Store,
+		fulfiller:      d.Fulfiller,
+		limits:         d.RateLimits,
+		deps:           d,
 	}
+	if s.fulfiller == nil {
+		s.fulfiller = defaultFulfiller(cfg, d.HTTPClient)
+	}
+	s.approvals = append(s.builtinRules(), d.Rules...)
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminTokenHash = sum[:]
@@ -66,13 +97,7 @@ func NewServer(cfg Config, httpClient *http.Client) *Server {
 	if s.publicOrigin != "" {
 		s.allowedOrigins[s.publicOrigin] = true
 	}
-	s.routes = newRouter()
-	s.routes.handle(http.MethodGet, "/config", s.handleConfig)
-	s.routes.handle(http.MethodPost, "/create-checkout-session", s.handleCreateCheckoutSession)
-	s.routes.handle(http.MethodGet, "/session-status", s.handleSessionStatus)
-	s.adminRoutes()   // admin.go: the operator API under /admin/
-	s.paymentRoutes() // payments.go: confirm-intent, approval rules, operator payment endpoints
-	s.webhookRoutes() // webhook.go: POST /webhook, and orders.go: the operator API's orders
+	s.mux = s.newMux() // routes.go
 	return s
 }
 
@@ -88,25 +113,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.guardOrigin(w, r) { // cors.go: preflights and refused origins
 		return
 	}
-	rt, ok := s.routes.lookup(r.URL.Path, r)
-	if !ok {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" || !canonicalPath(r.URL.Path) {
+		unrouted(w, r, h) // routes.go: JSON 404 or 405
 		return
 	}
-	h, ok := rt[r.Method]
-	if !ok && r.Method == http.MethodHead {
-		h, ok = rt[http.MethodGet]
-	}
-	if !ok {
-		allow := strings.Join(rt.methods(), ", ")
-		w.Header().Set("Allow", allow)
-		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
-		return
-	}
-	if s.rateLimited(w, r) { // ratelimit.go: 429 before the handler reads anything
-		return
-	}
-	h(w, r)
+	s.mux.ServeHTTP(w, r) // sets r.PathValue
 }
 
 // ConfigErrorHandler answers every request with the configuration problem, so

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -80,7 +81,7 @@ func newTestServer(t *testing.T, env map[string]string) (*Server, *fakeStripe) {
 		env = map[string]string{}
 	}
 	env["STRIPE_API_BASE"] = ts.URL
-	return NewServer(testConfig(t, env), ts.Client()), fake
+	return NewServer(testConfig(t, env), Deps{HTTPClient: ts.Client()}), fake
 }
 
 func do(t *testing.T, h http.Handler, method, target, contentType, body string) *httptest.ResponseRecorder {
@@ -306,7 +307,7 @@ func TestStripeErrorsAreMappedNotEchoed(t *testing.T) {
 func TestStripeUnreachable(t *testing.T) {
 	ts := httptest.NewServer(http.NotFoundHandler())
 	ts.Close() // nothing listens there now
-	srv := NewServer(testConfig(t, map[string]string{"STRIPE_API_BASE": ts.URL}), &http.Client{})
+	srv := NewServer(testConfig(t, map[string]string{"STRIPE_API_BASE": ts.URL}), Deps{HTTPClient: &http.Client{}})
 	rec := do(t, srv, "POST", "/create-checkout-session", "", "")
 	if rec.Code != 502 || decodeError(t, rec).Error.Code != "stripe_unreachable" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
@@ -345,8 +346,10 @@ func TestConfigEndpointShowsOnlyPublicFields(t *testing.T) {
 
 func TestPanicBecomes500(t *testing.T) {
 	srv, _ := newTestServer(t, nil)
-	srv.routes.handle("GET", "/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
-	rec := do(t, srv, "GET", "/boom", "", "")
+	srv = srv.withDeps(func(d *Deps) {
+		d.Rules = []ApprovalRule{ApprovalFunc(func(context.Context, *Order) *Refusal { panic("boom") })}
+	})
+	rec := do(t, srv, "POST", "/create-checkout-session", "", "")
 	if rec.Code != 500 || decodeError(t, rec).Error.Code != "internal_error" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
 	}
@@ -362,4 +365,12 @@ func TestConfigErrorHandlerNamesVariable(t *testing.T) {
 	if rec.Code != 500 || !strings.Contains(decodeError(t, rec).Error.Message, "STRIPE_SECRET_KEY") {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
 	}
+}
+
+// withDeps builds a server like s whose dependencies f changes (a Server is
+// never changed after NewServer).
+func (s *Server) withDeps(f func(*Deps)) *Server {
+	d := s.deps
+	f(&d)
+	return NewServer(s.cfg, d)
 }

@@ -499,3 +499,36 @@ func TestTrustStockFollowsTheOrder(t *testing.T) {
 		t.Fatalf("paid within the hold: %+v", o)
 	}
 }
+
+func TestTrustRefundBeforeItsOrderIsRetried(t *testing.T) {
+	e := newHookServer(t)
+	meta := withMeta(metaFlow, FlowConfirmIntent)
+	pi := intentObject("pi_early", "succeeded", "automatic", meta)
+	b, _ := json.Marshal(pi)
+	e.stub.set("GET /v1/payment_intents/pi_early", 200, string(b))
+	refund := eventJSON("evt_early", "charge.refunded", map[string]any{"id": "ch_early", "object": "charge", "payment_intent": "pi_early", "amount_refunded": 2500})
+	// The refund of this deployment's payment comes first: Stripe must send it again.
+	rec := e.deliver(t, refund)
+	checkError(t, rec, 503, "order_not_recorded_yet", "")
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if seen, _ := e.store.EventProcessed(context.Background(), "evt_early"); seen {
+		t.Fatal("the early refund was recorded as processed (it would never come again)")
+	}
+	e.deliver(t, eventJSON("evt_paid", "payment_intent.succeeded", pi))
+	if rec := e.deliver(t, refund); rec.Code != 200 {
+		t.Fatalf("redelivery: %d %s", rec.Code, rec.Body)
+	}
+	if o := e.order(t, "pi_early"); o.State != orders.Refunded || o.AmountRefunded != 2500 {
+		t.Errorf("after the redelivery: %+v", o)
+	}
+	// Another integration's payment (no marker) is acknowledged and ignored.
+	other := intentObject("pi_theirs", "succeeded", "automatic", map[string]string{"order": "theirs"})
+	b, _ = json.Marshal(other)
+	e.stub.set("GET /v1/payment_intents/pi_theirs", 200, string(b))
+	rec = e.deliver(t, eventJSON("evt_theirs", "charge.refunded", map[string]any{"id": "ch_t", "object": "charge", "payment_intent": "pi_theirs", "amount_refunded": 100}))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ignored":true`) {
+		t.Errorf("foreign refund: %d %s", rec.Code, rec.Body)
+	}
+}

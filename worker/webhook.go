@@ -70,12 +70,6 @@ var handledEvents = map[string]bool{
 	"charge.dispute.closed":                    true,
 }
 
-// webhookRoutes registers POST /webhook and the operator API's order endpoints.
-func (s *Server) webhookRoutes() {
-	s.routes.handle(http.MethodPost, "/webhook", s.handleWebhook)
-	s.orderRoutes() // orders.go
-}
-
 // stripeEvent is what the worker reads of an event.
 type stripeEvent struct {
 	ID         string `json:"id"`

@@ -17,8 +17,8 @@ func TestStripeMockAcceptsFulfillmentRequests(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "STRIPE_WEBHOOK_SECRET": testWebhookSecret})
-	srv := NewServer(cfg, &http.Client{Transport: j})
-	srv.SetStore(orders.NewMemStore())
+	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	srv = srv.withDeps(func(d *Deps) { d.Store = orders.NewMemStore() })
 	ctx := context.Background()
 	sess, err := srv.retrieveSession(ctx, "cs_test_a1b2c3")
 	if err != nil {
@@ -51,9 +51,9 @@ func TestStripeMockAcceptsRefunds(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "ADMIN_TOKEN": testAdminToken})
-	srv := NewServer(cfg, &http.Client{Transport: j})
+	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
 	st := orders.NewMemStore()
-	srv.SetStore(st)
+	srv = srv.withDeps(func(d *Deps) { d.Store = st })
 	o := &orders.Order{ID: "cs_test_refund", Ref: "ord_00000000000000r1", Flow: orders.FlowCheckout, Payment: orders.Paid, SessionID: "cs_test_refund",
 		PaymentIntentID: "pi_refund", Currency: "usd", AmountTotal: 2000, AmountReceived: 2000,
 		Lines: []orders.Line{{Product: "tshirt", Quantity: 1, UnitAmount: 2000, AmountTotal: 2000}}, Created: 1}

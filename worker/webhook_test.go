@@ -68,9 +68,8 @@ type hookEnv struct {
 func newHookServer(t *testing.T) *hookEnv {
 	t.Helper()
 	srv, stub := newStubServer(t, map[string]string{"STRIPE_WEBHOOK_SECRET": testWebhookSecret, "CATALOG_JSON": testCatalog})
-	e := &hookEnv{srv: srv, stub: stub, store: orders.NewMemStore(), ful: &countingFulfiller{calls: map[string]int{}, last: map[string]orders.Order{}}}
-	srv.SetStore(e.store)
-	srv.SetFulfiller(e.ful)
+	e := &hookEnv{stub: stub, store: orders.NewMemStore(), ful: &countingFulfiller{calls: map[string]int{}, last: map[string]orders.Order{}}}
+	e.srv = srv.withDeps(func(d *Deps) { d.Store, d.Fulfiller = e.store, e.ful })
 	return e
 }
 
@@ -203,13 +202,13 @@ func TestWebhookRefusesUnverifiedEvents(t *testing.T) {
 
 func TestWebhookWithoutSecretOrStore(t *testing.T) {
 	srv, _ := newStubServer(t, nil)
-	srv.SetStore(orders.NewMemStore())
+	srv = srv.withDeps(func(d *Deps) { d.Store = orders.NewMemStore() })
 	body := eventJSON("evt_1", "checkout.session.completed", map[string]any{"id": "cs_test_1"})
 	rec := send(t, srv, "POST", "/webhook", map[string]string{"Stripe-Signature": sign(body, testWebhookSecret, time.Now())}, body)
 	checkError(t, rec, 500, "webhook_not_configured", "") // 5xx: Stripe keeps the event
 
 	e := newHookServer(t)
-	e.srv.SetStore(nil)
+	e.srv = e.srv.withDeps(func(d *Deps) { d.Store = nil })
 	checkError(t, e.deliver(t, body), 503, "orders_unavailable", "")
 	if len(e.stub.Calls()) != 0 {
 		t.Error("Stripe called without a store")

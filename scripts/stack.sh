@@ -16,6 +16,9 @@
 #   STRIPE_MODE     "sandbox" or "stripe"; default: "stripe" when .dev.vars sets
 #                   STRIPE_SECRET_KEY, else "sandbox"
 #   WRANGLER_VARS   extra "KEY:VALUE" words passed as --var to wrangler dev
+#                   (split at whitespace: values cannot contain spaces)
+#   STACK_CATALOG_JSON  if set, the worker's CATALOG_JSON instead of the bundled
+#                   worker/catalog.json, passed as one --var (spaces are kept)
 #   STRIPE_WEBHOOK_SECRET  sandbox mode: the whsec_ secret the sandbox signs webhook
 #                   events with and the worker verifies them with (default: a random
 #                   one per run); events go to http://127.0.0.1:$PORT/webhook
@@ -153,6 +156,8 @@ if [ -z "${ALLOWED_ORIGINS+set}" ] && ! { [ -f .dev.vars ] && grep -qE '^[[:spac
 fi
 [ -z "${ALLOWED_ORIGINS:-}" ] || vars+=(--var "ALLOWED_ORIGINS:$ALLOWED_ORIGINS")
 for v in ${WRANGLER_VARS:-}; do vars+=(--var "$v"); done
+# wrangler splits a --var at its first colon only, so JSON passes unchanged.
+[ -z "${STACK_CATALOG_JSON:-}" ] || vars+=(--var "CATALOG_JSON:$STACK_CATALOG_JSON")
 
 # Orders live in D1 (binding DB): apply the schema to the local database first.
 d1=()

@@ -5,7 +5,11 @@
 # and delivers its events to /webhook), configured with what they need: an
 # ADMIN_TOKEN for /admin/orders, and FULFILLMENT_WEBHOOK_URL pointing at the
 # counter the tests serve on FULFILLMENT_SINK_PORT, which makes every
-# fulfillment action visible. Arguments go to `go test`. dist/ must be built.
+# fulfillment action visible, a DEPLOYMENT_ID (the kit_deployment marker the
+# worker puts on what it creates; exported for the tests), and a catalog of
+# the bundled products plus the stocked ones of
+# scripts/e2e/testdata/trust-products.json (the TestTrust... tests). Arguments
+# go to `go test`. dist/ must be built.
 #
 #   scripts/webhooks.sh
 #   scripts/webhooks.sh -run TestHooksConcurrentDeliveries
@@ -23,9 +27,17 @@ if [ -z "${ADMIN_TOKEN:-}" ]; then
 	ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 fi
 export ADMIN_TOKEN
-export WRANGLER_VARS="${WRANGLER_VARS:-} FULFILLMENT_WEBHOOK_URL:http://127.0.0.1:$FULFILLMENT_SINK_PORT/fulfill"
+export DEPLOYMENT_ID=${DEPLOYMENT_ID:-e2e-webhooks}
+export WRANGLER_VARS="${WRANGLER_VARS:-} FULFILLMENT_WEBHOOK_URL:http://127.0.0.1:$FULFILLMENT_SINK_PORT/fulfill DEPLOYMENT_ID:$DEPLOYMENT_ID"
+# The bundled catalog (the webhook tests buy its products) plus the test products.
+STACK_CATALOG_JSON=$(node -e '
+const fs = require("fs");
+const c = JSON.parse(fs.readFileSync("worker/catalog.json", "utf8"));
+c.products.push(...JSON.parse(fs.readFileSync("scripts/e2e/testdata/trust-products.json", "utf8")));
+process.stdout.write(JSON.stringify(c));')
+export STACK_CATALOG_JSON
 export STRIPE_MODE=sandbox
 unset D1_PERSIST_DIR # a fresh database for the run
-# Only this suite's tests (TestHooks...), unless arguments choose.
-[ $# -gt 0 ] || set -- -run '^TestHooks'
+# Only this suite's tests (TestHooks..., TestTrust...), unless arguments choose.
+[ $# -gt 0 ] || set -- -run '^(TestHooks|TestTrust)'
 exec bash scripts/stack.sh go test -count=1 -v -tags integration,webhooks "$@" ./scripts/e2e

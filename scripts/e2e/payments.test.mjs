@@ -147,7 +147,7 @@ describe("pay page", { timeout: TEST_TIMEOUT * 8 }, () => {
       const pi = await sandboxIntent(answer.id);
       assert.equal(pi.status, "succeeded");
       assert.equal(pi.amount, 2400);
-      assert.equal(pi.metadata.kit_cart, "mug:2");
+      assert.equal(pi.metadata.kit_cart, "mug:2:1200");
       assert.match(pi.metadata.kit_order, /^ord_[0-9a-f]{16}$/);
       assert.equal(pi.receipt_email, "jenny@example.com");
     });

@@ -139,7 +139,7 @@ func TestPaymentsAuthorizeIncrementCapture(t *testing.T) {
 
 	pi := payAdmin(t, "GET", "/payment_intents/"+id, "")
 	if pi.Status != 200 || pi.num("amount") != 4000 || pi.num("amount_capturable") != 4000 || pi.str("capture_method") != "manual" ||
-		pi.str("metadata", "kit_cart") != "stove-rental:1" || !strings.HasPrefix(pi.str("metadata", "kit_order"), "ord_") {
+		pi.str("metadata", "kit_cart") != "stove-rental:1:4000" || !strings.HasPrefix(pi.str("metadata", "kit_order"), "ord_") {
 		t.Fatalf("retrieve: %d %s", pi.Status, pi.Raw)
 	}
 	if strings.Contains(pi.Raw, "secret") {
@@ -241,7 +241,7 @@ func TestPaymentsIdempotentRetry(t *testing.T) {
 	var list struct {
 		Data []struct{ ID string }
 	}
-	s := payAdmin(t, "GET", "/payment_intents/search?query="+url.QueryEscape("metadata['kit_cart']:'mug:2' AND amount:2400"), "")
+	s := payAdmin(t, "GET", "/payment_intents/search?query="+url.QueryEscape("metadata['kit_cart']:'mug:2:1200' AND amount:2400"), "")
 	json.Unmarshal([]byte(s.Raw), &list)
 	same := 0
 	for _, d := range list.Data {
@@ -302,7 +302,7 @@ func TestPaymentsCheckoutManualCapture(t *testing.T) {
 	sid, _, _ := strings.Cut(secret, "_secret_")
 	sess := payDo(t, "GET", env(t, "SANDBOX_URL")+"/v1/checkout/sessions/"+sid, map[string]string{"Authorization": "Bearer sk_test_sandbox"}, "")
 	order := sess.str("metadata", "kit_order")
-	if !strings.HasPrefix(order, "ord_") || sess.str("client_reference_id") != order || sess.str("metadata", "kit_cart") != "stove-rental:1" ||
+	if !strings.HasPrefix(order, "ord_") || sess.str("client_reference_id") != order || sess.str("metadata", "kit_cart") != "stove-rental:1:4000" ||
 		sess.str("customer_email") != "jenny@example.com" {
 		t.Fatalf("session: %s", sess.Raw)
 	}

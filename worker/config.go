@@ -87,8 +87,8 @@ type Config struct {
 // minutes to 24 hours).
 const (
 	DefaultCheckoutExpiry = 30 * time.Minute
-	// Stripe's limit is 24 hours; a keyed request's session may expire up
-	// to retryWindow later than the setting (payments.go orderRef).
+	// Stripe's limit is 24 hours; a session may expire up to retryWindow
+	// plus expiryMargin later than the setting (payments.go orderRef).
 	maxCheckoutExpiry = 23 * time.Hour
 )
 

@@ -102,6 +102,11 @@ func (s *Server) newOrder(r *http.Request, flow string, lines []orderLine, f *sh
 // Checkout Session (see orderRef).
 const retryWindow = 10 * time.Minute
 
+// expiryMargin is added to a Checkout Session's expires_at: Stripe refuses
+// one less than 30 minutes after it creates the session, which is a little
+// after the worker computed it (the stock reservation, the way to Stripe).
+const expiryMargin = 2 * time.Minute
+
 // orderRef returns a new order reference ("ord_" + 16 hex digits) and the base
 // of its idempotency keys. The server owns both: with a client key they derive
 // from everything the request asks for (deployment, flow, cart, shopper
@@ -117,7 +122,7 @@ func (s *Server) orderRef(o *Order, f *shopperFields) (ref, idem string) {
 		// is part of the key, so a retry in a later window makes a new
 		// session instead of a conflicting request.
 		window := time.Now().Unix() / int64(retryWindow/time.Second)
-		o.expires = time.Unix((window+1)*int64(retryWindow/time.Second), 0).Add(s.cfg.CheckoutExpiry)
+		o.expires = time.Unix((window+1)*int64(retryWindow/time.Second), 0).Add(s.cfg.CheckoutExpiry + expiryMargin)
 		h := sha256.New()
 		for _, part := range []string{"kit_order", s.cfg.Deployment, o.Flow, o.Cart(), o.Email, o.Country, o.Customer, f.Request, f.IdempotencyKey, strconv.FormatInt(window, 10)} {
 			h.Write([]byte(part))
@@ -126,7 +131,7 @@ func (s *Server) orderRef(o *Order, f *shopperFields) (ref, idem string) {
 		sum := h.Sum(nil)
 		return "ord_" + hex.EncodeToString(sum[:8]), hex.EncodeToString(sum[:16])
 	}
-	o.expires = time.Now().Add(s.cfg.CheckoutExpiry)
+	o.expires = time.Now().Add(s.cfg.CheckoutExpiry + expiryMargin)
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand: " + err.Error()) // cannot happen on Workers or the host
@@ -210,6 +215,9 @@ func fromStripePayment(err error, op string) *apiError {
 		// sees the real code on the order (decline_code, from the webhook).
 		ae.Status, ae.Code, ae.DeclineCode = http.StatusPaymentRequired, "card_declined", "generic_decline"
 		ae.Message = "Your card was declined."
+		if se.PaymentIntent != nil {
+			ae.PaymentIntent = se.PaymentIntent.ID
+		}
 	case se.Type == stripe.ErrorTypeCard:
 		ae.Status, ae.Code = http.StatusPaymentRequired, string(se.Code)
 		if ae.Code == "" {

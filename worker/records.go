@@ -276,7 +276,9 @@ func (s *Server) sessionOrder(sess *sessionRecord, eventType string) *orders.Ord
 		// The cart and the line items are built from the same lines, in the
 		// same order (checkout.go); a line that is not the cart's is kept as
 		// Stripe has it, without a product, and the order needs review.
-		if i < len(cart) && cart[i].Quantity == li.Quantity {
+		// A price the cart recorded must be the line's (a discount lowers
+		// amount_total, never the unit price).
+		if i < len(cart) && cart[i].Quantity == li.Quantity && (cart[i].UnitAmount < 0 || cart[i].UnitAmount == l.UnitAmount) {
 			l.Product = cart[i].Product
 		} else {
 			o.Review = reviewLinesDiffer

@@ -183,6 +183,12 @@ func TestTrustNeedsReviewIsNeverFulfilled(t *testing.T) {
 		"a line item that is not the cart's": func(sess map[string]any) {
 			sess["line_items"] = lineItems(item("Plain", 2, 1000), item("Limited", 3, 500))
 		},
+		"a unit price that is not the cart's": func(sess map[string]any) {
+			sess["line_items"] = lineItems(item("Plain", 2, 1000), item("Limited", 1, 50))
+			sess["amount_total"] = 2050
+			pi := sess["payment_intent"].(map[string]any)
+			pi["amount"], pi["amount_received"] = 2050, 2050
+		},
 		"a line more than the cart": func(sess map[string]any) {
 			sess["line_items"] = lineItems(item("Plain", 2, 1000), item("Limited", 1, 500), item("Extra", 1, 0))
 		},
@@ -270,7 +276,7 @@ func TestTrustCheckoutSessionsExpire(t *testing.T) {
 		postJSON(t, srv, "/create-checkout-session", `{"items":[{"id":"mug"}],"idempotencyKey":"expiry-key-0001"}`)
 		for i, call := range stub.Calls() {
 			at, err := strconv.ParseInt(call.Form.Get("expires_at"), 10, 64)
-			lo, hi := before.Add(c.want).Unix(), time.Now().Add(c.want+retryWindow).Unix()
+			lo, hi := before.Add(c.want+expiryMargin).Unix(), time.Now().Add(c.want+retryWindow+expiryMargin).Unix()
 			if err != nil || at < lo || at > hi {
 				t.Errorf("CHECKOUT_EXPIRES_MINUTES=%q, call %d: expires_at %d, want %d..%d", c.env, i, at, lo, hi)
 			}

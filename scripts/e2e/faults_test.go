@@ -127,10 +127,10 @@ func fltLog(t *testing.T, since time.Time, method, prefix string) []fltRecord {
 	return log.Requests
 }
 
-// orderRef is the kit_order the worker derives from a client idempotencyKey
-// (payments.go orderRef).
-func orderRef(key string) string {
-	sum := sha256.Sum256([]byte("kit_order\x00" + key))
+// newOrderRef is a made-up order reference for PaymentIntents these tests
+// create at the sandbox themselves.
+func newOrderRef(key string) string {
+	sum := sha256.Sum256([]byte(key))
 	return "ord_" + hex.EncodeToString(sum[:8])
 }
 
@@ -297,11 +297,16 @@ func TestFaultsCreateCheckoutSession(t *testing.T) {
 			}
 			since := time.Now().Add(-time.Millisecond)
 			r, att := fltRun(t, c, "POST", "/v1/checkout/sessions", send)
-			if att[0].IdempotencyKey != "kit-cs-"+key {
-				t.Errorf("Idempotency-Key %q, want kit-cs-%s", att[0].IdempotencyKey, key)
+			// The server derives the Idempotency-Key and the order reference
+			// from the client's key and the request; every attempt sends the same.
+			ref, _ := att[0].Form["metadata[kit_order]"].(string)
+			if !strings.HasPrefix(att[0].IdempotencyKey, "kit-cs-") || strings.Contains(att[0].IdempotencyKey, key) || !strings.HasPrefix(ref, "ord_") {
+				t.Errorf("Idempotency-Key %q, kit_order %q", att[0].IdempotencyKey, ref)
 			}
-			if kit := att[0].Form["metadata[kit_order]"]; kit != orderRef(key) {
-				t.Errorf("kit_order %v, want %s", kit, orderRef(key))
+			for _, a := range att[1:] {
+				if a.IdempotencyKey != att[0].IdempotencyKey || a.Form["metadata[kit_order]"] != ref {
+					t.Errorf("a retry changed the request: %q %q", a.IdempotencyKey, a.Form["metadata[kit_order]"])
+				}
 			}
 			first := ""
 			if r.Status == 200 {
@@ -317,15 +322,15 @@ func TestFaultsCreateCheckoutSession(t *testing.T) {
 					Metadata map[string]string `json:"metadata"`
 				}
 				decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+id, "", ""), &s)
-				if s.Metadata["kit_order"] != orderRef(key) {
-					t.Errorf("the retry's session belongs to order %q, want %s", s.Metadata["kit_order"], orderRef(key))
+				if s.Metadata["kit_order"] != ref {
+					t.Errorf("the retry's session belongs to order %q, want %s", s.Metadata["kit_order"], ref)
 				}
 				first = id
 			}
 			// However many requests it took, one session for the order, or none.
 			made := 0
 			for _, a := range fltLog(t, since, "POST", "/v1/checkout/sessions") {
-				if a.Path == "/v1/checkout/sessions" && a.Form["metadata[kit_order]"] == orderRef(key) && a.executed() {
+				if a.Path == "/v1/checkout/sessions" && a.Form["metadata[kit_order]"] == ref && a.executed() {
 					made++
 				}
 			}
@@ -408,8 +413,9 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 				return fltDo(t, "POST", base+"/create-confirm-intent", map[string]string{"Content-Type": "application/json"}, body)
 			}
 			r, att := fltRun(t, c, "POST", "/v1/payment_intents", send)
-			if att[0].IdempotencyKey != "kit-pi-"+key {
-				t.Errorf("Idempotency-Key %q, want kit-pi-%s", att[0].IdempotencyKey, key)
+			ref, _ := att[0].Form["metadata[kit_order]"].(string)
+			if !strings.HasPrefix(att[0].IdempotencyKey, "kit-pi-") || strings.Contains(att[0].IdempotencyKey, key) || !strings.HasPrefix(ref, "ord_") {
+				t.Errorf("Idempotency-Key %q, kit_order %q", att[0].IdempotencyKey, ref)
 			}
 			var got struct{ ID, Status string }
 			if r.Status == 200 {
@@ -423,7 +429,7 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 				}
 				decode(t, again, &got)
 			}
-			pis := fltIntentsOf(t, orderRef(key))
+			pis := fltIntentsOf(t, ref)
 			switch {
 			case got.ID == "" && len(pis) != 0:
 				t.Errorf("the shopper got no payment but %d were made: %+v", len(pis), pis)
@@ -446,7 +452,7 @@ func TestFaultsAdminCapture(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var pi fltIntent
 			fltStripe(t, "POST", "/v1/payment_intents", url.Values{"amount": {"4000"}, "currency": {"usd"}, "capture_method": {"manual"},
-				"confirm": {"true"}, "payment_method": {"pm_card_visa"}, "metadata[kit_order]": {orderRef(fltKey("faults-capture"))}}, &pi)
+				"confirm": {"true"}, "payment_method": {"pm_card_visa"}, "metadata[kit_order]": {newOrderRef(fltKey("faults-capture"))}}, &pi)
 			if pi.Status != "requires_capture" {
 				t.Fatalf("setup: %+v", pi)
 			}

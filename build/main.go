@@ -6,7 +6,9 @@
 //	go run ./build all    [-compiler tinygo|go]
 //	go run ./build dev-site -dev-origin http://127.0.0.1:8789 [-site-out dist/site] [-dev-site-out dist/site-dev]
 //
-// Output directories are wiped before each build. Nothing here is committed.
+// Output directories are wiped before each build, except a worker build whose
+// inputs are unchanged (see workerkey.go; -force rebuilds anyway). Nothing
+// here is committed.
 package main
 
 import (
@@ -28,6 +30,7 @@ func main() {
 	compiler := fs.String("compiler", envOr("COMPILER", "tinygo"), "worker compiler: tinygo or go")
 	devSiteOut := fs.String("dev-site-out", devSiteDefaultDir, "dev-site: where the development copy of the site goes")
 	devOrigin := fs.String("dev-origin", "", "dev-site: origins (comma-separated) the development copy's policy also allows, e.g. the Stripe sandbox")
+	force := fs.Bool("force", false, "worker: rebuild even if nothing it depends on changed")
 	fs.Parse(args)
 
 	var err error
@@ -35,11 +38,11 @@ func main() {
 	case "site":
 		err = timed("site", func() error { return BuildSite(SiteOptions{SrcDir: "site", OutDir: *siteOut}) })
 	case "worker":
-		err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut}) })
+		err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force}) })
 	case "all":
 		err = timed("site", func() error { return BuildSite(SiteOptions{SrcDir: "site", OutDir: *siteOut}) })
 		if err == nil {
-			err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut}) })
+			err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force}) })
 		}
 	case "dev-site":
 		opts := DevSiteOptions{From: *siteOut, OutDir: *devSiteOut}

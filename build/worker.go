@@ -14,8 +14,10 @@ type WorkerOptions struct {
 	// Compiler is "tinygo" (the default, smaller) or "go" (GOOS=js GOARCH=wasm).
 	Compiler string
 	// OutDir receives worker.mjs, instance.mjs, wasm_exec.js and app.wasm; it is
-	// wiped first.
+	// wiped first (unless it is up to date: see BuildWorker).
 	OutDir string
+	// Force rebuilds even when OutDir is up to date.
+	Force bool
 }
 
 // tinygoStackSize is the stack of every goroutine under TinyGo (asyncify gives
@@ -37,8 +39,27 @@ const tinygoStackSize = "128KB"
 // request allocates ~35 KB and a new instance starts in ~1.5 ms.
 const tinygoGC = "leaking"
 
-// BuildWorker compiles ./wasm and assembles the files wrangler uploads.
+// BuildWorker compiles ./wasm and assembles the files wrangler uploads. A
+// build whose inputs are unchanged since the one in OutDir keeps it
+// (workerkey.go) unless Force is set.
 func BuildWorker(opts WorkerOptions) error {
+	var args []string
+	switch opts.Compiler {
+	case "tinygo":
+		args = []string{"build", "-target", "wasm", "-no-debug", "-opt=z", "-stack-size=" + tinygoStackSize, "-gc=" + tinygoGC}
+	case "go":
+		args = []string{"build", "-trimpath", "-ldflags=-s -w"}
+	default:
+		return fmt.Errorf("unknown compiler %q: use tinygo or go", opts.Compiler)
+	}
+	key, err := workerKey(opts.Compiler, args)
+	if err != nil {
+		return err
+	}
+	if !opts.Force && upToDate(opts.OutDir, key) {
+		fmt.Fprintf(os.Stderr, "==> %s is up to date (%s unchanged)\n", opts.OutDir, buildKeyFile)
+		return nil
+	}
 	if err := os.RemoveAll(opts.OutDir); err != nil {
 		return err
 	}
@@ -50,9 +71,7 @@ func BuildWorker(opts WorkerOptions) error {
 	switch opts.Compiler {
 	case "tinygo":
 		tinygo := envOr("TINYGO", "tinygo")
-		cmd := exec.Command(tinygo, "build", "-target", "wasm", "-no-debug", "-opt=z",
-			"-stack-size="+tinygoStackSize, "-gc="+tinygoGC, "-o", wasmPath, "./wasm")
-		if err := run(cmd); err != nil {
+		if err := run(exec.Command(tinygo, append(args, "-o", wasmPath, "./wasm")...)); err != nil {
 			return err
 		}
 		root, err := output(exec.Command(tinygo, "env", "TINYGOROOT"))
@@ -61,7 +80,7 @@ func BuildWorker(opts WorkerOptions) error {
 		}
 		execJS = filepath.Join(root, "targets", "wasm_exec.js")
 	case "go":
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", wasmPath, "./wasm")
+		cmd := exec.Command("go", append(args, "-o", wasmPath, "./wasm")...)
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 		if err := run(cmd); err != nil {
 			return err
@@ -71,8 +90,6 @@ func BuildWorker(opts WorkerOptions) error {
 			return err
 		}
 		execJS = filepath.Join(root, "lib", "wasm", "wasm_exec.js")
-	default:
-		return fmt.Errorf("unknown compiler %q: use tinygo or go", opts.Compiler)
 	}
 	if err := copyFile(execJS, filepath.Join(opts.OutDir, "wasm_exec.js")); err != nil {
 		return err
@@ -83,7 +100,11 @@ func BuildWorker(opts WorkerOptions) error {
 	if err := copyFile(filepath.Join("wasm", "instance.mjs"), filepath.Join(opts.OutDir, "instance.mjs")); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(opts.OutDir, "COMPILER"), []byte(opts.Compiler+"\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(opts.OutDir, "COMPILER"), []byte(opts.Compiler+"\n"), 0o644); err != nil {
+		return err
+	}
+	// Written last: an interrupted build leaves no key, and is redone.
+	return os.WriteFile(filepath.Join(opts.OutDir, buildKeyFile), []byte(key+"\n"), 0o644)
 }
 
 func run(cmd *exec.Cmd) error {

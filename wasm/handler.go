@@ -1,7 +1,7 @@
 package main
 
 import (
-	"log"
+	"fmt"
 	"net/http"
 
 	"checkoutkit/worker"
@@ -19,13 +19,17 @@ import (
 //
 // (see worker.Fulfiller; the default is a log line, plus a POST to
 // FULFILLMENT_WEBHOOK_URL when it is set).
-func newHandler(getenv func(string) string, deps worker.Deps) http.Handler {
+//
+// logOnce logs a start-up notice once per process (on Workers once per
+// isolate, however often the Go instance is replaced, and never from the
+// loader's warm-up).
+func newHandler(getenv func(string) string, deps worker.Deps, logOnce func(topic, message string)) http.Handler {
 	cfg, err := worker.LoadConfig(getenv)
 	if err != nil {
 		return worker.ConfigErrorHandler(err)
 	}
 	if cfg.DeploymentFromDefault {
-		log.Printf("orders: this deployment marks its Stripe objects kit_deployment=%s (DEPLOYMENT_ID is not set); give each deployment that shares a Stripe account its own DEPLOYMENT_ID", cfg.Deployment)
+		logOnce("deployment", fmt.Sprintf("orders: this deployment marks its Stripe objects kit_deployment=%s (DEPLOYMENT_ID is not set); give each deployment that shares a Stripe account its own DEPLOYMENT_ID", cfg.Deployment))
 	}
 	return worker.NewServer(cfg, deps)
 }

@@ -35,7 +35,8 @@ func main() {
 		}
 	}
 	h := newHandler(cloudflare.Getenv, worker.Deps{HTTPClient: client, Store: store,
-		RateLimits: rateLimiters(bridge, runtime.Get("env"))}) // ratelimit_js.go
+		RateLimits: rateLimiters(bridge, runtime.Get("env"))}, // ratelimit_js.go
+		func(topic, message string) { bridge.Call("logOnce", topic, message) })
 	s := &server{h: h}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance

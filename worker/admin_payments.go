@@ -26,12 +26,12 @@ package worker
 // passed on to Stripe, so an operator's retry cannot capture twice.
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"checkoutkit/worker/internal/stripeapi"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -43,69 +43,6 @@ const (
 	metaIncrements = "kit_increment_attempts"
 	maxIncrements  = 10
 )
-
-// expandableID is a Stripe reference that is an ID, or an object with an id
-// when expanded; it always encodes as the ID.
-type expandableID string
-
-func (e *expandableID) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*e = expandableID(s)
-	case len(b) > 0 && b[0] == '{':
-		var obj struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(b, &obj); err != nil {
-			return err
-		}
-		*e = expandableID(obj.ID)
-	default:
-		*e = ""
-	}
-	return nil
-}
-
-// paymentIntent is the part of a Stripe PaymentIntent the worker reads and the
-// operator API shows (see checkoutSession for why not stripe.PaymentIntent).
-type paymentIntent struct {
-	stripe.APIResource
-	ID                 string            `json:"id"`
-	Object             string            `json:"object,omitempty"`
-	Status             string            `json:"status"`
-	Amount             int64             `json:"amount"`
-	AmountCapturable   int64             `json:"amount_capturable"`
-	AmountReceived     int64             `json:"amount_received"`
-	Currency           string            `json:"currency"`
-	CaptureMethod      string            `json:"capture_method,omitempty"`
-	ConfirmationMethod string            `json:"confirmation_method,omitempty"`
-	ClientSecret       string            `json:"client_secret,omitempty"`
-	Customer           expandableID      `json:"customer,omitempty"`
-	PaymentMethod      expandableID      `json:"payment_method,omitempty"`
-	LatestCharge       expandableID      `json:"latest_charge,omitempty"`
-	CancellationReason string            `json:"cancellation_reason,omitempty"`
-	Created            int64             `json:"created,omitempty"`
-	Livemode           bool              `json:"livemode"`
-	Metadata           map[string]string `json:"metadata,omitempty"`
-	NextAction         *struct {
-		Type string `json:"type"`
-	} `json:"next_action,omitempty"`
-	LastPaymentError *struct {
-		Type        string `json:"type,omitempty"`
-		Code        string `json:"code,omitempty"`
-		DeclineCode string `json:"decline_code,omitempty"`
-	} `json:"last_payment_error,omitempty"`
-	PaymentMethodOptions *struct {
-		Card *struct {
-			RequestIncrementalAuthorization        string `json:"request_incremental_authorization,omitempty"`
-			RequestIncrementalAuthorizationSupport bool   `json:"request_incremental_authorization_support,omitempty"`
-		} `json:"card,omitempty"`
-	} `json:"payment_method_options,omitempty"`
-}
 
 // readAdminJSON reads an optional JSON body strictly (an empty body leaves v
 // as it is).
@@ -144,10 +81,9 @@ func adminIntentRequest(w http.ResponseWriter, r *http.Request, v any) (string, 
 	return id, true
 }
 
-// adminParams prepares the common parameters: context and the operator's
+// adminParams prepares the common parameters: the operator's
 // Idempotency-Key, if any.
 func adminParams(r *http.Request, p *stripe.Params) *apiError {
-	p.Context = r.Context()
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		if !validIdempotencyKey(k) {
 			return badRequest("invalid_idempotency_key", "Idempotency-Key", "the Idempotency-Key header must be 8-64 characters of a-z, A-Z, 0-9, '-' or '_'")
@@ -185,26 +121,30 @@ func fromStripeAdmin(err error, op string) *apiError {
 	return ae
 }
 
-// callIntent POSTs (or GETs) an operation on a PaymentIntent and answers with it.
-func (s *Server) callIntent(w http.ResponseWriter, method, path string, params stripe.ParamsContainer, op string) (*paymentIntent, bool) {
-	var pi paymentIntent
-	if err := s.api.Call(method, path, s.cfg.SecretKey, params, &pi); err != nil {
-		writeError(w, fromStripeAdmin(err, op))
-		return nil, false
+// answerIntent answers with the PaymentIntent an operation returned, or
+// with the operation's error.
+func answerIntent(w http.ResponseWriter, pi *stripeapi.PaymentIntent, err error) {
+	if err != nil {
+		writeError(w, fromStripeAdmin(err, "payment intent"))
+		return
 	}
-	return &pi, true
+	writeIntent(w, pi)
 }
 
-func writeIntent(w http.ResponseWriter, pi *paymentIntent) {
+func writeIntent(w http.ResponseWriter, pi *stripeapi.PaymentIntent) {
 	pi.ClientSecret = "" // the operator never needs it; keep it out of logs and terminals
 	writeJSON(w, http.StatusOK, pi)
 }
 
-// retrieveIntent reads the PaymentIntent the handler works on.
-func (s *Server) retrieveIntent(w http.ResponseWriter, r *http.Request, id string) (*paymentIntent, bool) {
-	params := &stripe.PaymentIntentRetrieveParams{}
-	params.Context = r.Context()
-	return s.callIntent(w, http.MethodGet, stripe.FormatURLPath("/v1/payment_intents/%s", id), params, "payment intent")
+// retrieveIntent reads the PaymentIntent the handler works on; on failure it
+// answers the error itself.
+func (s *Server) retrieveIntent(w http.ResponseWriter, r *http.Request, id string) (*stripeapi.PaymentIntent, bool) {
+	pi, err := s.stripe.RetrievePaymentIntent(r.Context(), id)
+	if err != nil {
+		writeError(w, fromStripeAdmin(err, "payment intent"))
+		return nil, false
+	}
+	return pi, true
 }
 
 func (s *Server) handleAdminGetIntent(w http.ResponseWriter, r *http.Request) {
@@ -246,13 +186,12 @@ func (s *Server) handleAdminConfirm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/confirm", id), params, "payment intent"); ok {
-		writeIntent(w, pi)
-	}
+	pi, err := s.stripe.ConfirmPaymentIntent(r.Context(), id, params)
+	answerIntent(w, pi, err)
 }
 
 // notCapturable answers 409 for a PaymentIntent that has nothing to capture.
-func notCapturable(pi *paymentIntent) *apiError {
+func notCapturable(pi *stripeapi.PaymentIntent) *apiError {
 	return &apiError{Status: http.StatusConflict, Code: "payment_intent_not_capturable",
 		Message: "the PaymentIntent is " + pi.Status + "; only a requires_capture (authorized, manual-capture) PaymentIntent can be captured or incremented"}
 }
@@ -290,9 +229,8 @@ func (s *Server) handleAdminCapture(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("invalid_amount", "amount_to_capture", "amount_to_capture %d is more than the %d authorized (amount_capturable)", *req.AmountToCapture, pi.AmountCapturable))
 		return
 	}
-	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/capture", id), params, "payment intent"); ok {
-		writeIntent(w, pi)
-	}
+	captured, err := s.stripe.CapturePaymentIntent(r.Context(), id, params)
+	answerIntent(w, captured, err)
 }
 
 // cancellationReasons are Stripe's values of cancellation_reason.
@@ -318,9 +256,8 @@ func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/cancel", id), params, "payment intent"); ok {
-		writeIntent(w, pi)
-	}
+	pi, err := s.stripe.CancelPaymentIntent(r.Context(), id, params)
+	answerIntent(w, pi, err)
 }
 
 // handleAdminIncrement raises the authorization of a requires_capture
@@ -363,19 +300,16 @@ func (s *Server) handleAdminIncrement(w http.ResponseWriter, r *http.Request) {
 	}
 	count := strconv.Itoa(attempts + 1)
 	params.Metadata = map[string]string{metaIncrements: count}
-	var out paymentIntent
-	err := s.api.Call(http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/increment_authorization", id), s.cfg.SecretKey, params, &out)
+	out, err := s.stripe.IncrementAuthorization(r.Context(), id, params)
 	if err == nil {
-		writeIntent(w, &out)
+		writeIntent(w, out)
 		return
 	}
 	ae := fromStripeAdmin(err, "payment intent")
 	if ae.Status == http.StatusPaymentRequired {
 		// Stripe kept nothing of the failed attempt: record it, best effort.
 		up := &stripe.PaymentIntentUpdateParams{Metadata: map[string]string{metaIncrements: count}}
-		up.Context = r.Context()
-		var ignored paymentIntent
-		if uerr := s.api.Call(http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s", id), s.cfg.SecretKey, up, &ignored); uerr != nil {
+		if _, uerr := s.stripe.UpdatePaymentIntent(r.Context(), id, up); uerr != nil {
 			fromStripe(uerr, "payment intent") // logs it
 		}
 		ae.Message = "the incremental authorization was declined (" + ae.Message + "); the PaymentIntent stays authorized for " + formatMinor(pi.AmountCapturable, pi.Currency) + " and can still be captured"
@@ -418,9 +352,8 @@ func (s *Server) handleAdminVerifyMicrodeposits(w http.ResponseWriter, r *http.R
 		writeError(w, aerr)
 		return
 	}
-	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/verify_microdeposits", id), params, "payment intent"); ok {
-		writeIntent(w, pi)
-	}
+	pi, err := s.stripe.VerifyMicrodeposits(r.Context(), id, params)
+	answerIntent(w, pi, err)
 }
 
 func validDescriptorCode(c string) bool {
@@ -464,9 +397,8 @@ func (s *Server) handleAdminApplyBalance(w http.ResponseWriter, r *http.Request)
 		writeError(w, aerr)
 		return
 	}
-	if pi, ok := s.callIntent(w, http.MethodPost, stripe.FormatURLPath("/v1/payment_intents/%s/apply_customer_balance", id), params, "payment intent"); ok {
-		writeIntent(w, pi)
-	}
+	pi, err := s.stripe.ApplyCustomerBalance(r.Context(), id, params)
+	answerIntent(w, pi, err)
 }
 
 // maxSearchQuery bounds a search query.
@@ -493,32 +425,25 @@ func (s *Server) handleAdminSearchIntents(w http.ResponseWriter, r *http.Request
 		writeError(w, badRequest("invalid_query", "query", "query must be one line of at most %d characters", maxSearchQuery))
 		return
 	}
-	// stripe-go's search parameters cannot go through Backend.Call (it looks
-	// for a Metadata field they lack), so the query is encoded here, as
-	// stripe-go's own Search does, and sent with CallRaw.
-	vals := url.Values{"query": {query}}
+	params := &stripe.PaymentIntentSearchParams{}
+	params.Query = query
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.ParseInt(l, 10, 64)
 		if err != nil || n < 1 || n > 100 {
 			writeError(w, badRequest("invalid_limit", "limit", "limit must be a whole number from 1 to 100"))
 			return
 		}
-		vals.Set("limit", strconv.FormatInt(n, 10))
+		params.Limit = stripe.Int64(n)
 	}
 	if p := q.Get("page"); p != "" {
 		if len(p) > 500 || strings.ContainsAny(p, "\x00\r\n") {
 			writeError(w, badRequest("invalid_page", "page", "page must be the next_page value of a previous answer"))
 			return
 		}
-		vals.Set("page", p)
+		params.Page = stripe.String(p)
 	}
-	var res struct {
-		stripe.APIResource
-		Data     []paymentIntent `json:"data"`
-		HasMore  bool            `json:"has_more"`
-		NextPage string          `json:"next_page"`
-	}
-	if err := s.api.CallRaw(http.MethodGet, "/v1/payment_intents/search", s.cfg.SecretKey, []byte(vals.Encode()), &stripe.Params{Context: r.Context()}, &res); err != nil {
+	res, err := s.stripe.SearchPaymentIntents(r.Context(), params)
+	if err != nil {
 		writeError(w, fromStripeAdmin(err, "payment intent search"))
 		return
 	}
@@ -526,12 +451,12 @@ func (s *Server) handleAdminSearchIntents(w http.ResponseWriter, r *http.Request
 		res.Data[i].ClientSecret = ""
 	}
 	if res.Data == nil {
-		res.Data = []paymentIntent{}
+		res.Data = []stripeapi.PaymentIntent{}
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Data     []paymentIntent `json:"data"`
-		HasMore  bool            `json:"has_more"`
-		NextPage string          `json:"next_page,omitempty"`
+		Data     []stripeapi.PaymentIntent `json:"data"`
+		HasMore  bool                      `json:"has_more"`
+		NextPage string                    `json:"next_page,omitempty"`
 	}{res.Data, res.HasMore, res.NextPage})
 }
 
@@ -561,12 +486,8 @@ func (s *Server) handleAdminPortalSession(w http.ResponseWriter, r *http.Request
 		writeError(w, aerr)
 		return
 	}
-	var sess struct {
-		stripe.APIResource
-		ID  string `json:"id"`
-		URL string `json:"url"`
-	}
-	if err := s.api.Call(http.MethodPost, "/v1/billing_portal/sessions", s.cfg.SecretKey, params, &sess); err != nil {
+	sess, err := s.stripe.CreatePortalSession(r.Context(), params)
+	if err != nil {
 		writeError(w, fromStripeAdmin(err, "billing portal session"))
 		return
 	}

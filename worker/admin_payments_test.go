@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"checkoutkit/worker/internal/stripeapi"
 )
 
 const (
@@ -12,9 +14,9 @@ const (
 	stubCanceled   = `{"id":"pi_auth","object":"payment_intent","amount":4000,"amount_capturable":0,"amount_received":0,"currency":"usd","status":"canceled","cancellation_reason":"fraudulent"}`
 )
 
-func decodeIntent(t *testing.T, body []byte) paymentIntent {
+func decodeIntent(t *testing.T, body []byte) stripeapi.PaymentIntent {
 	t.Helper()
-	var pi paymentIntent
+	var pi stripeapi.PaymentIntent
 	if err := json.Unmarshal(body, &pi); err != nil {
 		t.Fatalf("not a PaymentIntent: %v: %s", err, body)
 	}
@@ -69,7 +71,7 @@ func TestAdminRetrieveAndSearch(t *testing.T) {
 		t.Fatalf("search: %d %s", rec.Code, rec.Body)
 	}
 	var res struct {
-		Data     []paymentIntent
+		Data     []stripeapi.PaymentIntent
 		HasMore  bool   `json:"has_more"`
 		NextPage string `json:"next_page"`
 	}

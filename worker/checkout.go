@@ -287,15 +287,14 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
-	params.Context = r.Context()
-	var sess checkoutSession
-	if err := s.api.Call(http.MethodPost, "/v1/checkout/sessions", s.cfg.SecretKey, params, &sess); err != nil {
+	sess, err := s.stripe.CreateCheckoutSession(r.Context(), params)
+	if err != nil {
 		aerr := fromStripePayment(err, "checkout session")
 		s.unreserve(r.Context(), order, aerr)
 		writeError(w, aerr)
 		return
 	}
-	answer, aerr := sessionAnswer(&req, &sess)
+	answer, aerr := sessionAnswer(&req, sess)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -333,24 +332,6 @@ func validSessionID(id string) bool {
 	return true
 }
 
-// checkoutSession is the part of a Stripe Checkout Session the worker reads.
-// Decoding into it instead of stripe.CheckoutSession (hundreds of fields,
-// nested objects) is the difference between a few and tens of milliseconds of
-// CPU per request under TinyGo, and keeps the decoder's stack shallow.
-type checkoutSession struct {
-	stripe.APIResource
-	ID              string `json:"id"`
-	ClientSecret    string `json:"client_secret"`
-	URL             string `json:"url"` // hosted Checkout only
-	Status          string `json:"status"`
-	PaymentStatus   string `json:"payment_status"`
-	CustomerEmail   string `json:"customer_email"`
-	CustomerDetails *struct {
-		Email string `json:"email"`
-	} `json:"customer_details"`
-	Metadata map[string]string `json:"metadata"`
-}
-
 type sessionStatusResponse struct {
 	Status        string `json:"status"`
 	PaymentStatus string `json:"payment_status"`
@@ -385,10 +366,8 @@ func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("invalid_session_id", "session_id", "session_id must be a Checkout Session id (cs_test_... or cs_live_...)"))
 		return
 	}
-	params := &stripe.CheckoutSessionRetrieveParams{}
-	params.Context = r.Context()
-	var sess checkoutSession
-	if err := s.api.Call(http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s", id), s.cfg.SecretKey, params, &sess); err != nil {
+	sess, err := s.stripe.RetrieveCheckoutSession(r.Context(), id)
+	if err != nil {
 		writeError(w, fromStripe(err, "checkout session"))
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"checkoutkit/worker/internal/stripeapi"
 )
 
 // Defaults for settings that have one.
@@ -16,8 +18,8 @@ const (
 	// DefaultReturnPath is where embedded Checkout sends the shopper afterwards.
 	DefaultReturnPath = "/return.html"
 	// DefaultStripeTimeout bounds each Stripe call, its retry included
-	// (STRIPE_TIMEOUT_MS; see stripecall.go).
-	DefaultStripeTimeout = 15 * time.Second
+	// (STRIPE_TIMEOUT_MS; see internal/stripeapi/transport.go).
+	DefaultStripeTimeout = stripeapi.DefaultTimeout
 	// minStripeTimeout and maxStripeTimeout bound STRIPE_TIMEOUT_MS.
 	minStripeTimeout = 100 * time.Millisecond
 	maxStripeTimeout = 60 * time.Second

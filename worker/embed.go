@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"strings"
 
+	"checkoutkit/worker/internal/stripeapi"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -105,7 +107,7 @@ func (s *Server) applyReturn(params *stripe.CheckoutSessionCreateParams, r *http
 
 // sessionAnswer is what the browser gets for a created session: the client
 // secret for embedded Checkout, the Checkout page's URL for hosted Checkout.
-func sessionAnswer(req *createSessionRequest, sess *checkoutSession) (any, *apiError) {
+func sessionAnswer(req *createSessionRequest, sess *stripeapi.CheckoutSession) (any, *apiError) {
 	if req.isHosted() {
 		if !strings.HasPrefix(sess.URL, "https://") && !strings.HasPrefix(sess.URL, "http://") {
 			return nil, &apiError{Status: http.StatusBadGateway, Code: "stripe_bad_answer", Message: "Stripe did not return a Checkout page address; please try again"}

@@ -6,7 +6,6 @@ package worker
 // metadata and idempotency keys, and Stripe's payment errors.
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -347,9 +346,8 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 		writeError(w, aerr)
 		return
 	}
-	params := s.intentParams(r.Context(), order, req.ConfirmationToken, returnURL)
-	var pi paymentIntent
-	if err := s.api.Call(http.MethodPost, "/v1/payment_intents", s.cfg.SecretKey, params, &pi); err != nil {
+	pi, err := s.stripe.CreatePaymentIntent(r.Context(), s.intentParams(order, req.ConfirmationToken, returnURL))
+	if err != nil {
 		aerr := fromStripePayment(err, "payment intent")
 		s.unreserve(r.Context(), order, aerr)
 		writeError(w, aerr)
@@ -363,7 +361,7 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 }
 
 // intentParams builds the create-and-confirm call for an approved order.
-func (s *Server) intentParams(ctx context.Context, o *Order, ctoken, returnURL string) *stripe.PaymentIntentCreateParams {
+func (s *Server) intentParams(o *Order, ctoken, returnURL string) *stripe.PaymentIntentCreateParams {
 	params := &stripe.PaymentIntentCreateParams{
 		Amount:            stripe.Int64(o.Amount),
 		Currency:          stripe.String(o.Currency),
@@ -394,6 +392,5 @@ func (s *Server) intentParams(ctx context.Context, o *Order, ctoken, returnURL s
 		params.ReceiptEmail = stripe.String(o.Email)
 	}
 	params.SetIdempotencyKey(o.idempotencyKey("pi"))
-	params.Context = ctx
 	return params
 }

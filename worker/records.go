@@ -19,15 +19,13 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"log"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
-
-	"github.com/stripe/stripe-go/v82"
 )
 
 // metaFlow is the metadata key naming the order's flow (FlowCheckout or
@@ -42,96 +40,10 @@ func (s *Server) ours(meta map[string]string) bool {
 // ---------------------------------------------------------------------------
 // Checkout Sessions
 
-// sessionRecord is what fulfillment reads of a Checkout Session retrieved
-// with expand[]=line_items and expand[]=payment_intent.
-type sessionRecord struct {
-	stripe.APIResource
-	ID              string            `json:"id"`
-	Mode            string            `json:"mode"`
-	Status          string            `json:"status"`
-	PaymentStatus   string            `json:"payment_status"`
-	Currency        string            `json:"currency"`
-	AmountTotal     int64             `json:"amount_total"`
-	Livemode        bool              `json:"livemode"`
-	CustomerEmail   string            `json:"customer_email"`
-	Metadata        map[string]string `json:"metadata"`
-	CustomerDetails *struct {
-		Email string `json:"email"`
-	} `json:"customer_details"`
-	PaymentIntent *intentRef     `json:"payment_intent"`
-	LineItems     *lineItemsList `json:"line_items"`
-}
-
-type lineItemsList struct {
-	stripe.APIResource
-	Data    []lineItem `json:"data"`
-	HasMore bool       `json:"has_more"`
-}
-
-type lineItem struct {
-	Description string `json:"description"`
-	Quantity    int64  `json:"quantity"`
-	AmountTotal int64  `json:"amount_total"`
-	Price       *struct {
-		UnitAmount int64 `json:"unit_amount"`
-	} `json:"price"`
-}
-
-// intentRecord is what fulfillment reads of a PaymentIntent (an event's
-// object, or a session's expanded payment_intent). These fields are the same
-// in every Stripe API version since 2019.
-type intentRecord struct {
-	ID               string            `json:"id"`
-	Status           string            `json:"status"`
-	CaptureMethod    string            `json:"capture_method"`
-	Currency         string            `json:"currency"`
-	Amount           int64             `json:"amount"`
-	AmountReceived   int64             `json:"amount_received"`
-	AmountCapturable int64             `json:"amount_capturable"`
-	ReceiptEmail     string            `json:"receipt_email"`
-	Livemode         bool              `json:"livemode"`
-	Metadata         map[string]string `json:"metadata"`
-	LastPaymentError *struct {
-		Code        string `json:"code"`
-		DeclineCode string `json:"decline_code"`
-	} `json:"last_payment_error"`
-}
-
-// declineCode is the intent's last decline, as precise as Stripe gave it.
-func (pi *intentRecord) declineCode() string {
-	if e := pi.LastPaymentError; e != nil {
-		if e.DeclineCode != "" {
-			return e.DeclineCode
-		}
-		return e.Code
-	}
-	return ""
-}
-
-// intentRef is a session's payment_intent: an id, or the object when expanded.
-type intentRef struct {
-	ID     string
-	Object *intentRecord
-}
-
-func (r *intentRef) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		return json.Unmarshal(b, &r.ID)
-	case len(b) > 0 && b[0] == '{':
-		r.Object = &intentRecord{}
-		if err := json.Unmarshal(b, r.Object); err != nil {
-			return err
-		}
-		r.ID = r.Object.ID
-	}
-	return nil
-}
-
 // sessionState is the payment state a Checkout Session stands for, or "" for
 // a session that is still open (nothing to record).
-func sessionState(sess *sessionRecord, eventType string) orders.State {
-	var pi *intentRecord
+func sessionState(sess *stripeapi.CheckoutSession, eventType string) orders.State {
+	var pi *stripeapi.IntentRecord
 	if sess.PaymentIntent != nil {
 		pi = sess.PaymentIntent.Object
 	}
@@ -164,7 +76,7 @@ func sessionState(sess *sessionRecord, eventType string) orders.State {
 }
 
 // intentState is the payment state a PaymentIntent stands for, "" if none.
-func intentState(pi *intentRecord) orders.State {
+func intentState(pi *stripeapi.IntentRecord) orders.State {
 	switch pi.Status {
 	case "succeeded":
 		if pi.CaptureMethod == "manual" {
@@ -187,44 +99,21 @@ func intentState(pi *intentRecord) orders.State {
 
 // retrieveSession reads a Checkout Session with its line items and
 // PaymentIntent.
-func (s *Server) retrieveSession(ctx context.Context, id string) (*sessionRecord, error) {
-	params := &stripe.CheckoutSessionRetrieveParams{}
-	params.AddExpand("line_items")
-	params.AddExpand("payment_intent")
-	params.Context = ctx
-	var sess sessionRecord
-	if err := s.api.Call(http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s", id), s.cfg.SecretKey, params, &sess); err != nil {
+func (s *Server) retrieveSession(ctx context.Context, id string) (*stripeapi.CheckoutSession, error) {
+	sess, err := s.stripe.RetrieveCheckoutSession(ctx, id, "line_items", "payment_intent")
+	if err != nil {
 		return nil, fromStripe(err, "checkout session")
 	}
 	if sess.LineItems != nil && sess.LineItems.HasMore {
-		// The expansion holds the first page only.
-		all, err := s.listLineItems(ctx, id)
+		// The expansion holds the first page only; an order has at most
+		// maxCartLines lines, and ListLineItems reads a page of 100.
+		all, err := s.stripe.ListLineItems(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, fromStripe(err, "checkout session line items")
 		}
 		sess.LineItems = all
 	}
-	return &sess, nil
-}
-
-// lineItemsParams are the list's parameters. stripe-go's own
-// CheckoutSessionListLineItemsParams cannot go through Backend.Call (which
-// looks for a Metadata field that list parameters lack, and panics).
-type lineItemsParams struct {
-	stripe.Params `form:"*"`
-	Limit         *int64 `form:"limit"`
-}
-
-// listLineItems reads a session's line items: an order has at most
-// maxCartLines lines, one page of 100.
-func (s *Server) listLineItems(ctx context.Context, id string) (*lineItemsList, error) {
-	lp := &lineItemsParams{Limit: stripe.Int64(100)}
-	lp.Context = ctx
-	var all lineItemsList
-	if err := s.api.Call(http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s/line_items", id), s.cfg.SecretKey, lp, &all); err != nil {
-		return nil, fromStripe(err, "checkout session line items")
-	}
-	return &all, nil
+	return sess, nil
 }
 
 // reviewLinesDiffer is the review reason of a session whose line items are
@@ -234,7 +123,7 @@ const reviewLinesDiffer = "line_items_differ_from_cart"
 // sessionOrder is the order a Checkout Session stands for: nil for a session
 // with nothing to record (open, not a payment) or that is not this
 // deployment's.
-func (s *Server) sessionOrder(sess *sessionRecord, eventType string) *orders.Order {
+func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string) *orders.Order {
 	if sess.Mode != "" && sess.Mode != "payment" {
 		return nil
 	}
@@ -254,14 +143,14 @@ func (s *Server) sessionOrder(sess *sessionRecord, eventType string) *orders.Ord
 		o.PaymentIntentID = sess.PaymentIntent.ID
 		if pi := sess.PaymentIntent.Object; pi != nil {
 			o.AmountReceived, o.AmountCapturable = pi.AmountReceived, pi.AmountCapturable
-			o.DeclineCode = pi.declineCode()
+			o.DeclineCode = pi.DeclineCode()
 		}
 	}
 	if state == orders.Paid && o.PaymentIntentID == "" { // nothing was due
 		o.AmountReceived = sess.AmountTotal
 	}
 	cart := parseCartMeta(sess.Metadata[metaCart])
-	var items []lineItem
+	var items []stripeapi.LineItem
 	if sess.LineItems != nil {
 		items = sess.LineItems.Data
 	}
@@ -398,7 +287,7 @@ func (s *Server) cartLines(cart []orders.Line) []orders.Line {
 //     which reads the PaymentIntent's state, so that Checkout orders are made
 //     from the session with its line items;
 //   - a PaymentIntent of the confirm-intent flow is its own order.
-func (s *Server) fulfillIntent(ctx context.Context, pi *intentRecord, eventType string) (*orders.Order, error) {
+func (s *Server) fulfillIntent(ctx context.Context, pi *stripeapi.IntentRecord, eventType string) (*orders.Order, error) {
 	if !s.ours(pi.Metadata) {
 		return nil, nil
 	}
@@ -411,7 +300,7 @@ func (s *Server) fulfillIntent(ctx context.Context, pi *intentRecord, eventType 
 	}
 	o := &orders.Order{ID: pi.ID, Ref: pi.Metadata[metaOrder], Payment: state, PaymentIntentID: pi.ID, Email: pi.ReceiptEmail,
 		Currency: pi.Currency, AmountTotal: pi.Amount, AmountReceived: pi.AmountReceived, AmountCapturable: pi.AmountCapturable,
-		Livemode: pi.Livemode, DeclineCode: pi.declineCode()}
+		Livemode: pi.Livemode, DeclineCode: pi.DeclineCode()}
 	if pi.Metadata[metaFlow] == orders.FlowCheckout {
 		cur, err := s.store.Get(ctx, pi.ID)
 		if err != nil || cur == nil || cur.PaymentIntentID != pi.ID || cur.Flow != orders.FlowCheckout {
@@ -487,20 +376,15 @@ var errNotRecordedYet = &apiError{Status: http.StatusServiceUnavailable, Code: "
 // recorded yet (errNotRecordedYet) from anyone else's (nil: ignore it), by
 // the PaymentIntent's marker at Stripe.
 func (s *Server) notRecordedYet(ctx context.Context, piID string) error {
-	params := &stripe.PaymentIntentRetrieveParams{}
-	params.Context = ctx
-	var pi struct {
-		stripe.APIResource
-		intentRecord
-	}
-	if err := s.api.Call(http.MethodGet, stripe.FormatURLPath("/v1/payment_intents/%s", piID), s.cfg.SecretKey, params, &pi); err != nil {
+	pi, err := s.stripe.RetrievePaymentIntent(ctx, piID)
+	if err != nil {
 		if ae := fromStripe(err, "payment intent"); ae.Status == http.StatusNotFound {
 			return nil // not this account's, or gone: nothing of ours
 		} else {
 			return ae
 		}
 	}
-	if s.ours(pi.Metadata) && intentState(&pi.intentRecord) != "" {
+	if s.ours(pi.Metadata) && intentState(pi.Record()) != "" {
 		log.Printf("a charge event of payment %s came before its order was recorded; asking Stripe to send it again", piID)
 		return errNotRecordedYet
 	}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
 
 	"github.com/stripe/stripe-go/v82"
@@ -27,21 +28,9 @@ type refundRequest struct {
 	Reason string `json:"reason"`
 }
 
-// refundObject is what the worker reads of a Stripe refund.
-type refundObject struct {
-	stripe.APIResource
-	ID            string `json:"id"`
-	Object        string `json:"object"`
-	Amount        int64  `json:"amount"`
-	Currency      string `json:"currency"`
-	Status        string `json:"status"`
-	PaymentIntent string `json:"payment_intent"`
-	Charge        string `json:"charge"`
-}
-
 type refundAnswer struct {
-	Refund *refundObject `json:"refund"`
-	Order  *orders.Order `json:"order"`
+	Refund *stripeapi.Refund `json:"refund"`
+	Order  *orders.Order     `json:"order"`
 }
 
 func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +79,6 @@ func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	params.AddMetadata(metaOrder, o.Ref)
 	params.AddMetadata(metaDeployment, s.cfg.Deployment)
-	params.Context = ctx
 	// Keyed by the order (whichever of its ids the path named) and the
 	// operator's key, or else by what is asked and what was refunded so far.
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
@@ -102,15 +90,15 @@ func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
 	} else {
 		params.SetIdempotencyKey("kit-refund-" + o.ID + "-" + strconv.FormatInt(amount, 10) + "-after-" + strconv.FormatInt(o.AmountRefunded, 10))
 	}
-	var ref refundObject
-	if err := s.api.Call(http.MethodPost, "/v1/refunds", s.cfg.SecretKey, params, &ref); err != nil {
+	ref, err := s.stripe.CreateRefund(ctx, params)
+	if err != nil {
 		writeError(w, fromStripeAdmin(err, "refund"))
 		return
 	}
 	// Record what is known now (the webhook confirms it): the refunds so
 	// far plus this one, unless this answer is a replay of one recorded.
 	refunded := o.AmountRefunded + ref.Amount
-	if ref.LastResponse != nil && ref.LastResponse.Header.Get("Idempotent-Replayed") == "true" {
+	if ref.Replayed {
 		refunded = o.AmountRefunded
 	}
 	stored, err := s.applyToPaid(ctx, o.PaymentIntentID, func(in *orders.Order) { in.AmountRefunded = refunded })
@@ -121,5 +109,5 @@ func (s *Server) handleRefundOrder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, refundAnswer{Refund: &ref, Order: stored})
+	writeJSON(w, http.StatusOK, refundAnswer{Refund: ref, Order: stored})
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"checkoutkit/worker/internal/stripeapi"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -80,15 +82,17 @@ func writeError(w http.ResponseWriter, err error) {
 // when Stripe's answer names none.
 const stripeRetryAfter = 2
 
-// fromStripe turns an error from stripe-go into what the browser may see.
-// Stripe's own message is logged, not forwarded: it can describe our request.
-// Failures of Stripe or the way to it are 502, 503 or 504 with a code of
-// their own (see stripecall.go), never 500.
+// fromStripe turns an error of a Stripe call (internal/stripeapi) into what
+// the browser may see. Stripe's own message is logged, not forwarded: it can
+// describe our request. Failures of Stripe or the way to it are never a 500:
+// 502 stripe_unavailable (Stripe's 5xx), 502 stripe_unreachable (no answer),
+// 502 stripe_bad_response (not JSON), 503 stripe_rate_limited with
+// Retry-After, 504 stripe_timeout.
 func fromStripe(err error, op string) *apiError {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
-		var te *stripeTimeoutError
-		var be *stripeBadResponseError
+		var te *stripeapi.TimeoutError
+		var be *stripeapi.BadResponseError
 		switch {
 		case errors.As(err, &te):
 			log.Printf("stripe %s: timeout: %s", op, redactSecrets(err.Error()))

@@ -10,20 +10,19 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
-
-	"github.com/stripe/stripe-go/v82"
 )
 
 // Server is the worker's http.Handler. It is built once by NewServer and
 // never changed afterwards, so one Server serves concurrent requests safely.
 type Server struct {
 	cfg Config
-	// api is stripe-go's backend for Stripe's API. Handlers call it with
-	// stripe-go's typed parameters (encoding, retries, idempotency keys and
-	// errors are stripe-go's) and decode into small result types of their own;
-	// see checkoutSession.
-	api stripe.Backend
+	// stripe is Stripe's API, one method per call the worker makes
+	// (internal/stripeapi: the key, paths, retry, deadline and slim decode
+	// types live there). Handlers pass stripe-go's typed parameters and map
+	// the errors to answers (fromStripe).
+	stripe stripeapi.API
 	// mux is the route table (routes.go).
 	mux *http.ServeMux
 	// publicOrigin is PUBLIC_URL's origin ("" if unset) and allowedOrigins the
@@ -54,6 +53,9 @@ type Deps struct {
 	// (on Workers, a fetch-based client; in tests, one pointed at a fake);
 	// nil: http.DefaultClient.
 	HTTPClient *http.Client
+	// Stripe replaces the client NewServer builds from the configuration
+	// and HTTPClient (host tests stub it); nil: that client.
+	Stripe stripeapi.API
 	// Store records orders and reserves stock (on Workers, D1: orders.SQLStore);
 	// nil: no orders are recorded, /webhook and /admin/orders answer 503,
 	// and only the catalog's static stock applies.
@@ -74,7 +76,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	}
 	s := &Server{
 		cfg:            cfg,
-		api:            newStripeBackend(cfg, d.HTTPClient), // stripecall.go: retries, deadline
+		stripe:         d.Stripe,
 		publicOrigin:   originOf(cfg.PublicURL),
 		allowedOrigins: make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		configBody:     configBody(cfg),
@@ -82,6 +84,9 @@ func NewServer(cfg Config, d Deps) *Server {
 		fulfiller:      d.Fulfiller,
 		limits:         d.RateLimits,
 		deps:           d,
+	}
+	if s.stripe == nil {
+		s.stripe = stripeapi.New(stripeapi.Config{SecretKey: cfg.SecretKey, APIBase: cfg.APIBase, Timeout: cfg.StripeTimeout, HTTPClient: d.HTTPClient})
 	}
 	if s.fulfiller == nil {
 		s.fulfiller = defaultFulfiller(cfg, d.HTTPClient)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
 )
 
@@ -385,7 +386,7 @@ func TestTrustAdminRefund(t *testing.T) {
 	before := len(e.stub.Calls())
 	rec := adminCall(t, e.srv, "POST", "/admin/orders/cs_test_p/refund", `{"amount":1000}`)
 	var ans struct {
-		Refund refundObject
+		Refund stripeapi.Refund
 		Order  orders.Order
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &ans); rec.Code != 200 || err != nil || ans.Refund.ID != "re_1" || ans.Order.State != orders.PartiallyRefunded || ans.Order.AmountRefunded != 1000 {

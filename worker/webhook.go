@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
 
 	"github.com/stripe/stripe-go/v82"
@@ -222,7 +223,7 @@ func (s *Server) applyEvent(ctx context.Context, ev *stripeEvent) (*orders.Order
 		}
 		return s.applyToPaid(ctx, d.PaymentIntent, func(o *orders.Order) { o.Dispute = disputeState(d.Status) })
 	}
-	var pi intentRecord
+	var pi stripeapi.IntentRecord
 	if err := json.Unmarshal(ev.Data.Object, &pi); err != nil || !hasIDPrefix(pi.ID, "pi_") {
 		return nil, badRequest("invalid_event", "", "event %s carries no PaymentIntent", ev.ID)
 	}

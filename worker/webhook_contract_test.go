@@ -27,7 +27,7 @@ func TestStripeMockAcceptsFulfillmentRequests(t *testing.T) {
 	if sess.ID == "" || sess.Status == "" || sess.LineItems == nil || len(sess.LineItems.Data) == 0 || sess.LineItems.Data[0].Quantity == 0 {
 		t.Errorf("decoded session: %+v", sess)
 	}
-	items, err := srv.listLineItems(ctx, "cs_test_a1b2c3")
+	items, err := srv.stripe.ListLineItems(ctx, "cs_test_a1b2c3")
 	if err != nil || len(items.Data) == 0 || items.Data[0].Description == "" {
 		t.Errorf("line items: %+v %v", items, err)
 	}

@@ -1,6 +1,6 @@
-package worker
+package stripeapi
 
-// How the worker calls Stripe when Stripe or the network fails.
+// How the client calls Stripe when Stripe or the network fails.
 //
 // The rules are stripe-go's, which are the ones a payment needs; the one
 // retry is made by retryTransport, in front of the HTTP client, instead of by
@@ -10,12 +10,12 @@ package worker
 //     few of the Workers Free plan's 50 subrequests.
 //   - Only what cannot have a side effect twice is retried: a request with an
 //     Idempotency-Key, or a GET. stripe-go puts a key on every POST (the
-//     order's key from payments.go, the operator's from admin_payments.go,
-//     else a random one per call), and stripeBackend makes sure every call
-//     has parameters, without which stripe-go would send none. The retry is
-//     the same request with the same key: Stripe answers a retried POST whose
-//     first attempt went through with the saved answer instead of doing it
-//     again. GETs carry no key and change nothing (Stripe calls them
+//     order's key from worker/payments.go, the operator's from
+//     worker/admin_payments.go, else a random one per call), and Client.call
+//     makes sure every call has parameters, without which stripe-go would
+//     send none. The retry is the same request with the same key: Stripe
+//     answers a retried POST whose first attempt went through with the saved
+//     answer instead of doing it again. GETs carry no key and change nothing (Stripe calls them
 //     idempotent by definition), so they are retried too.
 //   - What is retried, as stripe-go would: a failure to get an answer at all
 //     (a dropped or refused connection, a body cut short) and Stripe's 429
@@ -35,20 +35,18 @@ package worker
 //     own request. An immediate retry suits what is retried: a new
 //     connection, or a lock another request held for a moment.
 //
-// Every call has a deadline, Config.StripeTimeout (STRIPE_TIMEOUT_MS, default
-// 15 s), for both attempts: a shopper waiting on a slow Stripe gets 504
-// stripe_timeout instead of a page that hangs. On Workers the fetch itself is
+// Every call has a deadline, Config.Timeout (the worker's STRIPE_TIMEOUT_MS,
+// default 15 s), for both attempts: a shopper waiting on a slow Stripe gets a
+// TimeoutError (the worker's 504 stripe_timeout) instead of a page that hangs. On Workers the fetch itself is
 // aborted at the deadline (wasm/fetch_js.go), for the same reason as above:
 // the context's own timer would wake the goroutine in another request's
 // event. The deadline ends the worker's wait; a POST that reached Stripe may
-// still complete there, which is why
-// create requests accept an idempotencyKey: the shopper's retry with it
-// returns what the first attempt made.
+// still complete there, which is why the worker's create requests accept an
+// idempotencyKey: the shopper's retry with it returns what the first attempt
+// made.
 //
-// fromStripe (respond.go) turns the failures into answers: 502
-// stripe_unavailable (Stripe's 5xx), 502 stripe_unreachable (no answer), 502
-// stripe_bad_response (not JSON), 503 stripe_rate_limited with Retry-After,
-// 504 stripe_timeout. Never a 500.
+// The failures come back as errors.go describes; the worker's fromStripe
+// (worker/respond.go) turns them into HTTP answers.
 //
 // On the host, Go's own http.Transport also repeats a request that carries an
 // Idempotency-Key (and any GET) once when a reused connection breaks before
@@ -62,15 +60,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/stripe/stripe-go/v82"
 )
 
-// newStripeBackend builds stripe-go's backend for Stripe's API, with the retry
-// policy above, wrapped in the per-call deadline.
-func newStripeBackend(cfg Config, httpClient *http.Client) stripe.Backend {
+// newBackend builds stripe-go's backend for Stripe's API with the retry
+// policy above; Client.call adds the deadline.
+func newBackend(apiBase string, httpClient *http.Client) stripe.Backend {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
@@ -78,69 +74,33 @@ func newStripeBackend(cfg Config, httpClient *http.Client) stripe.Backend {
 	client.Transport = retryTransport{next: httpClient.Transport}
 	bc := &stripe.BackendConfig{
 		HTTPClient: &client,
-		// stripe-go's default logger writes to stderr; errors are logged by
-		// fromStripe instead, with the request id and without request bodies.
+		// stripe-go's default logger writes to stderr; the worker logs
+		// errors instead, with the request id and without request bodies.
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
 		// retryTransport retries instead (see above).
 		MaxNetworkRetries: stripe.Int64(0),
 	}
-	if cfg.APIBase != "" {
-		bc.URL = stripe.String(cfg.APIBase)
+	if apiBase != "" {
+		bc.URL = stripe.String(apiBase)
 	}
-	timeout := cfg.StripeTimeout
-	if timeout <= 0 {
-		timeout = DefaultStripeTimeout
-	}
-	return &stripeBackend{Backend: stripe.GetBackendWithConfig(stripe.APIBackend, bc), timeout: timeout}
-}
-
-// stripeBackend gives every call a deadline and parameters (so that a POST
-// always carries an idempotency key), and names the failures stripe-go
-// reports only as text. CallStreaming and CallMultipart, which the worker does
-// not use, pass through.
-type stripeBackend struct {
-	stripe.Backend
-	timeout time.Duration
-}
-
-func (b *stripeBackend) Call(method, path, key string, params stripe.ParamsContainer, v stripe.LastResponseSetter) error {
-	var p *stripe.Params
-	if params != nil {
-		p = params.GetParams()
-	}
-	if p == nil {
-		p = &stripe.Params{}
-		params = p
-	}
-	restore := b.withDeadline(p)
-	err := b.Backend.Call(method, path, key, params, v)
-	return restore(err)
-}
-
-func (b *stripeBackend) CallRaw(method, path, key string, body []byte, params *stripe.Params, v stripe.LastResponseSetter) error {
-	if params == nil {
-		params = &stripe.Params{}
-	}
-	restore := b.withDeadline(params)
-	err := b.Backend.CallRaw(method, path, key, body, params, v)
-	return restore(err)
+	return stripe.GetBackendWithConfig(stripe.APIBackend, bc)
 }
 
 // withDeadline sets the call's deadline on p and returns the function that
-// puts p back as it was and classifies the call's error.
-func (b *stripeBackend) withDeadline(p *stripe.Params) func(error) error {
+// puts p's context back as it was and classifies the call's error.
+func (c *Client) withDeadline(p *stripe.Params) func(error) error {
 	orig := p.Context
 	parent := orig
 	if parent == nil {
 		parent = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(parent, b.timeout)
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	p.Context = ctx
 	return func(err error) error {
 		p.Context = orig
 		timedOut := ctx.Err() == context.DeadlineExceeded && parent.Err() == nil
 		cancel()
-		return classifyStripeError(err, timedOut, b.timeout)
+		return classify(err, timedOut, c.timeout)
 	}
 }
 
@@ -212,49 +172,4 @@ func isLockTimeout(res *http.Response) bool {
 		} `json:"error"`
 	}
 	return json.Unmarshal(b, &e) == nil && e.Error.Code == string(stripe.ErrorCodeLockTimeout)
-}
-
-// stripeTimeoutError: the call's deadline passed before Stripe answered.
-type stripeTimeoutError struct {
-	timeout time.Duration
-	err     error
-}
-
-func (e *stripeTimeoutError) Error() string {
-	return "no answer from Stripe within " + e.timeout.String() + ": " + e.err.Error()
-}
-func (e *stripeTimeoutError) Unwrap() error { return e.err }
-
-// stripeBadResponseError: Stripe answered with something that is not the JSON
-// it sends (stripe-go could not decode it).
-type stripeBadResponseError struct {
-	detail string // stripe-go's message without the body sample
-}
-
-func (e *stripeBadResponseError) Error() string { return "unreadable answer from Stripe: " + e.detail }
-
-// stripeJSONError starts stripe-go v82's message for an answer it cannot
-// decode (BackendImplementation.UnmarshalJSONVerbose); the message goes on
-// with a sample of the body, which may hold a client secret and is never
-// logged. TestStripeBadResponse pins it.
-const stripeJSONError = "Couldn't deserialize JSON ("
-
-func classifyStripeError(err error, timedOut bool, timeout time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	var se *stripe.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	// The fetch transport on Workers ends a call at its deadline itself
-	// (wasm/fetch_js.go), a moment before the context expires.
-	if timedOut || errors.Is(err, context.DeadlineExceeded) {
-		return &stripeTimeoutError{timeout: timeout, err: err}
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, stripeJSONError) {
-		detail, _, _ := strings.Cut(msg[len(stripeJSONError):], ",")
-		return &stripeBadResponseError{detail: detail}
-	}
-	return err
 }

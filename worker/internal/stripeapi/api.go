@@ -1,0 +1,109 @@
+// Package stripeapi is the worker's typed client for Stripe's API: one method
+// per call the checkout kit makes, taking stripe-go's typed parameters and
+// returning the slim decode types of types.go.
+//
+// It owns everything about reaching Stripe: the secret key, the API paths,
+// stripe-go's backend with the one retry and the per-call deadline
+// (transport.go), and the errors that name what went wrong on the way
+// (errors.go). Turning those errors into HTTP answers is the worker's
+// business (worker/respond.go), not this package's.
+//
+// Handlers hold an API, so host tests can stub that one interface; the
+// worker's HTTP-level tests go through a real Client pointed at a fake
+// Stripe, which also checks the wire format.
+//
+// The package is compiled into the wasm worker by TinyGo: it uses nothing
+// beyond what the worker already did (stripe-go's form encoding and
+// encoding/json).
+package stripeapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// API is every call the worker makes to Stripe. *Client implements it; host
+// tests implement it with a fake.
+//
+// Every method sends ctx's cancellation to Stripe's request and bounds the
+// call (its retry included) by the client's timeout. Errors are a
+// *stripe.Error for Stripe's refusals, a *TimeoutError, a *BadResponseError,
+// or a transport error (Stripe could not be reached).
+//
+// The Params of the given parameters (idempotency key, expand) are sent as
+// set; their Context is replaced by ctx for the call.
+type API interface {
+	// CreateCheckoutSession: POST /v1/checkout/sessions.
+	CreateCheckoutSession(ctx context.Context, params *stripe.CheckoutSessionCreateParams) (*CheckoutSession, error)
+	// RetrieveCheckoutSession: GET /v1/checkout/sessions/{id}, expanding the
+	// named fields (line_items, payment_intent).
+	RetrieveCheckoutSession(ctx context.Context, id string, expand ...string) (*CheckoutSession, error)
+	// ListLineItems: GET /v1/checkout/sessions/{id}/line_items, the first
+	// 100 (an order has at most 20 lines).
+	ListLineItems(ctx context.Context, sessionID string) (*LineItemList, error)
+
+	// CreatePaymentIntent: POST /v1/payment_intents.
+	CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error)
+	// RetrievePaymentIntent: GET /v1/payment_intents/{id}.
+	RetrievePaymentIntent(ctx context.Context, id string) (*PaymentIntent, error)
+	// UpdatePaymentIntent: POST /v1/payment_intents/{id}.
+	UpdatePaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentUpdateParams) (*PaymentIntent, error)
+	// ConfirmPaymentIntent: POST /v1/payment_intents/{id}/confirm.
+	ConfirmPaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentConfirmParams) (*PaymentIntent, error)
+	// CapturePaymentIntent: POST /v1/payment_intents/{id}/capture.
+	CapturePaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentCaptureParams) (*PaymentIntent, error)
+	// CancelPaymentIntent: POST /v1/payment_intents/{id}/cancel.
+	CancelPaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentCancelParams) (*PaymentIntent, error)
+	// IncrementAuthorization: POST /v1/payment_intents/{id}/increment_authorization.
+	IncrementAuthorization(ctx context.Context, id string, params *stripe.PaymentIntentIncrementAuthorizationParams) (*PaymentIntent, error)
+	// VerifyMicrodeposits: POST /v1/payment_intents/{id}/verify_microdeposits.
+	VerifyMicrodeposits(ctx context.Context, id string, params *stripe.PaymentIntentVerifyMicrodepositsParams) (*PaymentIntent, error)
+	// ApplyCustomerBalance: POST /v1/payment_intents/{id}/apply_customer_balance.
+	ApplyCustomerBalance(ctx context.Context, id string, params *stripe.PaymentIntentApplyCustomerBalanceParams) (*PaymentIntent, error)
+	// SearchPaymentIntents: GET /v1/payment_intents/search, one page (query,
+	// limit and page; Single is implied).
+	SearchPaymentIntents(ctx context.Context, params *stripe.PaymentIntentSearchParams) (*PaymentIntentPage, error)
+
+	// CreateRefund: POST /v1/refunds.
+	CreateRefund(ctx context.Context, params *stripe.RefundCreateParams) (*Refund, error)
+	// CreatePortalSession: POST /v1/billing_portal/sessions.
+	CreatePortalSession(ctx context.Context, params *stripe.BillingPortalSessionParams) (*PortalSession, error)
+}
+
+// DefaultTimeout bounds a call, its retry included, when Config.Timeout is 0.
+const DefaultTimeout = 15 * time.Second
+
+// Config is how a Client reaches Stripe. Only SecretKey is required.
+type Config struct {
+	// SecretKey is the shop's secret (sk_...) or restricted (rk_...) key.
+	SecretKey string
+	// APIBase replaces https://api.stripe.com (stripe-mock, a sandbox).
+	APIBase string
+	// Timeout bounds each call, its retry included; 0: DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient carries the requests (on Workers, a fetch-based client);
+	// nil: http.DefaultClient. The Client puts its retry in front of the
+	// client's transport and leaves the given client as it is.
+	HTTPClient *http.Client
+}
+
+// Client is the API over stripe-go's backend. It is safe for concurrent use.
+type Client struct {
+	key     string
+	backend stripe.Backend
+	timeout time.Duration
+}
+
+var _ API = (*Client)(nil)
+
+// New builds a Client.
+func New(cfg Config) *Client {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Client{key: cfg.SecretKey, backend: newBackend(cfg.APIBase, cfg.HTTPClient), timeout: timeout}
+}

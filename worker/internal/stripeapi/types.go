@@ -1,0 +1,237 @@
+package stripeapi
+
+// The decode types: the parts of Stripe's objects the worker reads.
+//
+// Decoding into these instead of stripe-go's stripe.CheckoutSession or
+// stripe.PaymentIntent (hundreds of fields, nested objects) is the difference
+// between a few and tens of milliseconds of CPU per request under TinyGo, and
+// keeps the decoder's stack shallow. A field is here because the worker reads
+// it; add one only with its reader.
+
+import (
+	"encoding/json"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+// apiResource lets stripe-go hand a call's response to the object it decoded
+// (stripe.LastResponseSetter) without putting it in the exported types: the
+// Client reads what it needs from it (Refund.Replayed), handlers never do,
+// and fakes build the types as plain values. It has no exported field, so it
+// neither decodes nor encodes.
+type apiResource struct {
+	last *stripe.APIResponse
+}
+
+// SetLastResponse implements stripe.LastResponseSetter.
+func (r *apiResource) SetLastResponse(res *stripe.APIResponse) { r.last = res }
+
+// CheckoutSession is what the worker reads of a Checkout Session: the create
+// answer (client secret or URL), the return page's status, and, retrieved
+// with expand line_items and payment_intent, what fulfillment records.
+type CheckoutSession struct {
+	apiResource
+	ID            string `json:"id"`
+	ClientSecret  string `json:"client_secret"`
+	URL           string `json:"url"` // hosted Checkout only
+	Mode          string `json:"mode"`
+	Status        string `json:"status"`
+	PaymentStatus string `json:"payment_status"`
+	Currency      string `json:"currency"`
+	AmountTotal   int64  `json:"amount_total"`
+	Livemode      bool   `json:"livemode"`
+	CustomerEmail string `json:"customer_email"`
+	// CustomerDetails holds the email the shopper typed in Checkout.
+	CustomerDetails *CustomerDetails  `json:"customer_details"`
+	Metadata        map[string]string `json:"metadata"`
+	// PaymentIntent is its id, and the object when expanded.
+	PaymentIntent *IntentRef `json:"payment_intent"`
+	// LineItems is present when expanded: the first page only.
+	LineItems *LineItemList `json:"line_items"`
+}
+
+// CustomerDetails is a Checkout Session's customer_details.
+type CustomerDetails struct {
+	Email string `json:"email"`
+}
+
+// LineItemList is a page of a Checkout Session's line items.
+type LineItemList struct {
+	apiResource
+	Data    []LineItem `json:"data"`
+	HasMore bool       `json:"has_more"`
+}
+
+// LineItem is one line of a Checkout Session.
+type LineItem struct {
+	Description string     `json:"description"`
+	Quantity    int64      `json:"quantity"`
+	AmountTotal int64      `json:"amount_total"`
+	Price       *LinePrice `json:"price"`
+}
+
+// LinePrice is a line item's price.
+type LinePrice struct {
+	UnitAmount int64 `json:"unit_amount"`
+}
+
+// IntentRecord is what fulfillment reads of a PaymentIntent (an event's
+// object, or a session's expanded payment_intent). These fields are the same
+// in every Stripe API version since 2019.
+type IntentRecord struct {
+	ID               string            `json:"id"`
+	Status           string            `json:"status"`
+	CaptureMethod    string            `json:"capture_method"`
+	Currency         string            `json:"currency"`
+	Amount           int64             `json:"amount"`
+	AmountReceived   int64             `json:"amount_received"`
+	AmountCapturable int64             `json:"amount_capturable"`
+	ReceiptEmail     string            `json:"receipt_email"`
+	Livemode         bool              `json:"livemode"`
+	Metadata         map[string]string `json:"metadata"`
+	LastPaymentError *PaymentError     `json:"last_payment_error"`
+}
+
+// DeclineCode is the intent's last decline, as precise as Stripe gave it.
+func (pi *IntentRecord) DeclineCode() string {
+	if e := pi.LastPaymentError; e != nil {
+		if e.DeclineCode != "" {
+			return e.DeclineCode
+		}
+		return e.Code
+	}
+	return ""
+}
+
+// PaymentError is a PaymentIntent's last_payment_error.
+type PaymentError struct {
+	Type        string `json:"type,omitempty"`
+	Code        string `json:"code,omitempty"`
+	DeclineCode string `json:"decline_code,omitempty"`
+}
+
+// IntentRef is a session's payment_intent: an id, or the object when expanded.
+type IntentRef struct {
+	ID     string
+	Object *IntentRecord
+}
+
+// UnmarshalJSON reads an id or an expanded object.
+func (r *IntentRef) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &r.ID)
+	case len(b) > 0 && b[0] == '{':
+		r.Object = &IntentRecord{}
+		if err := json.Unmarshal(b, r.Object); err != nil {
+			return err
+		}
+		r.ID = r.Object.ID
+	}
+	return nil
+}
+
+// PaymentIntent is the part of a PaymentIntent the worker reads and the
+// operator API shows, in Stripe's names (see the top of this file for why
+// not stripe.PaymentIntent). The worker encodes it for the operator without
+// ClientSecret.
+type PaymentIntent struct {
+	apiResource
+	ID                 string            `json:"id"`
+	Object             string            `json:"object,omitempty"`
+	Status             string            `json:"status"`
+	Amount             int64             `json:"amount"`
+	AmountCapturable   int64             `json:"amount_capturable"`
+	AmountReceived     int64             `json:"amount_received"`
+	Currency           string            `json:"currency"`
+	CaptureMethod      string            `json:"capture_method,omitempty"`
+	ConfirmationMethod string            `json:"confirmation_method,omitempty"`
+	ClientSecret       string            `json:"client_secret,omitempty"`
+	Customer           ExpandableID      `json:"customer,omitempty"`
+	PaymentMethod      ExpandableID      `json:"payment_method,omitempty"`
+	LatestCharge       ExpandableID      `json:"latest_charge,omitempty"`
+	CancellationReason string            `json:"cancellation_reason,omitempty"`
+	Created            int64             `json:"created,omitempty"`
+	Livemode           bool              `json:"livemode"`
+	Metadata           map[string]string `json:"metadata,omitempty"`
+	NextAction         *NextAction       `json:"next_action,omitempty"`
+	LastPaymentError   *PaymentError     `json:"last_payment_error,omitempty"`
+	// PaymentMethodOptions tells the operator whether the card allows
+	// incremental authorization.
+	PaymentMethodOptions *struct {
+		Card *struct {
+			RequestIncrementalAuthorization        string `json:"request_incremental_authorization,omitempty"`
+			RequestIncrementalAuthorizationSupport bool   `json:"request_incremental_authorization_support,omitempty"`
+		} `json:"card,omitempty"`
+	} `json:"payment_method_options,omitempty"`
+}
+
+// Record is the PaymentIntent as fulfillment reads it.
+func (pi *PaymentIntent) Record() *IntentRecord {
+	return &IntentRecord{ID: pi.ID, Status: pi.Status, CaptureMethod: pi.CaptureMethod, Currency: pi.Currency,
+		Amount: pi.Amount, AmountReceived: pi.AmountReceived, AmountCapturable: pi.AmountCapturable,
+		Livemode: pi.Livemode, Metadata: pi.Metadata, LastPaymentError: pi.LastPaymentError}
+}
+
+// NextAction is a PaymentIntent's next_action (requires_action).
+type NextAction struct {
+	Type string `json:"type"`
+}
+
+// ExpandableID is a Stripe reference that is an ID, or an object with an id
+// when expanded; it always encodes as the ID.
+type ExpandableID string
+
+// UnmarshalJSON reads an id or an expanded object's id.
+func (e *ExpandableID) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*e = ExpandableID(s)
+	case len(b) > 0 && b[0] == '{':
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		*e = ExpandableID(obj.ID)
+	default:
+		*e = ""
+	}
+	return nil
+}
+
+// PaymentIntentPage is one page of a PaymentIntent search.
+type PaymentIntentPage struct {
+	apiResource
+	Data     []PaymentIntent `json:"data"`
+	HasMore  bool            `json:"has_more"`
+	NextPage string          `json:"next_page"`
+}
+
+// Refund is what the worker reads of a refund (and shows the operator).
+type Refund struct {
+	apiResource
+	ID            string `json:"id"`
+	Object        string `json:"object"`
+	Amount        int64  `json:"amount"`
+	Currency      string `json:"currency"`
+	Status        string `json:"status"`
+	PaymentIntent string `json:"payment_intent"`
+	Charge        string `json:"charge"`
+	// Replayed: Stripe answered with the refund an earlier request under the
+	// same idempotency key made (Idempotent-Replayed), so it is not a new
+	// one.
+	Replayed bool `json:"-"`
+}
+
+// PortalSession is a customer portal session: where to send the customer.
+type PortalSession struct {
+	apiResource
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}

@@ -14,6 +14,15 @@ import (
 // name the collection instead). The worker checks ids before calling.
 var errNoID = errors.New("stripeapi: no object id")
 
+// orNew is p, or new parameters if p is nil (a nil *T in a
+// stripe.ParamsContainer would panic in GetParams).
+func orNew[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
+}
+
 // call sends one request: params (nil: none) with ctx and the deadline,
 // decoded into v.
 func (c *Client) call(ctx context.Context, method, path string, params stripe.ParamsContainer, v stripe.LastResponseSetter) error {
@@ -55,7 +64,7 @@ func (c *Client) intentCall(ctx context.Context, method, id, op string, params s
 // CreateCheckoutSession implements API.
 func (c *Client) CreateCheckoutSession(ctx context.Context, params *stripe.CheckoutSessionCreateParams) (*CheckoutSession, error) {
 	var sess CheckoutSession
-	if err := c.call(ctx, http.MethodPost, "/v1/checkout/sessions", params, &sess); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/checkout/sessions", orNew(params), &sess); err != nil {
 		return nil, err
 	}
 	return &sess, nil
@@ -100,7 +109,7 @@ func (c *Client) ListLineItems(ctx context.Context, sessionID string) (*LineItem
 // CreatePaymentIntent implements API.
 func (c *Client) CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error) {
 	var pi PaymentIntent
-	if err := c.call(ctx, http.MethodPost, "/v1/payment_intents", params, &pi); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/payment_intents", orNew(params), &pi); err != nil {
 		return nil, err
 	}
 	return &pi, nil
@@ -113,37 +122,37 @@ func (c *Client) RetrievePaymentIntent(ctx context.Context, id string) (*Payment
 
 // UpdatePaymentIntent implements API.
 func (c *Client) UpdatePaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentUpdateParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "", params)
+	return c.intentCall(ctx, http.MethodPost, id, "", orNew(params))
 }
 
 // ConfirmPaymentIntent implements API.
 func (c *Client) ConfirmPaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentConfirmParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "confirm", params)
+	return c.intentCall(ctx, http.MethodPost, id, "confirm", orNew(params))
 }
 
 // CapturePaymentIntent implements API.
 func (c *Client) CapturePaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentCaptureParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "capture", params)
+	return c.intentCall(ctx, http.MethodPost, id, "capture", orNew(params))
 }
 
 // CancelPaymentIntent implements API.
 func (c *Client) CancelPaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentCancelParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "cancel", params)
+	return c.intentCall(ctx, http.MethodPost, id, "cancel", orNew(params))
 }
 
 // IncrementAuthorization implements API.
 func (c *Client) IncrementAuthorization(ctx context.Context, id string, params *stripe.PaymentIntentIncrementAuthorizationParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "increment_authorization", params)
+	return c.intentCall(ctx, http.MethodPost, id, "increment_authorization", orNew(params))
 }
 
 // VerifyMicrodeposits implements API.
 func (c *Client) VerifyMicrodeposits(ctx context.Context, id string, params *stripe.PaymentIntentVerifyMicrodepositsParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "verify_microdeposits", params)
+	return c.intentCall(ctx, http.MethodPost, id, "verify_microdeposits", orNew(params))
 }
 
 // ApplyCustomerBalance implements API.
 func (c *Client) ApplyCustomerBalance(ctx context.Context, id string, params *stripe.PaymentIntentApplyCustomerBalanceParams) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodPost, id, "apply_customer_balance", params)
+	return c.intentCall(ctx, http.MethodPost, id, "apply_customer_balance", orNew(params))
 }
 
 // SearchPaymentIntents implements API.
@@ -175,7 +184,7 @@ func (c *Client) SearchPaymentIntents(ctx context.Context, params *stripe.Paymen
 // CreateRefund implements API.
 func (c *Client) CreateRefund(ctx context.Context, params *stripe.RefundCreateParams) (*Refund, error) {
 	var ref Refund
-	if err := c.call(ctx, http.MethodPost, "/v1/refunds", params, &ref); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/refunds", orNew(params), &ref); err != nil {
 		return nil, err
 	}
 	ref.Replayed = ref.last != nil && ref.last.Header.Get("Idempotent-Replayed") == "true"
@@ -185,7 +194,7 @@ func (c *Client) CreateRefund(ctx context.Context, params *stripe.RefundCreatePa
 // CreatePortalSession implements API.
 func (c *Client) CreatePortalSession(ctx context.Context, params *stripe.BillingPortalSessionParams) (*PortalSession, error) {
 	var sess PortalSession
-	if err := c.call(ctx, http.MethodPost, "/v1/billing_portal/sessions", params, &sess); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/billing_portal/sessions", orNew(params), &sess); err != nil {
 		return nil, err
 	}
 	return &sess, nil

@@ -1,0 +1,230 @@
+package stripeapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+)
+
+const testKey = "sk_test_client"
+
+// recorded is one request the test server saw.
+type recorded struct {
+	Method, Path, Auth, Idem string
+	Values                   url.Values // query and form
+}
+
+// newTestClient returns a Client whose Stripe is handler, and the requests
+// it received.
+func newTestClient(t *testing.T, timeout time.Duration, handler http.HandlerFunc) (*Client, func() []recorded) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []recorded
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		vals, _ := url.ParseQuery(string(body))
+		for k, v := range r.URL.Query() {
+			vals[k] = v
+		}
+		mu.Lock()
+		seen = append(seen, recorded{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Idempotency-Key"), vals})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		handler(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	c := New(Config{SecretKey: testKey, APIBase: ts.URL, Timeout: timeout, HTTPClient: ts.Client()})
+	return c, func() []recorded {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]recorded(nil), seen...)
+	}
+}
+
+// TestEveryCallSendsItsRequest: each method's path, method and parameters,
+// with the key, and an idempotency key on every POST.
+func TestEveryCallSendsItsRequest(t *testing.T) {
+	c, seen := newTestClient(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"id":"x_1","object":"x"}`)
+	})
+	ctx := context.Background()
+	search := &stripe.PaymentIntentSearchParams{}
+	search.Query = "status:'succeeded'"
+	search.Limit = stripe.Int64(5)
+	search.Page = stripe.String("page_2")
+	calls := []struct {
+		want string // "METHOD path"
+		vals map[string]string
+		do   func() error
+	}{
+		{"POST /v1/checkout/sessions", map[string]string{"mode": "payment"}, func() error {
+			_, err := c.CreateCheckoutSession(ctx, &stripe.CheckoutSessionCreateParams{Mode: stripe.String("payment")})
+			return err
+		}},
+		{"GET /v1/checkout/sessions/cs_test_1", map[string]string{"expand[0]": "line_items", "expand[1]": "payment_intent"}, func() error {
+			_, err := c.RetrieveCheckoutSession(ctx, "cs_test_1", "line_items", "payment_intent")
+			return err
+		}},
+		{"GET /v1/checkout/sessions/cs_test_1/line_items", map[string]string{"limit": "100"}, func() error {
+			_, err := c.ListLineItems(ctx, "cs_test_1")
+			return err
+		}},
+		{"POST /v1/payment_intents", map[string]string{"amount": "100"}, func() error {
+			_, err := c.CreatePaymentIntent(ctx, &stripe.PaymentIntentCreateParams{Amount: stripe.Int64(100)})
+			return err
+		}},
+		{"GET /v1/payment_intents/pi_1", nil, func() error { _, err := c.RetrievePaymentIntent(ctx, "pi_1"); return err }},
+		{"POST /v1/payment_intents/pi_1", map[string]string{"metadata[k]": "v"}, func() error {
+			_, err := c.UpdatePaymentIntent(ctx, "pi_1", &stripe.PaymentIntentUpdateParams{Metadata: map[string]string{"k": "v"}})
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/confirm", nil, func() error {
+			_, err := c.ConfirmPaymentIntent(ctx, "pi_1", &stripe.PaymentIntentConfirmParams{})
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/capture", map[string]string{"amount_to_capture": "50"}, func() error {
+			_, err := c.CapturePaymentIntent(ctx, "pi_1", &stripe.PaymentIntentCaptureParams{AmountToCapture: stripe.Int64(50)})
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/cancel", nil, func() error {
+			_, err := c.CancelPaymentIntent(ctx, "pi_1", nil)
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/increment_authorization", map[string]string{"amount": "500"}, func() error {
+			_, err := c.IncrementAuthorization(ctx, "pi_1", &stripe.PaymentIntentIncrementAuthorizationParams{Amount: stripe.Int64(500)})
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/verify_microdeposits", map[string]string{"descriptor_code": "SM11AA"}, func() error {
+			_, err := c.VerifyMicrodeposits(ctx, "pi_1", &stripe.PaymentIntentVerifyMicrodepositsParams{DescriptorCode: stripe.String("SM11AA")})
+			return err
+		}},
+		{"POST /v1/payment_intents/pi_1/apply_customer_balance", nil, func() error {
+			_, err := c.ApplyCustomerBalance(ctx, "pi_1", &stripe.PaymentIntentApplyCustomerBalanceParams{})
+			return err
+		}},
+		{"GET /v1/payment_intents/search", map[string]string{"query": "status:'succeeded'", "limit": "5", "page": "page_2"}, func() error {
+			_, err := c.SearchPaymentIntents(ctx, search)
+			return err
+		}},
+		{"POST /v1/refunds", map[string]string{"payment_intent": "pi_1"}, func() error {
+			_, err := c.CreateRefund(ctx, &stripe.RefundCreateParams{PaymentIntent: stripe.String("pi_1")})
+			return err
+		}},
+		{"POST /v1/billing_portal/sessions", map[string]string{"customer": "cus_1"}, func() error {
+			_, err := c.CreatePortalSession(ctx, &stripe.BillingPortalSessionParams{Customer: stripe.String("cus_1")})
+			return err
+		}},
+	}
+	for i, call := range calls {
+		if err := call.do(); err != nil {
+			t.Errorf("%s: %v", call.want, err)
+			continue
+		}
+		all := seen()
+		if len(all) != i+1 {
+			t.Fatalf("%s: %d requests so far, want %d", call.want, len(all), i+1)
+		}
+		got := all[i]
+		if got.Method+" "+got.Path != call.want {
+			t.Errorf("sent %s %s, want %s", got.Method, got.Path, call.want)
+		}
+		if got.Auth != "Bearer "+testKey {
+			t.Errorf("%s: Authorization %q", call.want, got.Auth)
+		}
+		if got.Method == http.MethodPost && got.Idem == "" {
+			t.Errorf("%s: no Idempotency-Key", call.want)
+		}
+		for k, v := range call.vals {
+			if got.Values.Get(k) != v {
+				t.Errorf("%s: %s = %q, want %q (all: %v)", call.want, k, got.Values.Get(k), v, got.Values)
+			}
+		}
+	}
+	if _, err := c.RetrievePaymentIntent(ctx, ""); !errors.Is(err, errNoID) {
+		t.Errorf("no id: err = %v", err)
+	}
+}
+
+// TestCallLeavesParamsAsGiven: the caller's parameters come back with their
+// own context, so the deadline's context does not outlive the call.
+func TestCallLeavesParamsAsGiven(t *testing.T) {
+	c, _ := newTestClient(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"id":"pi_1","object":"payment_intent","status":"succeeded"}`)
+	})
+	params := &stripe.PaymentIntentCaptureParams{}
+	pi, err := c.CapturePaymentIntent(context.Background(), "pi_1", params)
+	if err != nil || pi.Status != "succeeded" {
+		t.Fatalf("capture: %+v %v", pi, err)
+	}
+	if params.Context != nil {
+		t.Errorf("params.Context = %v, want nil as given", params.Context)
+	}
+}
+
+// TestRefundReplayed: Stripe's Idempotent-Replayed header marks a refund an
+// earlier request made.
+func TestRefundReplayed(t *testing.T) {
+	replay := false
+	c, _ := newTestClient(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
+		if replay {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		io.WriteString(w, `{"id":"re_1","object":"refund","amount":700}`)
+	})
+	for _, replay = range []bool{false, true} {
+		ref, err := c.CreateRefund(context.Background(), &stripe.RefundCreateParams{PaymentIntent: stripe.String("pi_1")})
+		if err != nil || ref.Amount != 700 || ref.Replayed != replay {
+			t.Errorf("replayed %v: %+v %v", replay, ref, err)
+		}
+	}
+}
+
+// TestErrors: Stripe's refusals stay *stripe.Error; a late answer is a
+// *TimeoutError; an answer that is not JSON a *BadResponseError that does not
+// quote the body (which may hold a client secret). It pins stripe-go's
+// message for undecodable answers (stripeJSONError).
+func TestErrors(t *testing.T) {
+	c, _ := newTestClient(t, 200*time.Millisecond, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/payment_intents/pi_declined/confirm":
+			w.WriteHeader(402)
+			io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`)
+		case "/v1/payment_intents/pi_slow":
+			<-r.Context().Done()
+		case "/v1/payment_intents/pi_garbled":
+			io.WriteString(w, `{"id":"pi_garbled","client_secret":"pi_garbled_secret_x`)
+		}
+	})
+	ctx := context.Background()
+	_, err := c.ConfirmPaymentIntent(ctx, "pi_declined", nil)
+	var se *stripe.Error
+	if !errors.As(err, &se) || se.Type != stripe.ErrorTypeCard || se.DeclineCode != "insufficient_funds" || se.HTTPStatusCode != 402 {
+		t.Errorf("decline: %#v", err)
+	}
+	start := time.Now()
+	_, err = c.RetrievePaymentIntent(ctx, "pi_slow")
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Timeout != 200*time.Millisecond {
+		t.Errorf("slow: %#v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("slow call took %v", d)
+	}
+	_, err = c.RetrievePaymentIntent(ctx, "pi_garbled")
+	var be *BadResponseError
+	if !errors.As(err, &be) {
+		t.Fatalf("garbled: %#v", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error quotes the body: %v", err)
+	}
+}

@@ -24,7 +24,7 @@ type WorkerOptions struct {
 // each a fixed heap-allocated stack that the GC scans as a whole, and an
 // overflow is not reliably caught: it corrupts memory). Decoding a whole
 // stripe.CheckoutSession needed 256 KB; the worker decodes only the fields it
-// reads (worker.checkoutSession). 64 KB served the happy paths but overflowed
+// reads (stripeapi.CheckoutSession). 64 KB served the happy paths but overflowed
 // in stripe-go's decoding of error responses into stripe.Error; 128 KB leaves
 // room. Finished goroutines' stacks are reused (TinyGo patch 7 in
 // scripts/install-tools.sh), so the size costs memory per concurrent request,

@@ -510,7 +510,7 @@ func TestFaultsAdminCapture(t *testing.T) {
 // answer: with stripe-go's 0.5 s sleep before it, the retry was started by a
 // timer inside whichever request's event woke Go, and workerd dropped its
 // answer when that request ended (10 of 20 retried captures answered 504 or
-// 500 here), so the worker now retries at once (worker/stripecall.go); and a
+// 500 here), so the worker now retries at once (worker/internal/stripeapi/transport.go); and a
 // deadline, also a timer, made the worker answer from another request's
 // event, which workerd refused with a 500 (4 of 10), so the loader now builds
 // the Response in the request's own continuation (wasm/instance.mjs).

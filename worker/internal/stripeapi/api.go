@@ -33,8 +33,9 @@ import (
 // *stripe.Error for Stripe's refusals, a *TimeoutError, a *BadResponseError,
 // or a transport error (Stripe could not be reached).
 //
-// The Params of the given parameters (idempotency key, expand) are sent as
-// set; their Context is replaced by ctx for the call.
+// Parameters may be nil (none). Their Params (idempotency key, expand) are
+// sent as set; their Context is replaced by ctx for the call and put back
+// after. A POST without an idempotency key gets a random one from stripe-go.
 type API interface {
 	// CreateCheckoutSession: POST /v1/checkout/sessions.
 	CreateCheckoutSession(ctx context.Context, params *stripe.CheckoutSessionCreateParams) (*CheckoutSession, error)

@@ -38,11 +38,15 @@ func main() {
 	case "site":
 		err = timed("site", func() error { return BuildSite(SiteOptions{SrcDir: "site", OutDir: *siteOut}) })
 	case "worker":
-		err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force}) })
+		err = timed("worker ("+*compiler+")", func() error {
+			return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force})
+		})
 	case "all":
 		err = timed("site", func() error { return BuildSite(SiteOptions{SrcDir: "site", OutDir: *siteOut}) })
 		if err == nil {
-			err = timed("worker ("+*compiler+")", func() error { return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force}) })
+			err = timed("worker ("+*compiler+")", func() error {
+				return BuildWorker(WorkerOptions{Compiler: *compiler, OutDir: *workerOut, Force: *force})
+			})
 		}
 	case "dev-site":
 		opts := DevSiteOptions{From: *siteOut, OutDir: *devSiteOut}

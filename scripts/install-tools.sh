@@ -6,7 +6,8 @@
 #   apt          Debian packages (LLVM/Clang 19, wasm sysroot, binaryen, chromium, wrk)
 #   tinygo       TinyGo 0.42.0 built from its Go module source (see the notes at tinygo_build)
 #   stripe-mock  github.com/stripe/stripe-mock v0.195.0 (OpenAPI 2025-05-28.basil)
-#   node         npm ci in the repository root (wrangler, playwright-core, stripe-node)
+#   node         npm ci in the repository root (wrangler, playwright-core, stripe-node,
+#                @stripe/stripe-js types for tsc)
 #   chromium     Debian's /usr/bin/chromium (driven by playwright-core)
 #   all          everything above (the default)
 #

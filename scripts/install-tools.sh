@@ -6,7 +6,8 @@
 #   apt          Debian packages (LLVM/Clang 19, wasm sysroot, binaryen, chromium, wrk)
 #   tinygo       TinyGo 0.42.0 built from its Go module source (see the notes at tinygo_build)
 #   stripe-mock  github.com/stripe/stripe-mock v0.195.0 (OpenAPI 2025-05-28.basil)
-#   node         npm ci in the repository root (wrangler, playwright-core, stripe-node)
+#   node         npm ci in the repository root (wrangler, playwright-core, stripe-node,
+#                @stripe/stripe-js types for tsc)
 #   chromium     Debian's /usr/bin/chromium (driven by playwright-core)
 #   all          everything above (the default)
 #
@@ -22,13 +23,14 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS_DIR=${CHECKOUTKIT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/checkoutkit}
 
-# Pinned versions. Bump TINYGO_RECIPE whenever the TinyGo build/patch logic
-# below changes: an existing install whose stamp differs is rebuilt.
+# Pinned versions. Bump TINYGO_RECIPE whenever the TinyGo build logic below or
+# a patch in scripts/tinygopatch changes what is built: an existing install
+# whose stamp differs is rebuilt.
 TINYGO_VERSION=v0.42.0
 TINYGO_NET_FROM=v0.30.0          # last TinyGo module versions with an in-tree src/net
-# See step 6 below: how many finalizer registrations (one per js.Value the Go
-# program holds) trigger an idle-time garbage collection. TinyGo's default, 32,
-# costs the worker a full collection every few requests.
+# See finalizer-gc-threshold below: how many finalizer registrations (one per
+# js.Value the Go program holds) trigger an idle-time garbage collection.
+# TinyGo's default, 32, costs the worker a full collection every few requests.
 TINYGO_FINALIZER_GC_THRESHOLD=256
 TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; stack reuse; 4 MiB heap growth; checkoutkit recipe 3"
 TINYGOROOT_DIR=$TOOLS_DIR/tinygo-${TINYGO_VERSION#v}
@@ -108,39 +110,35 @@ step_chromium() {
 #
 # No TinyGo release archive can be downloaded here, so TinyGo is built from its
 # Go module (github.com/tinygo-org/tinygo@v0.42.0) against Debian's LLVM 19.
-# The module zip lacks the git submodules, so the script:
-#   1. drops the ESP32 flasher (tinygo.org/x/espflasher is refused by the proxy),
-#   2. uses the small in-tree src/net stub of TinyGo v0.30.0 as src/net,
-#   3. lets net/http come from Go's own std (removes "net/http/" from
-#      pathsToOverride in loader/goroot.go),
-#   4. adds the three symbols that combination still misses (net.TLSConn,
-#      net.DialTLS, crypto/tls.RecordHeaderError) as stubs: on Workers all
-#      HTTP goes through fetch(), never through sockets,
-#   5. seeds TinyGo's library cache with Debian's prebuilt wasi-libc and
-#      compiler-rt builtins (the C sources are not in the module zip),
-#   6. raises the runtime's finalizerGCThreshold from 32 to
-#      $TINYGO_FINALIZER_GC_THRESHOLD. Go's syscall/js registers a finalizer for
-#      every js.Value, and TinyGo 0.42 runs a full (conservative) collection at
-#      the next idle point after every 32 registrations; a worker request makes
-#      ~10, so that was a full GC every few requests. Measured with 64 KB
-#      goroutine stacks: 14 ms CPU per create-session at 32 (22 MiB heap),
-#      ~4 ms at 256 (44 MiB), 2 ms at 1024 (88 MiB); 0 disables the trigger
-#      and the heap settles at 176 MiB, past the 128 MB isolate limit. With
-#      the worker's 128 KB stacks (build/worker.go) the heap settles at 88 MiB
-#      at both 128 and 256, and 256 costs less CPU. See the README.
-#      (The worker now builds with -gc=leaking, see 7-8, where this no longer
-#      applies; it is kept for builds with a collecting GC.)
-#   7. reuses finished goroutines' stacks. Under asyncify every goroutine gets
-#      a fixed heap-allocated stack (-stack-size), and every call from
-#      JavaScript into Go (each request, each fetch answer) starts a goroutine.
-#      Stock TinyGo allocates a new stack each time and leaves the old one to
-#      the GC; the patch keeps finished stacks on a free list
-#      (internal/task/task_asyncify.go) and marks every finished goroutine
-#      for that cleanup, not only when finalizers are in use
-#      (runtime/scheduler_cooperative.go).
-#   8. grows wasm linear memory by at most 4 MiB at a time instead of
-#      doubling it (runtime/arch_tinygowasm.go growHeap), so the memory size
-#      follows what is used; wasm/instance.mjs retires an instance by it.
+# The module zip lacks the git submodules, and the kit wants a few runtime
+# changes. Every change to TinyGo's source is made by one program,
+# scripts/tinygopatch, on a writable copy of the module; each patch there is
+# named and documented (`go run ./scripts/tinygopatch -list` prints them),
+# fails loudly when the code it patches is not found, and is idempotent:
+#   no-espflasher           drops the ESP32 flasher (tinygo.org/x/espflasher is
+#                           refused by the proxy)
+#   net-from-v0.30.0        TinyGo v0.30.0's small in-tree src/net as src/net
+#   net-http-from-std       net/http comes from Go's own std, not TinyGo's fork
+#   tls-stubs               net.TLSConn, net.DialTLS, crypto/tls.RecordHeaderError
+#                           as stubs (on Workers all HTTP goes through fetch())
+#   finalizer-gc-threshold  finalizerGCThreshold 32 -> $TINYGO_FINALIZER_GC_THRESHOLD
+#   stack-reuse             finished goroutines' stacks are reused
+#   gentle-heap-growth      linear memory grows by at most 4 MiB at a time
+# The script itself then seeds TinyGo's library cache with Debian's prebuilt
+# wasi-libc and compiler-rt builtins (the C sources are not in the module zip).
+#
+# Why finalizer-gc-threshold: Go's syscall/js registers a finalizer for every
+# js.Value, and TinyGo 0.42 runs a full (conservative) collection at the next
+# idle point after every 32 registrations; a worker request makes ~10, so that
+# was a full GC every few requests. Measured with 64 KB goroutine stacks: 14 ms
+# CPU per create-session at 32 (22 MiB heap), ~4 ms at 256 (44 MiB), 2 ms at
+# 1024 (88 MiB); 0 disables the trigger and the heap settles at 176 MiB, past
+# the 128 MB isolate limit. With the worker's 128 KB stacks (build/worker.go)
+# the heap settles at 88 MiB at both 128 and 256, and 256 costs less CPU. See
+# the README. (The worker now builds with -gc=leaking, which stack-reuse and
+# gentle-heap-growth serve, where this no longer applies; it is kept for
+# builds with a collecting GC.)
+#
 # A wrapper $TOOLS_DIR/bin/tinygo runs it with XDG_CACHE_HOME=$TINYGO_CACHE_HOME
 # so the cache is ours and Go's own build cache stays where it is.
 
@@ -154,111 +152,12 @@ mod_dir() {
 	printf '%s\n' "$dir"
 }
 
-# patch_tinygo_tree DIR applies steps 1-4 and 6-8 above to a writable copy of the tree.
+# patch_tinygo_tree DIR NETSRC applies scripts/tinygopatch's patches to DIR, a
+# writable copy of the TinyGo module; NETSRC is the v0.30.0 module (src/net).
 patch_tinygo_tree() {
-	local dir=$1 netsrc=$2 f
-
-	# 1. ESP32 flashing: drop the import and turn flashBinUsingEsp32 into a stub.
-	f=$dir/main.go
-	grep -q '"tinygo.org/x/espflasher/pkg/espflasher"' "$f" || die "espflasher import not found in $f (TinyGo layout changed?)"
-	grep -q '^func flashBinUsingEsp32(' "$f" || die "flashBinUsingEsp32 not found in $f (TinyGo layout changed?)"
-	awk '
-		/^[[:space:]]*"tinygo\.org\/x\/espflasher\/pkg\/espflasher"[[:space:]]*$/ { next }
-		/^func flashBinUsingEsp32\(/ {
-			print
-			print "\treturn errors.New(\"ESP32 flashing was left out of this TinyGo build (checkoutkit)\")"
-			print "}"
-			skipping = 1
-			next
-		}
-		skipping { if ($0 == "}") skipping = 0; next }
-		{ print }
-	' "$f" >"$f.new"
-	mv "$f.new" "$f"
-	local left
-	left=$(grep -rl --include='*.go' '^[[:space:]]*"tinygo\.org/x/espflasher' "$dir" || true)
-	[ -z "$left" ] || die "espflasher is still imported by: $left"
-	(cd "$dir" && go mod edit -droprequire=tinygo.org/x/espflasher)
-
-	# 2. src/net from the older module (non-test Go files only).
-	rm -rf "$dir/src/net"
-	mkdir -p "$dir/src/net"
-	local n=0
-	for f in "$netsrc"/src/net/*.go; do
-		case $f in *_test.go) continue ;; esac
-		cp "$f" "$dir/src/net/"
-		n=$((n + 1))
-	done
-	[ "$n" -gt 0 ] || die "no src/net files found in $netsrc"
-	chmod -R u+w "$dir/src/net"
-
-	# 3. net/http from Go's std instead of TinyGo's (absent) fork.
-	f=$dir/loader/goroot.go
-	[ "$(grep -c '^[[:space:]]*"net/http/":[[:space:]]*false,[[:space:]]*$' "$f")" -eq 1 ] ||
-		die "expected exactly one \"net/http/\": false entry in $f"
-	sed -i '/^[[:space:]]*"net\/http\/":[[:space:]]*false,[[:space:]]*$/d' "$f"
-
-	# 4. Stubs for the symbols the mix still needs.
-	grep -rq 'type TLSConn ' "$dir/src/net" || cat >"$dir/src/net/tlsconn_checkoutkit.go" <<'EOF'
-// Written by checkoutkit's scripts/install-tools.sh.
-//
-// TinyGo's crypto/tls refers to net.TLSConn and net.DialTLS, which live in
-// TinyGo's networking fork (a git submodule this build cannot fetch). Programs
-// built here talk HTTP through the host (fetch on Workers), never through
-// sockets, so these only report that TLS dialing is unavailable.
-
-package net
-
-import "time"
-
-// TLSConn stands in for a TLS connection offloaded to a network device.
-// Every method fails with ErrNotImplemented.
-type TLSConn struct{}
-
-// DialTLS always fails with ErrNotImplemented.
-func DialTLS(addr string) (*TLSConn, error) {
-	return nil, &OpError{Op: "dial", Net: "tls", Err: ErrNotImplemented}
-}
-
-func (c *TLSConn) Read(b []byte) (int, error)         { return 0, ErrNotImplemented }
-func (c *TLSConn) Write(b []byte) (int, error)        { return 0, ErrNotImplemented }
-func (c *TLSConn) Close() error                       { return ErrNotImplemented }
-func (c *TLSConn) LocalAddr() Addr                    { return nil }
-func (c *TLSConn) RemoteAddr() Addr                   { return nil }
-func (c *TLSConn) SetDeadline(t time.Time) error      { return ErrNotImplemented }
-func (c *TLSConn) SetReadDeadline(t time.Time) error  { return ErrNotImplemented }
-func (c *TLSConn) SetWriteDeadline(t time.Time) error { return ErrNotImplemented }
-func (c *TLSConn) Handshake() error                   { return ErrNotImplemented }
-EOF
-	grep -rq 'type RecordHeaderError ' "$dir/src/crypto/tls" || cat >"$dir/src/crypto/tls/recordheadererror_checkoutkit.go" <<'EOF'
-// Written by checkoutkit's scripts/install-tools.sh.
-//
-// Go's net/http (used here instead of TinyGo's fork) checks for this error
-// type; TinyGo's crypto/tls never produces it.
-
-package tls
-
-import "net"
-
-// RecordHeaderError mirrors the error type of Go's crypto/tls.
-type RecordHeaderError struct {
-	Msg          string
-	RecordHeader [5]byte
-	Conn         net.Conn
-}
-
-func (e RecordHeaderError) Error() string { return "tls: " + e.Msg }
-EOF
-	grep -q 'ErrNotImplemented' "$dir/src/net/errors.go" || die "src/net has no ErrNotImplemented (unexpected src/net source)"
-
-	# 6. Finalizer-pressure GC threshold (see the header).
-	f=$dir/src/runtime/gc_finalizer.go
-	[ "$(grep -c '^const finalizerGCThreshold = 32$' "$f")" -eq 1 ] ||
-		die "expected 'const finalizerGCThreshold = 32' in $f (TinyGo layout changed?)"
-	sed -i "s/^const finalizerGCThreshold = 32\$/const finalizerGCThreshold = ${TINYGO_FINALIZER_GC_THRESHOLD} \/\/ checkoutkit: was 32/" "$f"
-
-	# 7 and 8: stack reuse and gentle heap growth (see the header).
-	(cd "$REPO_ROOT" && go run ./scripts/tinygopatch "$dir/src") || die "patching TinyGo's runtime (steps 7-8) failed"
+	(cd "$REPO_ROOT" && go run ./scripts/tinygopatch -net "$2" \
+		-finalizer-gc-threshold "$TINYGO_FINALIZER_GC_THRESHOLD" "$1") ||
+		die "patching TinyGo's source failed (see scripts/tinygopatch)"
 }
 
 # seed_tinygo_cache puts Debian's prebuilt wasm libraries where TinyGo 0.42

@@ -23,7 +23,7 @@ import (
 //     cancel functions, which keeps ~17 KB per body alive);
 //   - under TinyGo each request runs on the goroutine that JavaScript's call
 //     started (spawn_tinygo.go), and finished goroutines' stacks are reused
-//     (TinyGo patch 7, scripts/install-tools.sh).
+//     (TinyGo patch stack-reuse, scripts/tinygopatch).
 
 var (
 	uint8ArrayClass = js.Global().Get("Uint8Array")

@@ -14,10 +14,9 @@ import (
 )
 
 // fetchTransport is an http.RoundTripper over the Workers fetch API, through
-// loader.mjs: fetch(id, method, url, headers, body, timeoutMs) starts a fetch
-// and the loader answers with fetchDone(id, status, headers, body, error,
-// timedOut), one callback
-// registered for the instance's lifetime. Request and response bodies cross
+// the bridge of instance.mjs: fetch(id, method, url, headers, body, timeoutMs)
+// starts a fetch and the bridge answers with fetchDone(id, status, headers,
+// body, error, timedOut), one callback registered for the instance's lifetime. Request and response bodies cross
 // whole (Stripe's are small). GET and HEAD never carry a body: workerd refuses
 // one, and stripe-go sets an empty body on every request.
 type fetchTransport struct {
@@ -108,7 +107,8 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// done receives fetchDone(id, status, headers, body, error) from loader.mjs.
+// done receives fetchDone(id, status, headers, body, error, timedOut) from
+// instance.mjs; timedOut may be left out.
 func (t *fetchTransport) done(_ js.Value, args []js.Value) any {
 	id := args[0].Int()
 	t.mu.Lock()

@@ -4,22 +4,65 @@
 // Node. It expects `globalThis.Go` from the toolchain's own wasm_exec.js
 // (TinyGo's or Go's) to be loaded already.
 //
-// The Go side (wasm/main.go, bridge_js.go, fetch_js.go) finds a bridge object
-// at globalThis.context.binding and sets on it:
-//   serve(method, url, headers, body, reply)  handle one request; reply(status, headers, body)
-//   fetchDone(id, status, headers, body, err) answer to a fetch it started
-//   d1Done(id, result, err)                   answer to a D1 statement it started
-//   rateLimitDone(id, success, err)           answer to a rate-limit check it started
-// and calls bridge.ready() once it is set up. Go starts fetches with
-// bridge.fetch(id, method, url, headers, body) and D1 statements with
-// bridge.d1(id, binding, mode, sql, params): params a JSON array, mode "run"
-// (answered with JSON {"changes","last_row_id"}) or "raw" (JSON
-// [[column names], [values]...]); see wasm/d1_js.go. Rate-limit checks go
-// out as bridge.rateLimit(id, binding, key) (wasm/ratelimit_js.go), and
-// bridge.logOnce(topic, message) logs a message once per isolate, however
-// many Go instances the isolate goes through. Headers cross as one
-// "name: value\n" string and bodies as one Uint8Array (or null), which keeps
-// the number of JS values per request small.
+// The bridge, as the Go side uses it (wasm/main.go, bridge_js.go, fetch_js.go,
+// d1_js.go, ratelimit_js.go). The constructor sets globalThis.context to
+// {env, ctx, binding} and runs Go's main, which reads context.env (the
+// environment, through syumai/workers' cloudflare.Getenv, and the bindings
+// DB, RATE_LIMIT_PAYMENTS and RATE_LIMIT_STATUS) and context.binding, the
+// bridge object below. main, in this order:
+//   - reads bridge.fetch and sets bridge.fetchDone;
+//   - only when env.DB has a prepare function: reads bridge.d1 and sets
+//     bridge.d1Done;
+//   - reads bridge.rateLimit and sets bridge.rateLimitDone;
+//   - may call bridge.logOnce (a missing rate-limit binding, a missing
+//     DEPLOYMENT_ID);
+//   - sets bridge.serve, then calls bridge.ready(neverFrees): neverFrees is
+//     true for the leaking allocator (see Memory below);
+//   - blocks forever. go.run returns when main first blocks; if ready has
+//     not been called by then, or main exited, the instance is killed.
+//
+// JavaScript calls Go with:
+//   serve(method, url, headers, body, reply)
+//       one request: method, url and headers strings, body a Uint8Array or
+//       null (or undefined). Go answers exactly once (unless the instance
+//       dies), during the call or from a later event, with reply(status, headers, body): status a
+//       number, headers a string, body a Uint8Array or null (empty).
+//   fetchDone(id, status, headers, body, error, timedOut)
+//       status a number, headers a string, body a Uint8Array or null; error
+//       "" on success, else a message (the other values are then ignored);
+//       timedOut may be left out, and is true when the fetch was aborted at
+//       timeoutMs (Go then returns context.DeadlineExceeded).
+//   d1Done(id, result, error)
+//       result a JSON string: {"changes": n, "last_row_id": n} for mode "run",
+//       [[column names], [values]...] (stmt.raw({columnNames: true})) for
+//       "raw"; error "" on success, else a message (result is then ignored).
+//   rateLimitDone(id, success, error)
+//       success a boolean, error "" on success, else a message.
+// Go reads every string argument as a string: error must be "", never
+// undefined or null. An answer whose id Go no longer waits for (its
+// request's context ended first) is ignored.
+//
+// Go calls (fetch, d1 and rateLimit as plain functions, without this, each
+// numbering its calls with its own counter from 1 and expecting one answer
+// per id; logOnce and ready as methods of the bridge):
+//   fetch(id, method, url, headers, body, timeoutMs)
+//       body a Uint8Array or null (always null for GET and HEAD, and for an
+//       empty body); timeoutMs 0 for no deadline, else the milliseconds left
+//       before the request's context expires, less 50 ms (at least 1).
+//       Answer: fetchDone.
+//   d1(id, binding, mode, sql, params)
+//       binding "DB"; mode "run" (exec) or "raw" (query); params a JSON array
+//       of numbers, strings and nulls for the ? parameters. Answer: d1Done.
+//   rateLimit(id, binding, key)
+//       binding "RATE_LIMIT_PAYMENTS" or "RATE_LIMIT_STATUS";
+//       env[binding].limit({key}). Answer: rateLimitDone.
+//   logOnce(topic, message)
+//       logs message once per isolate per topic, however many Go instances
+//       the isolate goes through; nothing is answered.
+//   ready(neverFrees)
+//       once, at the end of start-up (above).
+// Headers cross as one "name: value\n" string and bodies as one Uint8Array
+// (or null), which keeps the number of JS values per request small.
 //
 // Memory: standard Go and TinyGo's collecting GCs reuse memory, so their
 // instance lives as long as it works. The TinyGo build uses the "leaking"

@@ -22,7 +22,9 @@
 // It is standalone (no imports besides types) to stay small; `make bench`
 // prints its size and build/embed_test.go holds it to 2 KB gzip.
 
-import type { EmbeddedCheckout, StripeClient, StripeConstructor } from "./stripe-js";
+// Type-only: nothing from @stripe/stripe-js is bundled; Stripe.js itself comes
+// from config.stripeJsUrl.
+import type { Stripe, StripeConstructor, StripeEmbeddedCheckout } from "@stripe/stripe-js";
 
 interface Item {
   id: string;
@@ -37,7 +39,7 @@ interface Config {
 /** The open embedded Checkout. */
 interface Open {
   key: string;
-  checkout: EmbeddedCheckout;
+  checkout: StripeEmbeddedCheckout;
   box: HTMLElement;
 }
 
@@ -100,7 +102,7 @@ function once<T>(name: string, make: () => Promise<T>): Promise<T> {
 const config = (): Promise<Config> => once("c", () => api("/config") as Promise<unknown> as Promise<Config>);
 
 /** Loads Stripe.js (config.stripeJsUrl) with one script tag, then one Stripe instance. */
-const stripe = (cfg: Config): Promise<StripeClient> =>
+const stripe = (cfg: Config): Promise<Stripe> =>
   once("s", () =>
     new Promise<StripeConstructor>((resolve, reject) => {
       if (window.Stripe) return resolve(window.Stripe);
@@ -109,7 +111,7 @@ const stripe = (cfg: Config): Promise<StripeClient> =>
       s.onload = () => resolve(window.Stripe!);
       s.onerror = () => reject(failure("stripe_js", "the payment form did not load."));
       document.head.append(s);
-    }).then((Stripe) => Stripe(cfg.publishableKey)),
+    }).then((stripeJs) => stripeJs(cfg.publishableKey)),
   );
 
 /** The items an element buys, from its markup. */

@@ -31,7 +31,8 @@ import {
   type Product,
   type SiteConfig,
 } from "./shared";
-import type { PaymentElement, StripeClient, StripeElements } from "./stripe-js";
+// Type-only: nothing from @stripe/stripe-js is bundled (see shared.ts).
+import type { Stripe, StripeElements, StripeElementsOptionsMode, StripePaymentElement } from "@stripe/stripe-js";
 
 const orderStatus = byId("order-status");
 const orderForm = byId<HTMLFormElement>("order-form");
@@ -69,9 +70,9 @@ interface Order {
 /** The Payment Element step in progress. */
 interface PaymentStep {
   order: Order;
-  stripe: StripeClient;
+  stripe: Stripe;
   elements: StripeElements;
-  element: PaymentElement;
+  element: StripePaymentElement;
 }
 
 let step: PaymentStep | undefined;
@@ -193,7 +194,7 @@ function describeOrder(config: SiteConfig, order: Order): string {
 async function startPayment(config: SiteConfig, order: Order): Promise<void> {
   show(orderError, undefined);
   orderStatus.textContent = "Loading the secure payment form…";
-  let stripe: StripeClient;
+  let stripe: Stripe;
   try {
     stripe = stripeFor(await loadStripeJs(config.stripeJsUrl), config.publishableKey);
   } catch (err) {
@@ -201,7 +202,7 @@ async function startPayment(config: SiteConfig, order: Order): Promise<void> {
     show(orderError, toShopError(err, "The payment form could not be loaded. Please try again.").message);
     return;
   }
-  const options: Parameters<StripeClient["elements"]>[0] = {
+  const options: StripeElementsOptionsMode = {
     mode: "payment",
     amount: order.amount,
     currency: order.currency,

@@ -3,7 +3,9 @@
 // talking to the worker, loading Stripe.js once, keeping a single embedded
 // Checkout mounted, the cart in sessionStorage, and small DOM helpers.
 
-import type { EmbeddedCheckout, StripeClient, StripeConstructor } from "./stripe-js";
+// Type-only: nothing from @stripe/stripe-js is bundled; Stripe.js itself is
+// loaded from config.stripeJsUrl (js.stripe.com/basil, or the sandbox stand-in).
+import type { Stripe, StripeConstructor, StripeEmbeddedCheckout } from "@stripe/stripe-js";
 
 // ---------------------------------------------------------------------------
 // Worker API types (see GET /config, POST /create-checkout-session,
@@ -295,12 +297,12 @@ export function loadStripeJs(url: string): Promise<StripeConstructor> {
   return stripeJsPromise;
 }
 
-let stripeClient: { key: string; client: StripeClient } | undefined;
+let stripeClient: { key: string; client: Stripe } | undefined;
 
 /** The page's one Stripe client for publishableKey. */
-export function stripeFor(Stripe: StripeConstructor, publishableKey: string): StripeClient {
+export function stripeFor(stripeJs: StripeConstructor, publishableKey: string): Stripe {
   if (!stripeClient || stripeClient.key !== publishableKey) {
-    stripeClient = { key: publishableKey, client: Stripe(publishableKey) };
+    stripeClient = { key: publishableKey, client: stripeJs(publishableKey) };
   }
   return stripeClient.client;
 }
@@ -310,7 +312,7 @@ export function stripeFor(Stripe: StripeConstructor, publishableKey: string): St
 // initEmbeddedCheckout while one exists, so every mount (and destroy) runs in
 // order on a queue, and each mount destroys the previous instance first.
 
-let current: EmbeddedCheckout | undefined;
+let current: StripeEmbeddedCheckout | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 let generation = 0;
 
@@ -351,7 +353,7 @@ export function mountCheckout(
     if (gen !== generation) {
       return false;
     }
-    const Stripe = await loadStripeJs(config.stripeJsUrl);
+    const stripeJs = await loadStripeJs(config.stripeJsUrl);
     if (gen !== generation) {
       return false;
     }
@@ -369,9 +371,9 @@ export function mountCheckout(
       }
     };
 
-    let checkout: EmbeddedCheckout;
+    let checkout: StripeEmbeddedCheckout;
     try {
-      checkout = await stripeFor(Stripe, config.publishableKey).initEmbeddedCheckout({ fetchClientSecret });
+      checkout = await stripeFor(stripeJs, config.publishableKey).initEmbeddedCheckout({ fetchClientSecret });
     } catch (err) {
       throw sessionError ?? toShopError(err, CHECKOUT_MESSAGE);
     }

@@ -1,0 +1,5 @@
+package net
+
+import "errors"
+
+var ErrNotImplemented = errors.New("operation not implemented")

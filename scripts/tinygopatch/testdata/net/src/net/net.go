@@ -1,0 +1,8 @@
+package net
+
+type Addr interface{ String() string }
+
+type OpError struct {
+	Op, Net string
+	Err     error
+}

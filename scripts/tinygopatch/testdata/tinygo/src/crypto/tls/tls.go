@@ -1,0 +1,3 @@
+package tls
+
+type Config struct{}

@@ -1,0 +1,6 @@
+package runtime
+
+// finalizerGCThreshold starts pressure GC.
+const finalizerGCThreshold = 32
+
+var numFinalizers int

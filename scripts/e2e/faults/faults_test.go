@@ -1,5 +1,3 @@
-//go:build integration && faults
-
 // The Stripe-faults suite: the worker in workerd (wrangler dev) against the
 // sandbox, with failures injected through POST /_sandbox/faults into the
 // Stripe calls of create-checkout-session, session-status,
@@ -14,7 +12,7 @@
 //
 //	bash scripts/faults.sh     # needs dist/ built (make build)
 
-package e2e
+package faults
 
 import (
 	"crypto/sha256"
@@ -29,6 +27,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
 // fltTimeout is the STRIPE_TIMEOUT_MS scripts/faults.sh gives the worker; a
@@ -64,16 +64,16 @@ func fltAdminToken(t *testing.T) string {
 	t.Helper()
 	tok := os.Getenv("ADMIN_TOKEN")
 	if len(tok) < 32 {
-		t.Fatal("ADMIN_TOKEN (32+ characters) is not set: run through scripts/faults.sh, which passes it to the worker")
+		t.Fatal("ADMIN_TOKEN (32+ characters) is not set: the suite's TestMain passes it to the worker")
 	}
 	return tok
 }
 
 // fltDo sends a request with headers to the worker or the sandbox.
-func fltDo(t *testing.T, method, u string, header map[string]string, body string) response {
+func fltDo(t *testing.T, method, u string, header map[string]string, body string) e2e.Response {
 	t.Helper()
 	start := time.Now()
-	r := send(t, method, u, header, body)
+	r := e2e.Send(t, method, u, header, body)
 	if d := time.Since(start); d > fltTimeout+3*time.Second {
 		t.Errorf("%s %s took %v: longer than the Stripe timeout allows", method, u, d)
 	}
@@ -89,12 +89,12 @@ func fltStripe(t *testing.T, method, path string, form url.Values, v any) {
 		hdr["Content-Type"] = "application/x-www-form-urlencoded"
 		body = form.Encode()
 	}
-	r := fltDo(t, method, env(t, "SANDBOX_URL")+path, hdr, body)
+	r := fltDo(t, method, e2e.Env(t, "SANDBOX_URL")+path, hdr, body)
 	if r.Status != 200 {
 		t.Fatalf("sandbox %s %s: %d %s", method, path, r.Status, r.Body)
 	}
 	if v != nil {
-		decode(t, r, v)
+		e2e.Decode(t, r, v)
 	}
 }
 
@@ -102,7 +102,7 @@ func fltStripe(t *testing.T, method, path string, form url.Values, v any) {
 func fltFault(t *testing.T, f map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(f)
-	r := fltDo(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/faults", map[string]string{"Content-Type": "application/json"}, string(b))
+	r := fltDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/faults", map[string]string{"Content-Type": "application/json"}, string(b))
 	if r.Status != 200 {
 		t.Fatalf("inject %s: %d %s", b, r.Status, r.Body)
 	}
@@ -113,7 +113,7 @@ func fltFault(t *testing.T, f map[string]any) {
 func fltClear(t *testing.T) int {
 	t.Helper()
 	var out struct{ Cleared int }
-	decode(t, fltDo(t, "DELETE", env(t, "SANDBOX_URL")+"/_sandbox/faults", nil, ""), &out)
+	e2e.Decode(t, fltDo(t, "DELETE", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/faults", nil, ""), &out)
 	return out.Cleared
 }
 
@@ -123,7 +123,7 @@ func fltLog(t *testing.T, since time.Time, method, prefix string) []fltRecord {
 	t.Helper()
 	q := url.Values{"since": {since.UTC().Format(time.RFC3339Nano)}, "method": {method}, "path_prefix": {prefix}}
 	var log struct{ Requests []fltRecord }
-	decode(t, fltDo(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/requests?"+q.Encode(), nil, ""), &log)
+	e2e.Decode(t, fltDo(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/requests?"+q.Encode(), nil, ""), &log)
 	return log.Requests
 }
 
@@ -193,7 +193,7 @@ var fltInjected = map[string]int{}
 
 // fltRun injects c.fault into method+path, calls the endpoint (send), and
 // checks the answer, the attempts and their keys. It returns the attempts.
-func fltRun(t *testing.T, c fltCase, method, path string, send func() response) (response, []fltRecord) {
+func fltRun(t *testing.T, c fltCase, method, path string, send func() e2e.Response) (e2e.Response, []fltRecord) {
 	t.Helper()
 	fltClear(t)
 	since := time.Now().Add(-time.Millisecond)
@@ -215,7 +215,7 @@ func fltRun(t *testing.T, c fltCase, method, path string, send func() response) 
 		var e struct {
 			Error struct{ Code, Message string }
 		}
-		decode(t, r, &e)
+		e2e.Decode(t, r, &e)
 		if e.Error.Code != c.code || e.Error.Message == "" {
 			t.Errorf("error %+v, want code %s", e.Error, c.code)
 		}
@@ -287,12 +287,12 @@ func fltRun(t *testing.T, c fltCase, method, path string, send func() response) 
 // TestFaultsCreateCheckoutSession: POST /create-checkout-session with a
 // client idempotencyKey, faults on POST /v1/checkout/sessions.
 func TestFaultsCreateCheckoutSession(t *testing.T) {
-	base := env(t, "BASE_URL")
+	base := e2e.Env(t, "BASE_URL")
 	for _, c := range fltPOSTCases {
 		t.Run(c.name, func(t *testing.T) {
 			key := fltKey("faults-cs")
 			body := fmt.Sprintf(`{"items":[{"id":"mug","quantity":2}],"idempotencyKey":%q}`, key)
-			send := func() response {
+			send := func() e2e.Response {
 				return fltDo(t, "POST", base+"/create-checkout-session", map[string]string{"Content-Type": "application/json"}, body)
 			}
 			since := time.Now().Add(-time.Millisecond)
@@ -321,7 +321,7 @@ func TestFaultsCreateCheckoutSession(t *testing.T) {
 				var s struct {
 					Metadata map[string]string `json:"metadata"`
 				}
-				decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+id, "", ""), &s)
+				e2e.Decode(t, e2e.Call(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+id, "", ""), &s)
 				if s.Metadata["kit_order"] != ref {
 					t.Errorf("the retry's session belongs to order %q, want %s", s.Metadata["kit_order"], ref)
 				}
@@ -345,10 +345,10 @@ func TestFaultsCreateCheckoutSession(t *testing.T) {
 	}
 }
 
-func sessionID(t *testing.T, r response) string {
+func sessionID(t *testing.T, r e2e.Response) string {
 	t.Helper()
 	var got struct{ ClientSecret string }
-	decode(t, r, &got)
+	e2e.Decode(t, r, &got)
 	id, _, ok := strings.Cut(got.ClientSecret, "_secret_")
 	if !ok || !strings.HasPrefix(id, "cs_test_") {
 		t.Fatalf("no session in %s", r.Body)
@@ -360,15 +360,15 @@ func sessionID(t *testing.T, r response) string {
 // /v1/checkout/sessions/{id}. GETs carry no idempotency key and are retried
 // on a dropped connection (they change nothing).
 func TestFaultsSessionStatus(t *testing.T) {
-	_, id := createSession(t, "")
+	_, id := e2e.CreateSession(t, "")
 	for _, c := range fltGETCases {
 		t.Run(c.name, func(t *testing.T) {
-			r, _ := fltRun(t, c, "GET", "/v1/checkout/sessions/"+id, func() response {
-				return fltDo(t, "GET", env(t, "BASE_URL")+"/session-status?session_id="+id, nil, "")
+			r, _ := fltRun(t, c, "GET", "/v1/checkout/sessions/"+id, func() e2e.Response {
+				return fltDo(t, "GET", e2e.Env(t, "BASE_URL")+"/session-status?session_id="+id, nil, "")
 			})
 			if r.Status == 200 {
-				var s status
-				decode(t, r, &s)
+				var s e2e.SessionState
+				e2e.Decode(t, r, &s)
 				if s.Status != "open" {
 					t.Errorf("status %+v", s)
 				}
@@ -404,12 +404,12 @@ func fltIntentsOf(t *testing.T, ref string) []fltIntent {
 // TestFaultsCreateConfirmIntent: POST /create-confirm-intent with a client
 // idempotencyKey, faults on POST /v1/payment_intents (create and confirm).
 func TestFaultsCreateConfirmIntent(t *testing.T) {
-	base := env(t, "BASE_URL")
+	base := e2e.Env(t, "BASE_URL")
 	for _, c := range fltPOSTCases {
 		t.Run(c.name, func(t *testing.T) {
 			key := fltKey("faults-pi")
 			body := fmt.Sprintf(`{"items":[{"id":"mug"}],"confirmationToken":%q,"idempotencyKey":%q}`, fltToken(t), key)
-			send := func() response {
+			send := func() e2e.Response {
 				return fltDo(t, "POST", base+"/create-confirm-intent", map[string]string{"Content-Type": "application/json"}, body)
 			}
 			r, att := fltRun(t, c, "POST", "/v1/payment_intents", send)
@@ -419,7 +419,7 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 			}
 			var got struct{ ID, Status string }
 			if r.Status == 200 {
-				decode(t, r, &got)
+				e2e.Decode(t, r, &got)
 			}
 			if c.retry {
 				// The shopper's page repeats the request: same key, same token.
@@ -427,7 +427,7 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 				if again.Status != 200 {
 					t.Fatalf("client retry: %d %s", again.Status, again.Body)
 				}
-				decode(t, again, &got)
+				e2e.Decode(t, again, &got)
 			}
 			pis := fltIntentsOf(t, ref)
 			switch {
@@ -447,7 +447,7 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 // operator sends an Idempotency-Key when the case retries; otherwise
 // stripe-go's own key covers its retry.
 func TestFaultsAdminCapture(t *testing.T) {
-	base, tok := env(t, "BASE_URL"), fltAdminToken(t)
+	base, tok := e2e.Env(t, "BASE_URL"), fltAdminToken(t)
 	for _, c := range fltPOSTCases {
 		t.Run(c.name, func(t *testing.T) {
 			var pi fltIntent
@@ -463,7 +463,7 @@ func TestFaultsAdminCapture(t *testing.T) {
 				hdr["Idempotency-Key"] = opKey
 			}
 			path := "/v1/payment_intents/" + pi.ID + "/capture"
-			send := func() response {
+			send := func() e2e.Response {
 				return fltDo(t, "POST", base+"/admin/payment_intents/"+pi.ID+"/capture", hdr, "")
 			}
 			r, att := fltRun(t, c, "POST", path, send)
@@ -477,7 +477,7 @@ func TestFaultsAdminCapture(t *testing.T) {
 					t.Fatalf("operator retry: %d %s", again.Status, again.Body)
 				}
 				var got fltIntent
-				decode(t, again, &got)
+				e2e.Decode(t, again, &got)
 				if got.ID != pi.ID || got.Status != "succeeded" {
 					t.Errorf("retry answered %+v", got)
 				}
@@ -515,7 +515,7 @@ func TestFaultsAdminCapture(t *testing.T) {
 // event, which workerd refused with a 500 (4 of 10), so the loader now builds
 // the Response in the request's own continuation (wasm/instance.mjs).
 func TestFaultsRetryUnderConcurrentTraffic(t *testing.T) {
-	base, tok := env(t, "BASE_URL"), fltAdminToken(t)
+	base, tok := e2e.Env(t, "BASE_URL"), fltAdminToken(t)
 	stop := make(chan struct{})
 	done := make(chan int)
 	for i := 0; i < 4; i++ {
@@ -556,7 +556,7 @@ func TestFaultsRetryUnderConcurrentTraffic(t *testing.T) {
 		fltStripe(t, "POST", "/v1/payment_intents", url.Values{"amount": {"4000"}, "currency": {"usd"}, "capture_method": {"manual"},
 			"confirm": {"true"}, "payment_method": {"pm_card_visa"}}, &pi)
 		path := "/v1/payment_intents/" + pi.ID + "/capture"
-		fltRun(t, c, "POST", path, func() response {
+		fltRun(t, c, "POST", path, func() e2e.Response {
 			return fltDo(t, "POST", base+"/admin/payment_intents/"+pi.ID+"/capture", map[string]string{"Authorization": "Bearer " + tok}, "")
 		})
 	}

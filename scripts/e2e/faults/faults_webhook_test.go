@@ -1,5 +1,3 @@
-//go:build integration && faults && webhooks
-
 // Stripe faults during webhook processing (part of the faults suite, run by
 // scripts/faults.sh, which also gives the worker a fresh D1 database and the
 // fulfillment counter of webhook_test.go). The fulfillment of a paid Checkout
@@ -7,16 +5,18 @@
 // answer 5xx, the sandbox (as Stripe) delivers the event again, and that
 // delivery records the order and fulfills it: one order, one fulfillment.
 
-package e2e
+package faults
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
 func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
-	sink := startSink(t)
+	sink := e2e.StartSink(t)
 	cases := []struct {
 		name  string
 		fault map[string]any
@@ -37,7 +37,7 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			fltClear(t)
-			secret, id := createSession(t, fmt.Sprintf(`{"items":[{"id":"mug","quantity":1}],"idempotencyKey":%q}`, fltKey("faults-hook")))
+			secret, id := e2e.CreateSession(t, fmt.Sprintf(`{"items":[{"id":"mug","quantity":1}],"idempotencyKey":%q}`, fltKey("faults-hook")))
 			since := time.Now().Add(-time.Millisecond)
 			path := "/v1/checkout/sessions/" + id
 			f := map[string]any{"path_prefix": path, "method": "GET"}
@@ -46,11 +46,11 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 			}
 			fltFault(t, f)
 			pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, secret)
-			if r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
+			if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
 				t.Fatalf("pay: %d %s", r.Status, r.Body)
 			}
 			start := time.Now()
-			o := waitOrder(t, id, "fulfilled", func(o *order) bool { return o.Fulfillment.Status == "done" })
+			o := e2e.WaitOrder(t, id, "fulfilled", func(o *e2e.Order) bool { return o.Fulfillment.Status == "done" })
 			t.Logf("fulfilled after %v", time.Since(start))
 			if left := fltClear(t); left != 0 {
 				t.Errorf("%d injected faults were never hit", left)
@@ -59,9 +59,9 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 				t.Errorf("order %+v", o)
 			}
 			// The deliveries of checkout.session.completed: c.failed 5xx, then 200.
-			var completed *sandboxEvent
+			var completed *e2e.SandboxEvent
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				for _, ev := range sandboxEvents(t, id) {
+				for _, ev := range e2e.SandboxEvents(t, id) {
 					if ev.Type == "checkout.session.completed" {
 						completed = &ev
 					}
@@ -93,8 +93,8 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 			}
 			// Exactly once: one order, one fulfillment action.
 			time.Sleep(300 * time.Millisecond) // a late duplicate would show now
-			var list struct{ Data []order }
-			decode(t, adminGet(t, "/admin/orders?limit=100"), &list)
+			var list struct{ Data []e2e.Order }
+			e2e.Decode(t, e2e.AdminGet(t, "/admin/orders?limit=100"), &list)
 			n := 0
 			for _, l := range list.Data {
 				if l.SessionID == id {
@@ -104,8 +104,8 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d orders for the session in /admin/orders", n)
 			}
-			o = getOrder(t, id)
-			if n := sink.count(o.ID); n != 1 || o.Fulfillment.Attempts != 1 {
+			o = e2e.GetOrder(t, id)
+			if n := sink.Count(o.ID); n != 1 || o.Fulfillment.Attempts != 1 {
 				t.Errorf("fulfillment calls %d, attempts %d, want 1 and 1", n, o.Fulfillment.Attempts)
 			}
 		})

@@ -1,6 +1,4 @@
-//go:build integration && hardening
-
-package e2e
+package hardening
 
 // Load through wrangler dev against the sandbox: LOAD_REQUESTS requests
 // (default 2,000; `make load` 10,000) at LOAD_CONCURRENCY (default 50), mixed
@@ -27,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"checkoutkit/scripts/e2e/internal/e2e"
 	"checkoutkit/scripts/internal/procfs"
 )
 
@@ -209,7 +208,7 @@ func readGoRuntime(t *testing.T, base, token string, gc bool) goRuntime {
 	if gc {
 		q = "?gc=1"
 	}
-	r := send(t, "GET", base+"/admin/runtime"+q, map[string]string{"Authorization": "Bearer " + token}, "")
+	r := e2e.Send(t, "GET", base+"/admin/runtime"+q, map[string]string{"Authorization": "Bearer " + token}, "")
 	var rt goRuntime
 	if r.Status != 200 || json.Unmarshal(r.Body, &rt) != nil || rt.Sys == 0 {
 		t.Fatalf("GET /admin/runtime: %d %s", r.Status, r.Body)
@@ -220,7 +219,7 @@ func readGoRuntime(t *testing.T, base, token string, gc bool) goRuntime {
 const mib = 1 << 20
 
 func TestLoad(t *testing.T) {
-	base := env(t, "BASE_URL")
+	base := e2e.Env(t, "BASE_URL")
 	token := adminToken(t)
 	n := envInt(t, "LOAD_REQUESTS", 2000)
 	conc := envInt(t, "LOAD_CONCURRENCY", 50)
@@ -236,7 +235,7 @@ func TestLoad(t *testing.T) {
 	maxGoGrowth := float64(envInt(t, "LOAD_MAX_GO_GROWTH_MIB", 8))
 	maxLeakingSys := float64(envInt(t, "LOAD_MAX_LEAKING_SYS_MIB", 40))
 	maxRSSPerRequest := float64(envInt(t, "LOAD_MAX_RSS_KIB_PER_REQUEST", 256))
-	wranglerPID, err := strconv.Atoi(env(t, "WRANGLER_PID"))
+	wranglerPID, err := strconv.Atoi(e2e.Env(t, "WRANGLER_PID"))
 	if err != nil {
 		t.Fatalf("WRANGLER_PID: %v", err)
 	}
@@ -256,7 +255,7 @@ func TestLoad(t *testing.T) {
 			ID string `json:"id"`
 		}
 	}
-	decode(t, call(t, "GET", base+"/config", "", ""), &cfg)
+	e2e.Decode(t, e2e.Call(t, "GET", base+"/config", "", ""), &cfg)
 	var products []string
 	for _, p := range cfg.Catalog {
 		products = append(products, p.ID)
@@ -264,7 +263,7 @@ func TestLoad(t *testing.T) {
 	if len(products) == 0 {
 		t.Fatal("empty catalog")
 	}
-	_, seed := createSession(t, fmt.Sprintf(`{"items":[{"id":%q,"quantity":1}]}`, products[0]))
+	_, seed := e2e.CreateSession(t, fmt.Sprintf(`{"items":[{"id":%q,"quantity":1}]}`, products[0]))
 	mix := os.Getenv("LOAD_MIX")
 	if mix == "" {
 		mix = "config:2,create:4,status:4"

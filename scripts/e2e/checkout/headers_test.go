@@ -1,20 +1,19 @@
-//go:build integration
-
-package e2e
+package checkout
 
 import (
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
 // builtPolicy reads the Content-Security-Policy that `go run ./build site`
 // wrote for deployment (dist/site/_headers).
 func builtPolicy(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "dist", "site", "_headers"))
+	b, err := os.ReadFile(e2e.Path("dist", "site", "_headers"))
 	if err != nil {
 		t.Fatalf("reading the built _headers: %v (run go run ./build site)", err)
 	}
@@ -45,13 +44,13 @@ func withOrigin(policy, origin string, directives ...string) string {
 // headers of site/_headers: the deployable policy, plus (offline) the
 // sandbox's origin for its Stripe.js stand-in.
 func TestPagesCarrySecurityHeaders(t *testing.T) {
-	base := env(t, "BASE_URL")
+	base := e2e.Env(t, "BASE_URL")
 	want := builtPolicy(t)
 	if sb := os.Getenv("SANDBOX_URL"); sb != "" {
 		want = withOrigin(want, sb, "script-src", "connect-src", "frame-src")
 	}
 	for _, path := range []string{"/", "/index.html", "/return.html", "/return?session_id=cs_test_x", "/embed.js", "/favicon.svg", "/images/mug.svg"} {
-		r := call(t, "GET", base+path, "", "")
+		r := e2e.Call(t, "GET", base+path, "", "")
 		if r.Status != http.StatusOK {
 			t.Errorf("GET %s: %d", path, r.Status)
 			continue
@@ -77,7 +76,7 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 		}
 	}
 	// The headers file itself is configuration, not content.
-	if r := call(t, "GET", base+"/_headers", "", ""); r.Status == http.StatusOK && strings.Contains(string(r.Body), "Content-Security-Policy") {
+	if r := e2e.Call(t, "GET", base+"/_headers", "", ""); r.Status == http.StatusOK && strings.Contains(string(r.Body), "Content-Security-Policy") {
 		t.Error("GET /_headers serves the headers file")
 	}
 }
@@ -85,7 +84,7 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 // The worker's own answers are data: a policy that loads nothing and may not
 // be framed, on successes and errors alike.
 func TestAPIAnswersCarrySecurityHeaders(t *testing.T) {
-	base := env(t, "BASE_URL")
+	base := e2e.Env(t, "BASE_URL")
 	for _, c := range []struct {
 		method, path string
 		status       int
@@ -95,7 +94,7 @@ func TestAPIAnswersCarrySecurityHeaders(t *testing.T) {
 		{"GET", "/no-such-page", 404},
 		{"PUT", "/config", 405},
 	} {
-		r := call(t, c.method, base+c.path, "", "")
+		r := e2e.Call(t, c.method, base+c.path, "", "")
 		if r.Status != c.status {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, r.Status, c.status)
 		}

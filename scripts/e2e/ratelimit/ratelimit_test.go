@@ -1,14 +1,12 @@
-//go:build integration && ratelimit
-
 // Rate limiting in workerd (wrangler dev runs the Workers Rate Limiting
-// bindings locally, counting in memory), run by scripts/ratelimit.sh on
-// stacks of their own: RATE_LIMIT=N sets every binding's limit to N (the
-// periods are wrangler.toml's), RATE_LIMIT=off removes the bindings.
+// bindings locally, counting in memory), on stacks of the suite's own
+// (main_test.go): the limited one sets every binding's limit to RATE_LIMIT
+// (default 5; the periods are wrangler.toml's), the other has no bindings.
 //
 // wrangler dev keeps a CF-Connecting-IP that the client sends (Cloudflare's
 // edge replaces it), which lets these tests play several clients; requests
 // without one count as 127.0.0.1.
-package e2e
+package ratelimit
 
 import (
 	"fmt"
@@ -22,27 +20,15 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// rateLimitN is RATE_LIMIT, the stack's limit (0 when off).
-func rateLimitN(t *testing.T) int {
-	t.Helper()
-	raw := env(t, "RATE_LIMIT")
-	if raw == "off" {
-		return 0
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > 50 {
-		t.Fatalf("RATE_LIMIT=%q: want a small limit (1-50) or off", raw)
-	}
-	return n
-}
+	"checkoutkit/scripts/e2e/internal/e2e"
+)
 
 // bindingPeriod reads a [[ratelimits]] binding's period from wrangler.toml,
 // which the stack's copy keeps: the Retry-After the worker must send.
 func bindingPeriod(t *testing.T, name string) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "wrangler.toml"))
+	b, err := os.ReadFile(e2e.Path("wrangler.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +53,7 @@ func awayFromWindowEnd(period int) {
 	}
 }
 
-func checkLimited(t *testing.T, r response, what string, period int) {
+func checkLimited(t *testing.T, r e2e.Response, what string, period int) {
 	t.Helper()
 	if r.Status != http.StatusTooManyRequests {
 		t.Fatalf("%s: %d %s, want 429", what, r.Status, r.Body)
@@ -81,7 +67,7 @@ func checkLimited(t *testing.T, r response, what string, period int) {
 	var e struct {
 		Error struct{ Code, Message string }
 	}
-	decode(t, r, &e)
+	e2e.Decode(t, r, &e)
 	if e.Error.Code != "rate_limited" || e.Error.Message == "" {
 		t.Errorf("%s: error = %+v, want code rate_limited and a message", what, e.Error)
 	}
@@ -97,30 +83,27 @@ func fromClient(ip string) map[string]string {
 // TestRateLimitPayments: N+1 rapid creates from one client; the last is
 // refused before any Stripe call, and everything else still answers.
 func TestRateLimitPayments(t *testing.T) {
-	n := rateLimitN(t)
-	if n == 0 {
-		t.Skip("RATE_LIMIT=off")
-	}
-	base := env(t, "BASE_URL")
+	n := limitedStack(t)
+	base := e2e.Env(t, "BASE_URL")
 	period := bindingPeriod(t, "RATE_LIMIT_PAYMENTS")
 	awayFromWindowEnd(period)
 	var sessionID string
 	for i := 1; i <= n; i++ {
-		r := call(t, "POST", base+"/create-checkout-session", "", "")
+		r := e2e.Call(t, "POST", base+"/create-checkout-session", "", "")
 		if r.Status != 200 {
 			t.Fatalf("create %d of %d: %d %s, want 200", i, n, r.Status, r.Body)
 		}
 		if sessionID == "" {
 			var got struct{ ClientSecret string }
-			decode(t, r, &got)
+			e2e.Decode(t, r, &got)
 			sessionID, _, _ = strings.Cut(got.ClientSecret, "_secret_")
 		}
 	}
-	before := stripeCalls(t)
-	checkLimited(t, call(t, "POST", base+"/create-checkout-session", "application/json", `{"items":[{"id":"tshirt","quantity":1}]}`), fmt.Sprintf("create %d", n+1), period)
+	before := e2e.StripeCalls(t)
+	checkLimited(t, e2e.Call(t, "POST", base+"/create-checkout-session", "application/json", `{"items":[{"id":"tshirt","quantity":1}]}`), fmt.Sprintf("create %d", n+1), period)
 	// One budget for both ways of creating a payment.
-	checkLimited(t, call(t, "POST", base+"/create-confirm-intent", "application/json", `{"items":[{"id":"tshirt","quantity":1}],"confirmationToken":"ctoken_x"}`), "confirm-intent", period)
-	if after := stripeCalls(t); after != before {
+	checkLimited(t, e2e.Call(t, "POST", base+"/create-confirm-intent", "application/json", `{"items":[{"id":"tshirt","quantity":1}],"confirmationToken":"ctoken_x"}`), "confirm-intent", period)
+	if after := e2e.StripeCalls(t); after != before {
 		t.Errorf("Stripe calls went from %d to %d: a limited request reached Stripe", before, after)
 	}
 
@@ -130,54 +113,51 @@ func TestRateLimitPayments(t *testing.T) {
 		{"GET", "/session-status?session_id=" + sessionID}, // its own, looser budget
 		{"GET", "/"},
 	} {
-		if r := call(t, c.method, base+c.path, "", ""); r.Status != 200 {
+		if r := e2e.Call(t, c.method, base+c.path, "", ""); r.Status != 200 {
 			t.Errorf("%s %s: %d %s, want 200", c.method, c.path, r.Status, r.Body)
 		}
 	}
 	// A CORS preflight is not counted (nor refused).
 	if origin := os.Getenv("ALLOWED_ORIGINS"); origin != "" {
 		origin, _, _ = strings.Cut(origin, ",")
-		r := send(t, "OPTIONS", base+"/create-checkout-session", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, "")
+		r := e2e.Send(t, "OPTIONS", base+"/create-checkout-session", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, "")
 		if r.Status != http.StatusNoContent {
 			t.Errorf("preflight: %d %s, want 204", r.Status, r.Body)
 		}
 	}
 	// Another client has a budget of its own.
-	if r := send(t, "POST", base+"/create-checkout-session", fromClient("198.51.100.23"), ""); r.Status != 200 {
+	if r := e2e.Send(t, "POST", base+"/create-checkout-session", fromClient("198.51.100.23"), ""); r.Status != 200 {
 		t.Errorf("another client: %d %s, want 200", r.Status, r.Body)
 	}
 }
 
 // TestRateLimitStatus: the status budget, and an IPv6 client counted by /64.
 func TestRateLimitStatus(t *testing.T) {
-	n := rateLimitN(t)
-	if n == 0 {
-		t.Skip("RATE_LIMIT=off")
-	}
-	base := env(t, "BASE_URL")
+	n := limitedStack(t)
+	base := e2e.Env(t, "BASE_URL")
 	// The session to read is made by yet another client (127.0.0.1's budget
 	// may be spent by TestRateLimitPayments).
-	r := send(t, "POST", base+"/create-checkout-session", fromClient("198.51.100.50"), "")
+	r := e2e.Send(t, "POST", base+"/create-checkout-session", fromClient("198.51.100.50"), "")
 	if r.Status != 200 {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	var created struct{ ClientSecret string }
-	decode(t, r, &created)
+	e2e.Decode(t, r, &created)
 	id, _, _ := strings.Cut(created.ClientSecret, "_secret_")
 	period := bindingPeriod(t, "RATE_LIMIT_STATUS")
 	awayFromWindowEnd(period)
 	for i := 1; i <= n; i++ {
 		// A new address in the same /64 each time: still one client.
 		ip := fmt.Sprintf("2001:db8:77:1::%x", i)
-		if r := send(t, "GET", base+"/session-status?session_id="+id, fromClient(ip), ""); r.Status != 200 {
+		if r := e2e.Send(t, "GET", base+"/session-status?session_id="+id, fromClient(ip), ""); r.Status != 200 {
 			t.Fatalf("status %d of %d from %s: %d %s, want 200", i, n, ip, r.Status, r.Body)
 		}
 	}
-	checkLimited(t, send(t, "GET", base+"/session-status?session_id="+id, fromClient("2001:db8:77:1:ffff::1"), ""), fmt.Sprintf("status %d", n+1), period)
-	if r := send(t, "GET", base+"/config", fromClient("2001:db8:77:1::1"), ""); r.Status != 200 {
+	checkLimited(t, e2e.Send(t, "GET", base+"/session-status?session_id="+id, fromClient("2001:db8:77:1:ffff::1"), ""), fmt.Sprintf("status %d", n+1), period)
+	if r := e2e.Send(t, "GET", base+"/config", fromClient("2001:db8:77:1::1"), ""); r.Status != 200 {
 		t.Errorf("config: %d %s, want 200", r.Status, r.Body)
 	}
-	if r := send(t, "GET", base+"/session-status?session_id="+id, fromClient("2001:db8:77:2::1"), ""); r.Status != 200 {
+	if r := e2e.Send(t, "GET", base+"/session-status?session_id="+id, fromClient("2001:db8:77:2::1"), ""); r.Status != 200 {
 		t.Errorf("another /64: %d %s, want 200", r.Status, r.Body)
 	}
 }
@@ -186,12 +166,10 @@ func TestRateLimitStatus(t *testing.T) {
 // says so once, however many Go instances the isolate starts (a TinyGo
 // instance retires after wasm/instance.mjs's RETIRE_REQUESTS, 256).
 func TestRateLimitOff(t *testing.T) {
-	if rateLimitN(t) != 0 {
-		t.Skip("RATE_LIMIT is not off")
-	}
-	base := env(t, "BASE_URL")
+	offStack(t)
+	base := e2e.Env(t, "BASE_URL")
 	for i := 0; i < 15; i++ { // more than wrangler.toml's limits
-		if r := call(t, "POST", base+"/create-checkout-session", "", ""); r.Status != 200 {
+		if r := e2e.Call(t, "POST", base+"/create-checkout-session", "", ""); r.Status != 200 {
 			t.Fatalf("create %d: %d %s, want 200", i+1, r.Status, r.Body)
 		}
 	}
@@ -220,17 +198,10 @@ func TestRateLimitOff(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of 320 GET /config failed", failed)
 	}
-	if r := call(t, "POST", base+"/create-checkout-session", "", ""); r.Status != 200 {
+	if r := e2e.Call(t, "POST", base+"/create-checkout-session", "", ""); r.Status != 200 {
 		t.Fatalf("create after: %d %s, want 200", r.Status, r.Body)
 	}
-	dir := os.Getenv("STACK_LOG_DIR")
-	if dir == "" {
-		t.Log("STACK_LOG_DIR is not set: the start-up log line is not checked")
-		return
-	}
-	if !filepath.IsAbs(dir) { // relative to the repository, and go test runs here
-		dir = filepath.Join("..", "..", dir)
-	}
+	dir := e2e.Env(t, "STACK_LOG_DIR")
 	const line = "rate limiting is off"
 	var count int
 	for i := 0; i < 20; i++ { // wrangler writes the worker's output a little later

@@ -1,5 +1,3 @@
-//go:build integration && webhooks
-
 // Trustworthy orders, end to end through wrangler dev with a local D1
 // database and the sandbox delivering signed events (scripts/webhooks.sh).
 // What the operator API shows and what the fulfillment counter receives must
@@ -22,7 +20,7 @@
 // The stack (webhooks.sh) sets DEPLOYMENT_ID and a catalog with the stocked
 // products of testdata/trust-products.json. Each test buys products of its
 // own, so any one runs alone (-run) as well as in the suite.
-package e2e
+package webhooks
 
 import (
 	"crypto/rand"
@@ -35,6 +33,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
 // ---------------------------------------------------------------------------
@@ -50,8 +50,8 @@ func randHex(n int) string {
 // test unless the worker answers 200, and returns the session id and secret.
 func newCheckout(t *testing.T, body string) (id, secret string) {
 	t.Helper()
-	r := payJSON(t, "/create-checkout-session", body)
-	secret = r.str("clientSecret")
+	r := e2e.PayJSON(t, "/create-checkout-session", body)
+	secret = r.Str("clientSecret")
 	id, _, _ = strings.Cut(secret, "_secret_")
 	if r.Status != 200 || !strings.HasPrefix(id, "cs_") {
 		t.Fatalf("POST /create-checkout-session %s: %d %s", body, r.Status, r.Raw)
@@ -63,16 +63,16 @@ func newCheckout(t *testing.T, body string) (id, secret string) {
 func payCheckout(t *testing.T, secret, email, card string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"client_secret":%q,"email":%q,"card_number":%q,"exp":"12/34","cvc":"123"}`, secret, email, card)
-	if r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", body); r.Status != 200 {
+	if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", body); r.Status != 200 {
 		t.Fatalf("pay: %d %s", r.Status, r.Body)
 	}
 }
 
 // sandboxObject reads an object from the sandbox with the secret key
 // (path: /v1/payment_intents/pi_..., /v1/charges/ch_...).
-func sandboxObject(t *testing.T, path string) payResult {
+func sandboxObject(t *testing.T, path string) e2e.PayResult {
 	t.Helper()
-	r := payDo(t, "GET", env(t, "SANDBOX_URL")+path, map[string]string{"Authorization": "Bearer sk_test_sandbox"}, "")
+	r := e2e.PayDo(t, "GET", e2e.Env(t, "SANDBOX_URL")+path, map[string]string{"Authorization": "Bearer sk_test_sandbox"}, "")
 	if r.Status != 200 {
 		t.Fatalf("GET %s at the sandbox: %d %s", path, r.Status, r.Raw)
 	}
@@ -91,12 +91,12 @@ type sandboxSession struct {
 
 func getSandboxSession(t *testing.T, id string) sandboxSession {
 	t.Helper()
-	r := call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+id, "", "")
+	r := e2e.Call(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+id, "", "")
 	if r.Status != 200 {
 		t.Fatalf("GET /_sandbox/sessions/%s: %d %s", id, r.Status, r.Body)
 	}
 	var s sandboxSession
-	decode(t, r, &s)
+	e2e.Decode(t, r, &s)
 	return s
 }
 
@@ -131,11 +131,11 @@ func directSession(t *testing.T, name string, unitAmount, quantity int64, metada
 		form.Set("metadata["+k+"]", v)
 		form.Set("payment_intent_data[metadata]["+k+"]", v)
 	}
-	r := sandboxPost(t, "/v1/checkout/sessions", form)
-	if r.Status != 200 || !strings.HasPrefix(r.str("id"), "cs_") {
+	r := e2e.SandboxPost(t, "/v1/checkout/sessions", form)
+	if r.Status != 200 || !strings.HasPrefix(r.Str("id"), "cs_") {
 		t.Fatalf("creating a session at the sandbox: %d %s", r.Status, r.Raw)
 	}
-	return r.str("id"), r.str("client_secret")
+	return r.Str("id"), r.Str("client_secret")
 }
 
 // directIntent creates and confirms (test card pm_card_visa) a PaymentIntent
@@ -147,24 +147,24 @@ func directIntent(t *testing.T, amount int64, metadata map[string]string) string
 	for k, v := range metadata {
 		form.Set("metadata["+k+"]", v)
 	}
-	r := sandboxPost(t, "/v1/payment_intents", form)
-	if r.Status != 200 || r.str("status") != "succeeded" {
+	r := e2e.SandboxPost(t, "/v1/payment_intents", form)
+	if r.Status != 200 || r.Str("status") != "succeeded" {
 		t.Fatalf("creating a PaymentIntent at the sandbox: %d %s", r.Status, r.Raw)
 	}
-	return r.str("id")
+	return r.Str("id")
 }
 
 // deliveredEvents waits until the sandbox has delivered every event about
 // the objects (none pending) and returns them; it fails the test if any
 // event was given up or answered other than 2xx.
-func deliveredEvents(t *testing.T, wantTypes []string, objectIDs ...string) []sandboxEvent {
+func deliveredEvents(t *testing.T, wantTypes []string, objectIDs ...string) []e2e.SandboxEvent {
 	t.Helper()
-	var all []sandboxEvent
+	var all []e2e.SandboxEvent
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		all = nil
 		pending := false
 		for _, id := range objectIDs {
-			for _, ev := range sandboxEvents(t, id) {
+			for _, ev := range e2e.SandboxEvents(t, id) {
 				all = append(all, ev)
 				pending = pending || ev.State == "pending"
 			}
@@ -196,15 +196,15 @@ func deliveredEvents(t *testing.T, wantTypes []string, objectIDs ...string) []sa
 // answer: error.payment_intent when the answer names it, else the failed
 // confirm-intent order of the shopper's (test-unique) email, as the operator
 // finds it.
-func declinedIntent(t *testing.T, r payResult, email string) string {
+func declinedIntent(t *testing.T, r e2e.PayResult, email string) string {
 	t.Helper()
-	if pi := r.str("error", "payment_intent"); pi != "" {
+	if pi := r.Str("error", "payment_intent"); pi != "" {
 		return pi
 	}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		res := adminGet(t, "/admin/orders?limit=100&state=failed")
-		var list struct{ Data []order }
-		decode(t, res, &list)
+		res := e2e.AdminGet(t, "/admin/orders?limit=100&state=failed")
+		var list struct{ Data []e2e.Order }
+		e2e.Decode(t, res, &list)
 		for _, o := range list.Data {
 			if o.Email == email && o.Flow == "confirm_intent" {
 				return o.ID
@@ -216,25 +216,25 @@ func declinedIntent(t *testing.T, r payResult, email string) string {
 }
 
 // errorCode is the "error.code" of a worker's error answer.
-func errorCode(r payResult) string { return r.str("error", "code") }
+func errorCode(r e2e.PayResult) string { return r.Str("error", "code") }
 
 // ordersInD1 counts the order rows about any of the Stripe ids.
 func ordersInD1(t *testing.T, ids ...string) string {
 	t.Helper()
 	q := "'" + strings.Join(ids, "','") + "'"
-	rows := d1(t, `SELECT COUNT(*) AS n FROM orders WHERE id IN (`+q+`) OR session_id IN (`+q+`) OR payment_intent_id IN (`+q+`)`)
+	rows := e2e.D1(t, `SELECT COUNT(*) AS n FROM orders WHERE id IN (`+q+`) OR session_id IN (`+q+`) OR payment_intent_id IN (`+q+`)`)
 	return fmt.Sprint(rows[0]["n"])
 }
 
 // listed reports whether GET /admin/orders?state=state lists the order id.
 func listed(t *testing.T, state, id string) bool {
 	t.Helper()
-	r := adminGet(t, "/admin/orders?limit=100&state="+state)
+	r := e2e.AdminGet(t, "/admin/orders?limit=100&state="+state)
 	if r.Status != 200 {
 		t.Fatalf("GET /admin/orders?state=%s: %d %s", state, r.Status, r.Body)
 	}
-	var list struct{ Data []order }
-	decode(t, r, &list)
+	var list struct{ Data []e2e.Order }
+	e2e.Decode(t, r, &list)
 	for _, o := range list.Data {
 		if o.ID == id {
 			return true
@@ -243,7 +243,7 @@ func listed(t *testing.T, state, id string) bool {
 	return false
 }
 
-func sameLines(got []orderLine, want ...orderLine) bool {
+func sameLines(got []e2e.OrderLine, want ...e2e.OrderLine) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -257,20 +257,20 @@ func sameLines(got []orderLine, want ...orderLine) bool {
 }
 
 // adminRefund calls POST /admin/orders/{id}/refund with the admin token.
-func adminRefund(t *testing.T, id, body, idempotencyKey string) payResult {
+func adminRefund(t *testing.T, id, body, idempotencyKey string) e2e.PayResult {
 	t.Helper()
-	h := map[string]string{"Authorization": "Bearer " + hookAdminToken(t)}
+	h := map[string]string{"Authorization": "Bearer " + e2e.HookAdminToken(t)}
 	if body != "" {
 		h["Content-Type"] = "application/json"
 	}
 	if idempotencyKey != "" {
 		h["Idempotency-Key"] = idempotencyKey
 	}
-	return payDo(t, "POST", env(t, "BASE_URL")+"/admin/orders/"+id+"/refund", h, body)
+	return e2e.PayDo(t, "POST", e2e.Env(t, "BASE_URL")+"/admin/orders/"+id+"/refund", h, body)
 }
 
 // refundAmount is the refund's amount in a refund answer (-1 if none).
-func refundAmount(r payResult) int64 {
+func refundAmount(r e2e.PayResult) int64 {
 	var out struct {
 		Refund *struct{ Amount int64 }
 	}
@@ -281,9 +281,9 @@ func refundAmount(r payResult) int64 {
 }
 
 // refundOrder is the order in a refund answer.
-func refundOrder(t *testing.T, r payResult) order {
+func refundOrder(t *testing.T, r e2e.PayResult) e2e.Order {
 	t.Helper()
-	var out struct{ Order order }
+	var out struct{ Order e2e.Order }
 	if err := json.Unmarshal([]byte(r.Raw), &out); err != nil {
 		t.Fatalf("refund answer: %v: %s", err, r.Raw)
 	}
@@ -292,10 +292,10 @@ func refundOrder(t *testing.T, r payResult) order {
 
 // paidCheckout buys items through the worker's Checkout and waits until the
 // order is paid and fulfilled.
-func paidCheckout(t *testing.T, items string) *order {
+func paidCheckout(t *testing.T, items string) *e2e.Order {
 	t.Helper()
-	id := paidSession(t, items, "card")
-	return waitOrder(t, id, "paid and fulfilled", func(o *order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
+	id := e2e.PaidSession(t, items, "card")
+	return e2e.WaitOrder(t, id, "paid and fulfilled", func(o *e2e.Order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
 }
 
 // waitCanBuy polls until a Checkout Session for one of product can be made
@@ -304,11 +304,11 @@ func paidCheckout(t *testing.T, items string) *order {
 func waitCanBuy(t *testing.T, product string) string {
 	t.Helper()
 	body := `{"items":[{"id":"` + product + `","quantity":1}]}`
-	var r payResult
+	var r e2e.PayResult
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		r = payJSON(t, "/create-checkout-session", body)
+		r = e2e.PayJSON(t, "/create-checkout-session", body)
 		if r.Status == 200 {
-			id, _, _ := strings.Cut(r.str("clientSecret"), "_secret_")
+			id, _, _ := strings.Cut(r.Str("clientSecret"), "_secret_")
 			return id
 		}
 		if r.Status != 409 || errorCode(r) != "out_of_stock" {
@@ -321,7 +321,7 @@ func waitCanBuy(t *testing.T, product string) string {
 
 func wantOutOfStock(t *testing.T, product, when string) {
 	t.Helper()
-	r := payJSON(t, "/create-checkout-session", `{"items":[{"id":"`+product+`","quantity":1}]}`)
+	r := e2e.PayJSON(t, "/create-checkout-session", `{"items":[{"id":"`+product+`","quantity":1}]}`)
 	if r.Status != 409 || errorCode(r) != "out_of_stock" {
 		t.Errorf("%s: buying %s: %d %s, want 409 out_of_stock", when, product, r.Status, r.Raw)
 	}
@@ -336,13 +336,13 @@ func wantOutOfStock(t *testing.T, product, when string) {
 // order must hold only the cheap lines and be fulfilled with them, once; the
 // declined one stays a separate, failed, unfulfilled order.
 func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	key := "trust-" + randHex(8)
 	email := "mallory-" + randHex(4) + "@example.com"
 
-	dec := payJSON(t, "/create-confirm-intent", `{"items":[{"id":"tshirt","quantity":10}],"confirmationToken":"`+
-		confirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`"}`)
-	if dec.Status != 402 || errorCode(dec) != "card_declined" || dec.str("error", "decline_code") != "generic_decline" {
+	dec := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"tshirt","quantity":10}],"confirmationToken":"`+
+		e2e.ConfirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`"}`)
+	if dec.Status != 402 || errorCode(dec) != "card_declined" || dec.Str("error", "decline_code") != "generic_decline" {
 		t.Errorf("the shopper's answer to a fraud decline: %d %s, want 402 card_declined / generic_decline", dec.Status, dec.Raw)
 	}
 	if l := strings.ToLower(dec.Raw); strings.Contains(l, "fraud") || strings.Contains(l, "radar") {
@@ -352,15 +352,15 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 
 	csID, secret := newCheckout(t, `{"items":[{"id":"stickers","quantity":1}],"email":"`+email+`","idempotencyKey":"`+key+`"}`)
 	payCheckout(t, secret, email, "4242424242424242")
-	paid := waitOrder(t, csID, "paid and fulfilled", func(o *order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
-	stickers := orderLine{Product: "stickers", Quantity: 1, UnitAmount: 500, AmountTotal: 500}
+	paid := e2e.WaitOrder(t, csID, "paid and fulfilled", func(o *e2e.Order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
+	stickers := e2e.OrderLine{Product: "stickers", Quantity: 1, UnitAmount: 500, AmountTotal: 500}
 	if paid.ID != csID || paid.Flow != "checkout" || !strings.HasPrefix(paid.PaymentIntentID, "pi_") || paid.PaymentIntentID == piID ||
 		paid.AmountTotal != 500 || paid.AmountReceived != 500 || !sameLines(paid.Lines, stickers) {
 		t.Errorf("the paid order: %+v, want %s with only 1 × stickers for 500", paid, csID)
 	}
 
-	declined := waitOrder(t, piID, "failed", func(o *order) bool { return o.State == "failed" })
-	tshirts := orderLine{Product: "tshirt", Quantity: 10, UnitAmount: 2000, AmountTotal: 20000}
+	declined := e2e.WaitOrder(t, piID, "failed", func(o *e2e.Order) bool { return o.State == "failed" })
+	tshirts := e2e.OrderLine{Product: "tshirt", Quantity: 10, UnitAmount: 2000, AmountTotal: 20000}
 	if declined.ID != piID || declined.Flow != "confirm_intent" || declined.SessionID != "" || declined.DeclineCode != "fraudulent" ||
 		declined.AmountTotal != 20000 || declined.AmountReceived != 0 || !sameLines(declined.Lines, tshirts) {
 		t.Errorf("the declined order: %+v, want %s, failed, decline_code fraudulent, 10 × tshirt", declined, piID)
@@ -368,7 +368,7 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 
 	// Every reference and Stripe id leads to its own order.
 	for key, want := range map[string]string{paid.Reference: csID, paid.PaymentIntentID: csID, declined.Reference: piID} {
-		if o := getOrder(t, key); o == nil || o.ID != want {
+		if o := e2e.GetOrder(t, key); o == nil || o.ID != want {
 			t.Errorf("GET /admin/orders/%s: %+v, want order %s", key, o, want)
 		}
 	}
@@ -378,16 +378,16 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 
 	deliveredEvents(t, []string{"payment_intent.payment_failed"}, piID)
 	deliveredEvents(t, []string{"checkout.session.completed", "payment_intent.succeeded"}, csID, paid.PaymentIntentID)
-	if n := s.count(csID); n != 1 {
+	if n := s.Count(csID); n != 1 {
 		t.Errorf("the paid order was fulfilled %d times, want 1", n)
 	}
-	if f, ok := s.lastOrder(csID); !ok || f.AmountTotal != 500 || !sameLines(f.Lines, stickers) {
+	if f, ok := s.LastOrder(csID); !ok || f.AmountTotal != 500 || !sameLines(f.Lines, stickers) {
 		t.Errorf("the fulfillment call carried %+v, want only 1 × stickers", f)
 	}
-	if n := s.count(piID); n != 0 {
+	if n := s.Count(piID); n != 0 {
 		t.Errorf("the declined order was fulfilled %d times", n)
 	}
-	if o := getOrder(t, piID); o.State != "failed" || o.Fulfillment.Status != "none" {
+	if o := e2e.GetOrder(t, piID); o.State != "failed" || o.Fulfillment.Status != "none" {
 		t.Errorf("the declined order afterwards: %+v", o)
 	}
 }
@@ -396,7 +396,7 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 // the same key is one session; another cart or another flow under that key
 // is another order, with its own lines.
 func TestTrustIdempotencyKeyRetriesTheSameRequestOnly(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	key := "retry-" + randHex(8)
 	one := `{"items":[{"id":"mug","quantity":1}],"idempotencyKey":"` + key + `"}`
 	a, secretA := newCheckout(t, one)
@@ -407,36 +407,36 @@ func TestTrustIdempotencyKeyRetriesTheSameRequestOnly(t *testing.T) {
 	if b == a {
 		t.Fatalf("another cart under the same key got the same session %s", a)
 	}
-	ctok := confirmationToken(t, "pm_card_visa")
+	ctok := e2e.ConfirmationToken(t, "pm_card_visa")
 	confirm := `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"` + ctok + `","idempotencyKey":"` + key + `"}`
-	pi := payJSON(t, "/create-confirm-intent", confirm)
-	if pi.Status != 200 || pi.str("status") != "succeeded" || !strings.HasPrefix(pi.str("id"), "pi_") {
+	pi := e2e.PayJSON(t, "/create-confirm-intent", confirm)
+	if pi.Status != 200 || pi.Str("status") != "succeeded" || !strings.HasPrefix(pi.Str("id"), "pi_") {
 		t.Fatalf("confirm-intent under the same key: %d %s", pi.Status, pi.Raw)
 	}
-	if retry := payJSON(t, "/create-confirm-intent", confirm); retry.Status != 200 || retry.str("id") != pi.str("id") {
-		t.Errorf("a retry of the same confirm-intent request: %d %s, want 200 with %s", retry.Status, retry.Raw, pi.str("id"))
+	if retry := e2e.PayJSON(t, "/create-confirm-intent", confirm); retry.Status != 200 || retry.Str("id") != pi.Str("id") {
+		t.Errorf("a retry of the same confirm-intent request: %d %s, want 200 with %s", retry.Status, retry.Raw, pi.Str("id"))
 	}
 	payCheckout(t, secretA, "jenny@example.com", "4242424242424242")
 	payCheckout(t, secretB, "jenny@example.com", "4242424242424242")
-	fulfilled := func(o *order) bool { return o.Fulfillment.Status == "done" }
+	fulfilled := func(o *e2e.Order) bool { return o.Fulfillment.Status == "done" }
 	for _, c := range []struct {
 		id   string
 		flow string
-		line orderLine
+		line e2e.OrderLine
 	}{
-		{a, "checkout", orderLine{Product: "mug", Quantity: 1, UnitAmount: 1200, AmountTotal: 1200}},
-		{b, "checkout", orderLine{Product: "mug", Quantity: 2, UnitAmount: 1200, AmountTotal: 2400}},
-		{pi.str("id"), "confirm_intent", orderLine{Product: "mug", Quantity: 1, UnitAmount: 1200, AmountTotal: 1200}},
+		{a, "checkout", e2e.OrderLine{Product: "mug", Quantity: 1, UnitAmount: 1200, AmountTotal: 1200}},
+		{b, "checkout", e2e.OrderLine{Product: "mug", Quantity: 2, UnitAmount: 1200, AmountTotal: 2400}},
+		{pi.Str("id"), "confirm_intent", e2e.OrderLine{Product: "mug", Quantity: 1, UnitAmount: 1200, AmountTotal: 1200}},
 	} {
-		o := waitOrder(t, c.id, "fulfilled", fulfilled)
+		o := e2e.WaitOrder(t, c.id, "fulfilled", fulfilled)
 		if o.ID != c.id || o.Flow != c.flow || o.State != "paid" || o.AmountReceived != c.line.AmountTotal || !sameLines(o.Lines, c.line) {
 			t.Errorf("order %s: %+v, want %s, %d × %s", c.id, o, c.flow, c.line.Quantity, c.line.Product)
 		}
 	}
 	deliveredEvents(t, []string{"checkout.session.completed"}, a, b)
-	deliveredEvents(t, []string{"payment_intent.succeeded"}, pi.str("id"))
-	for _, id := range []string{a, b, pi.str("id")} {
-		if n := s.count(id); n != 1 {
+	deliveredEvents(t, []string{"payment_intent.succeeded"}, pi.Str("id"))
+	for _, id := range []string{a, b, pi.Str("id")} {
+		if n := s.Count(id); n != 1 {
 			t.Errorf("order %s fulfilled %d times, want 1", id, n)
 		}
 	}
@@ -446,42 +446,42 @@ func TestTrustIdempotencyKeyRetriesTheSameRequestOnly(t *testing.T) {
 // declines answer the shopper 402 card_declined / generic_decline; the
 // operator sees the real decline code on the failed order.
 func TestTrustSuspiciousDeclinesLookGenericToTheShopper(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	for _, c := range []struct {
 		name, declineCode string
-		token             func() payResult
+		token             func() e2e.PayResult
 	}{
-		{"fraudulent", "fraudulent", func() payResult {
-			return sandboxPost(t, "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {"pm_card_radarBlock"}})
+		{"fraudulent", "fraudulent", func() e2e.PayResult {
+			return e2e.SandboxPost(t, "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {"pm_card_radarBlock"}})
 		}},
 		// A card number, as Stripe.js sends it with the publishable key.
-		{"stolen card", "stolen_card", func() payResult {
+		{"stolen card", "stolen_card", func() e2e.PayResult {
 			form := url.Values{"payment_method_data[type]": {"card"}, "payment_method_data[card][number]": {"4000000000009979"},
 				"payment_method_data[card][exp_month]": {"12"}, "payment_method_data[card][exp_year]": {"2034"}, "payment_method_data[card][cvc]": {"123"}}
-			return payDo(t, "POST", env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
+			return e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
 				"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tok := c.token()
-			if tok.Status != 200 || !strings.HasPrefix(tok.str("id"), "ctoken_") {
+			if tok.Status != 200 || !strings.HasPrefix(tok.Str("id"), "ctoken_") {
 				t.Fatalf("confirmation token: %d %s", tok.Status, tok.Raw)
 			}
 			email := "card-" + randHex(4) + "@example.com"
-			r := payJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"`+tok.str("id")+`","email":"`+email+`"}`)
-			if r.Status != 402 || errorCode(r) != "card_declined" || r.str("error", "decline_code") != "generic_decline" {
+			r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"`+tok.Str("id")+`","email":"`+email+`"}`)
+			if r.Status != 402 || errorCode(r) != "card_declined" || r.Str("error", "decline_code") != "generic_decline" {
 				t.Errorf("shopper's answer: %d %s, want 402 card_declined / generic_decline", r.Status, r.Raw)
 			}
 			if l := strings.ToLower(r.Raw); strings.Contains(l, "fraud") || strings.Contains(l, "stolen") || strings.Contains(l, "radar") {
 				t.Errorf("the shopper's answer tells them why: %s", r.Raw)
 			}
 			piID := declinedIntent(t, r, email)
-			o := waitOrder(t, piID, "failed", func(o *order) bool { return o.State == "failed" })
+			o := e2e.WaitOrder(t, piID, "failed", func(o *e2e.Order) bool { return o.State == "failed" })
 			if o.DeclineCode != c.declineCode || o.Fulfillment.Status != "none" {
 				t.Errorf("the operator's order: %+v, want decline_code %s, not fulfilled", o, c.declineCode)
 			}
 			deliveredEvents(t, []string{"payment_intent.payment_failed"}, piID)
-			if n := s.count(piID); n != 0 {
+			if n := s.Count(piID); n != 0 {
 				t.Errorf("a declined order was fulfilled %d times", n)
 			}
 		})
@@ -495,8 +495,8 @@ func TestTrustSuspiciousDeclinesLookGenericToTheShopper(t *testing.T) {
 // at Stripe is marked with its deployment (metadata kit_deployment), and a
 // Checkout Session expires 30 minutes after it was made.
 func TestTrustSessionsCarryTheDeploymentMarkerAndExpiry(t *testing.T) {
-	startSink(t)
-	deployment := env(t, "DEPLOYMENT_ID")
+	e2e.StartSink(t)
+	deployment := e2e.Env(t, "DEPLOYMENT_ID")
 	id, secret := newCheckout(t, `{"items":[{"id":"mug","quantity":1}]}`)
 	sess := getSandboxSession(t, id)
 	if sess.Metadata["kit_deployment"] != deployment {
@@ -506,15 +506,15 @@ func TestTrustSessionsCarryTheDeploymentMarkerAndExpiry(t *testing.T) {
 		t.Errorf("session expires %d s after it was created (created %d, expires_at %d), want 30 minutes", life, sess.Created, sess.ExpiresAt)
 	}
 	payCheckout(t, secret, "jenny@example.com", "4242424242424242")
-	o := waitOrder(t, id, "paid", func(o *order) bool { return o.State == "paid" })
-	if pi := sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID); pi.str("metadata", "kit_deployment") != deployment {
+	o := e2e.WaitOrder(t, id, "paid", func(o *e2e.Order) bool { return o.State == "paid" })
+	if pi := sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID); pi.Str("metadata", "kit_deployment") != deployment {
 		t.Errorf("the session's PaymentIntent: metadata %v, want kit_deployment %q", pi.Body["metadata"], deployment)
 	}
-	r := payJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"`+confirmationToken(t, "pm_card_visa")+`"}`)
-	if r.Status != 200 || !strings.HasPrefix(r.str("id"), "pi_") {
+	r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug","quantity":1}],"confirmationToken":"`+e2e.ConfirmationToken(t, "pm_card_visa")+`"}`)
+	if r.Status != 200 || !strings.HasPrefix(r.Str("id"), "pi_") {
 		t.Fatalf("confirm-intent: %d %s", r.Status, r.Raw)
 	}
-	if pi := sandboxObject(t, "/v1/payment_intents/"+r.str("id")); pi.str("metadata", "kit_deployment") != deployment {
+	if pi := sandboxObject(t, "/v1/payment_intents/"+r.Str("id")); pi.Str("metadata", "kit_deployment") != deployment {
 		t.Errorf("the confirm-intent PaymentIntent: metadata %v, want kit_deployment %q", pi.Body["metadata"], deployment)
 	}
 }
@@ -525,7 +525,7 @@ func TestTrustSessionsCarryTheDeploymentMarkerAndExpiry(t *testing.T) {
 // webhook acknowledges their events, records nothing and fulfills nothing,
 // and the return page's /session-status still answers without recording.
 func TestTrustForeignSessionsAreNeverOrders(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	for _, c := range []struct {
 		name     string
 		metadata map[string]string
@@ -544,22 +544,22 @@ func TestTrustForeignSessionsAreNeverOrders(t *testing.T) {
 			check := func(when string) {
 				t.Helper()
 				for _, key := range []string{cs, pi} {
-					if r := adminGet(t, "/admin/orders/"+key); r.Status != 404 {
+					if r := e2e.AdminGet(t, "/admin/orders/"+key); r.Status != 404 {
 						t.Errorf("%s: GET /admin/orders/%s: %d %s, want 404", when, key, r.Status, r.Body)
 					}
 				}
 				if n := ordersInD1(t, cs, pi); n != "0" {
 					t.Errorf("%s: %s order rows in D1 about %s / %s", when, n, cs, pi)
 				}
-				if n := s.count(cs) + s.count(pi); n != 0 {
+				if n := s.Count(cs) + s.Count(pi); n != 0 {
 					t.Errorf("%s: %d fulfillment calls for a foreign session", when, n)
 				}
 			}
 			check("after its webhooks")
-			if st := sessionStatus(t, cs); st.Status != "complete" || st.PaymentStatus != "paid" {
+			if st := e2e.SessionStatus(t, cs); st.Status != "complete" || st.PaymentStatus != "paid" {
 				t.Errorf("GET /session-status?session_id=%s: %+v, want complete / paid", cs, st)
 			}
-			waitWebhooksSettled(t)
+			e2e.WaitWebhooksSettled(t)
 			check("after /session-status")
 		})
 	}
@@ -569,7 +569,7 @@ func TestTrustForeignSessionsAreNeverOrders(t *testing.T) {
 // at Stripe (no kit metadata, or another deployment's), paid: acknowledged,
 // never recorded or fulfilled.
 func TestTrustForeignPaymentIntentsAreNeverOrders(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	for _, c := range []struct {
 		name     string
 		metadata map[string]string
@@ -580,13 +580,13 @@ func TestTrustForeignPaymentIntentsAreNeverOrders(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			pi := directIntent(t, 1200, c.metadata)
 			deliveredEvents(t, []string{"payment_intent.succeeded"}, pi)
-			if r := adminGet(t, "/admin/orders/"+pi); r.Status != 404 {
+			if r := e2e.AdminGet(t, "/admin/orders/"+pi); r.Status != 404 {
 				t.Errorf("GET /admin/orders/%s: %d %s, want 404", pi, r.Status, r.Body)
 			}
 			if n := ordersInD1(t, pi); n != "0" {
 				t.Errorf("%s order rows in D1 about %s", n, pi)
 			}
-			if n := s.count(pi); n != 0 {
+			if n := s.Count(pi); n != 0 {
 				t.Errorf("%d fulfillment calls for a foreign PaymentIntent", n)
 			}
 		})
@@ -598,8 +598,8 @@ func TestTrustForeignPaymentIntentsAreNeverOrders(t *testing.T) {
 // or foreign but marked, object) whose paid amount differs from its lines
 // becomes an order that needs review and is never fulfilled.
 func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
-	s := startSink(t)
-	deployment := env(t, "DEPLOYMENT_ID")
+	s := e2e.StartSink(t)
+	deployment := e2e.Env(t, "DEPLOYMENT_ID")
 	for _, c := range []struct {
 		name           string
 		cart           string
@@ -614,7 +614,7 @@ func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
 				"kit_order": "ord_" + randHex(8), "kit_cart": c.cart, "kit_flow": "checkout", "kit_deployment": deployment})
 			payCheckout(t, secret, "jenny@example.com", "4242424242424242")
 			// Stop waiting as soon as it is either in review or (wrongly) fulfilled.
-			o := waitOrder(t, cs, "needs_review or fulfilled", func(o *order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
+			o := e2e.WaitOrder(t, cs, "needs_review or fulfilled", func(o *e2e.Order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
 			if o.ID != cs || o.State != "needs_review" || o.ReviewReason == "" || o.AmountReceived != c.unit*c.quantity || o.Fulfillment.Status != "none" {
 				t.Errorf("order: %+v, want %s, needs_review with a reason, %d received, not fulfilled", o, cs, c.unit*c.quantity)
 			}
@@ -622,22 +622,22 @@ func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
 				t.Errorf("GET /admin/orders?state=needs_review does not list %s", cs)
 			}
 			deliveredEvents(t, []string{"checkout.session.completed", "payment_intent.succeeded"}, cs, getSandboxSession(t, cs).intentID())
-			if n := s.count(cs); n != 0 {
+			if n := s.Count(cs); n != 0 {
 				t.Errorf("an order needing review was fulfilled %d times", n)
 			}
-			if o := getOrder(t, cs); o.State != "needs_review" || o.Fulfillment.Status != "none" {
+			if o := e2e.GetOrder(t, cs); o.State != "needs_review" || o.Fulfillment.Status != "none" {
 				t.Errorf("afterwards: %+v", o)
 			}
 		})
 	}
 	t.Run("a PaymentIntent for less than its cart", func(t *testing.T) {
 		pi := directIntent(t, 100, map[string]string{"kit_order": "ord_" + randHex(8), "kit_cart": "mug:1:1200", "kit_flow": "confirm_intent", "kit_deployment": deployment})
-		o := waitOrder(t, pi, "needs_review or fulfilled", func(o *order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
+		o := e2e.WaitOrder(t, pi, "needs_review or fulfilled", func(o *e2e.Order) bool { return o.State == "needs_review" || o.Fulfillment.Status != "none" })
 		if o.ID != pi || o.State != "needs_review" || o.Flow != "confirm_intent" || o.ReviewReason == "" || o.AmountReceived != 100 || o.Fulfillment.Status != "none" {
 			t.Errorf("order: %+v, want %s, needs_review with a reason, 100 received, not fulfilled", o, pi)
 		}
 		deliveredEvents(t, []string{"payment_intent.succeeded"}, pi)
-		if n := s.count(pi); n != 0 {
+		if n := s.Count(pi); n != 0 {
 			t.Errorf("an order needing review was fulfilled %d times", n)
 		}
 	})
@@ -650,9 +650,9 @@ func TestTrustMarkedSessionWithOtherAmountsNeedsReview(t *testing.T) {
 // 3 sessions, 47 refusals; expiring one of the sessions gives its unit to
 // exactly one more shopper.
 func TestTrustStockRace(t *testing.T) {
-	startSink(t)
+	e2e.StartSink(t)
 	const shoppers = 50
-	results := make([]payResult, shoppers)
+	results := make([]e2e.PayResult, shoppers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range results {
@@ -660,7 +660,7 @@ func TestTrustStockRace(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			results[i] = payJSON(t, "/create-checkout-session", `{"items":[{"id":"last3","quantity":1}]}`)
+			results[i] = e2e.PayJSON(t, "/create-checkout-session", `{"items":[{"id":"last3","quantity":1}]}`)
 		}(i)
 	}
 	close(start)
@@ -670,7 +670,7 @@ func TestTrustStockRace(t *testing.T) {
 	for _, r := range results {
 		switch {
 		case r.Status == 200:
-			id, _, _ := strings.Cut(r.str("clientSecret"), "_secret_")
+			id, _, _ := strings.Cut(r.Str("clientSecret"), "_secret_")
 			sessions = append(sessions, id)
 		case r.Status == 409 && errorCode(r) == "out_of_stock":
 			refused++
@@ -684,10 +684,10 @@ func TestTrustStockRace(t *testing.T) {
 	}
 	wantOutOfStock(t, "last3", "after the race")
 
-	if r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+sessions[0]+"/expire", "", ""); r.Status != 200 {
+	if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+sessions[0]+"/expire", "", ""); r.Status != 200 {
 		t.Fatalf("expire: %d %s", r.Status, r.Body)
 	}
-	waitOrder(t, sessions[0], "expired", func(o *order) bool { return o.State == "expired" })
+	e2e.WaitOrder(t, sessions[0], "expired", func(o *e2e.Order) bool { return o.State == "expired" })
 	next := waitCanBuy(t, "last3")
 	if getSandboxSession(t, next).Status != "open" {
 		t.Errorf("the next shopper's session %s is not open", next)
@@ -699,30 +699,30 @@ func TestTrustStockRace(t *testing.T) {
 // when the operator cancels the authorization, and when the order is
 // refunded in full (not in part).
 func TestTrustStockComesBack(t *testing.T) {
-	startSink(t)
+	e2e.StartSink(t)
 	t.Run("payment failed", func(t *testing.T) {
 		email := "decline-" + randHex(4) + "@example.com"
-		r := payJSON(t, "/create-confirm-intent", `{"items":[{"id":"trust-decline1","quantity":1}],"confirmationToken":"`+
-			confirmationToken(t, "pm_card_chargeDeclined")+`","email":"`+email+`"}`)
+		r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"trust-decline1","quantity":1}],"confirmationToken":"`+
+			e2e.ConfirmationToken(t, "pm_card_chargeDeclined")+`","email":"`+email+`"}`)
 		if r.Status != 402 {
 			t.Fatalf("declined confirm: %d %s", r.Status, r.Raw)
 		}
-		waitOrder(t, declinedIntent(t, r, email), "failed", func(o *order) bool { return o.State == "failed" })
+		e2e.WaitOrder(t, declinedIntent(t, r, email), "failed", func(o *e2e.Order) bool { return o.State == "failed" })
 		waitCanBuy(t, "trust-decline1")
 		wantOutOfStock(t, "trust-decline1", "after it was bought again")
 	})
 	t.Run("operator cancel", func(t *testing.T) {
-		r := payJSON(t, "/create-confirm-intent", `{"items":[{"id":"trust-rental1","quantity":1}],"confirmationToken":"`+confirmationToken(t, "pm_card_visa")+`"}`)
-		if r.Status != 200 || r.str("status") != "requires_capture" {
+		r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"trust-rental1","quantity":1}],"confirmationToken":"`+e2e.ConfirmationToken(t, "pm_card_visa")+`"}`)
+		if r.Status != 200 || r.Str("status") != "requires_capture" {
 			t.Fatalf("authorize: %d %s", r.Status, r.Raw)
 		}
-		pi := r.str("id")
-		waitOrder(t, pi, "authorized", func(o *order) bool { return o.State == "authorized" })
+		pi := r.Str("id")
+		e2e.WaitOrder(t, pi, "authorized", func(o *e2e.Order) bool { return o.State == "authorized" })
 		wantOutOfStock(t, "trust-rental1", "while authorized")
-		if c := adminPost(t, "/admin/payment_intents/"+pi+"/cancel", `{}`); c.Status != 200 {
+		if c := e2e.AdminPost(t, "/admin/payment_intents/"+pi+"/cancel", `{}`); c.Status != 200 {
 			t.Fatalf("cancel: %d %s", c.Status, c.Body)
 		}
-		waitOrder(t, pi, "canceled", func(o *order) bool { return o.State == "canceled" })
+		e2e.WaitOrder(t, pi, "canceled", func(o *e2e.Order) bool { return o.State == "canceled" })
 		waitCanBuy(t, "trust-rental1")
 	})
 	t.Run("full refund", func(t *testing.T) {
@@ -731,7 +731,7 @@ func TestTrustStockComesBack(t *testing.T) {
 		if r := adminRefund(t, o.ID, `{"amount":500}`, ""); r.Status != 200 || refundOrder(t, r).State != "partially_refunded" {
 			t.Fatalf("partial refund: %d %s", r.Status, r.Raw)
 		}
-		deliveredEvents(t, []string{"charge.refunded"}, sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID).str("latest_charge"))
+		deliveredEvents(t, []string{"charge.refunded"}, sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID).Str("latest_charge"))
 		wantOutOfStock(t, "trust-refund1", "after a partial refund")
 		if r := adminRefund(t, o.ID, "", ""); r.Status != 200 || refundOrder(t, r).State != "refunded" {
 			t.Fatalf("refund the rest: %d %s", r.Status, r.Raw)
@@ -747,15 +747,15 @@ func TestTrustStockComesBack(t *testing.T) {
 // are refused and refund nothing; the same Idempotency-Key refunds once;
 // nothing is refundable after a full refund or before a payment.
 func TestTrustRefunds(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	o := paidCheckout(t, `[{"id":"mug","quantity":2},{"id":"stickers","quantity":1}]`)
-	charge := sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID).str("latest_charge")
+	charge := sandboxObject(t, "/v1/payment_intents/"+o.PaymentIntentID).Str("latest_charge")
 	if !strings.HasPrefix(charge, "ch_") {
 		t.Fatalf("the order's PaymentIntent has no charge")
 	}
-	chargeRefunded := func() int64 { return sandboxObject(t, "/v1/charges/"+charge).num("amount_refunded") }
+	chargeRefunded := func() int64 { return sandboxObject(t, "/v1/charges/"+charge).Num("amount_refunded") }
 
-	if r := payDo(t, "POST", env(t, "BASE_URL")+"/admin/orders/"+o.ID+"/refund", map[string]string{"Content-Type": "application/json"}, `{"amount":100}`); r.Status != 401 {
+	if r := e2e.PayDo(t, "POST", e2e.Env(t, "BASE_URL")+"/admin/orders/"+o.ID+"/refund", map[string]string{"Content-Type": "application/json"}, `{"amount":100}`); r.Status != 401 {
 		t.Errorf("refund without the admin token: %d %s, want 401", r.Status, r.Raw)
 	}
 	for _, body := range []string{`{"amount":0}`, `{"amount":-100}`, `{"amount":2901}`} {
@@ -774,7 +774,7 @@ func TestTrustRefunds(t *testing.T) {
 
 	key := "refund-" + randHex(8)
 	first := adminRefund(t, o.ID, `{"amount":1000}`, key)
-	refundID := first.str("refund", "id")
+	refundID := first.Str("refund", "id")
 	if first.Status != 200 || !strings.HasPrefix(refundID, "re_") || refundAmount(first) != 1000 {
 		t.Fatalf("partial refund: %d %s", first.Status, first.Raw)
 	}
@@ -782,14 +782,14 @@ func TestTrustRefunds(t *testing.T) {
 		t.Errorf("order after the partial refund: %+v", ro)
 	}
 	again := adminRefund(t, o.ID, `{"amount":1000}`, key)
-	if again.Status != 200 || again.str("refund", "id") != refundID {
+	if again.Status != 200 || again.Str("refund", "id") != refundID {
 		t.Errorf("the same Idempotency-Key again: %d %s, want 200 with %s", again.Status, again.Raw, refundID)
 	}
 	deliveredEvents(t, []string{"charge.refunded"}, charge)
 	if n := chargeRefunded(); n != 1000 {
 		t.Errorf("refunded at Stripe: %d, want 1000 (one refund)", n)
 	}
-	if got := getOrder(t, o.ID); got.State != "partially_refunded" || got.AmountRefunded != 1000 {
+	if got := e2e.GetOrder(t, o.ID); got.State != "partially_refunded" || got.AmountRefunded != 1000 {
 		t.Errorf("order after the retried partial refund and its events: %+v", got)
 	}
 
@@ -809,17 +809,17 @@ func TestTrustRefunds(t *testing.T) {
 	if n := chargeRefunded(); n != 2900 {
 		t.Errorf("refunded at Stripe: %d, want 2900", n)
 	}
-	got := waitOrder(t, o.ID, "refunded", func(o *order) bool { return o.State == "refunded" })
-	if got.AmountRefunded != 2900 || got.AmountReceived != 2900 || got.Fulfillment.Attempts != 1 || s.count(o.ID) != 1 {
-		t.Errorf("refunded order: %+v, %d fulfillment calls, want 1", got, s.count(o.ID))
+	got := e2e.WaitOrder(t, o.ID, "refunded", func(o *e2e.Order) bool { return o.State == "refunded" })
+	if got.AmountRefunded != 2900 || got.AmountReceived != 2900 || got.Fulfillment.Attempts != 1 || s.Count(o.ID) != 1 {
+		t.Errorf("refunded order: %+v, %d fulfillment calls, want 1", got, s.Count(o.ID))
 	}
 
 	// An order that was never paid has nothing to refund.
-	_, unpaid := createSession(t, `{"items":[{"id":"mug","quantity":1}]}`)
-	if r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+unpaid+"/expire", "", ""); r.Status != 200 {
+	_, unpaid := e2e.CreateSession(t, `{"items":[{"id":"mug","quantity":1}]}`)
+	if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/sessions/"+unpaid+"/expire", "", ""); r.Status != 200 {
 		t.Fatalf("expire: %d %s", r.Status, r.Body)
 	}
-	waitOrder(t, unpaid, "expired", func(o *order) bool { return o.State == "expired" })
+	e2e.WaitOrder(t, unpaid, "expired", func(o *e2e.Order) bool { return o.State == "expired" })
 	if r := adminRefund(t, unpaid, "", ""); r.Status != 409 || errorCode(r) != "order_not_refundable" {
 		t.Errorf("refund of an expired order: %d %s, want 409 order_not_refundable", r.Status, r.Raw)
 	}
@@ -829,7 +829,7 @@ func TestTrustRefunds(t *testing.T) {
 // where it was (here partially refunded); lost, it is dispute_lost. Neither
 // fulfills the order again.
 func TestTrustDisputes(t *testing.T) {
-	s := startSink(t)
+	s := e2e.StartSink(t)
 	for _, c := range []struct {
 		outcome, refundFirst, after string
 	}{
@@ -844,25 +844,25 @@ func TestTrustDisputes(t *testing.T) {
 					t.Fatalf("refund: %d %s", r.Status, r.Raw)
 				}
 				before = "partially_refunded"
-				waitOrder(t, o.ID, before, func(o *order) bool { return o.State == before })
+				e2e.WaitOrder(t, o.ID, before, func(o *e2e.Order) bool { return o.State == before })
 			}
-			r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/payment_intents/"+o.PaymentIntentID+"/dispute", "application/json", `{"reason":"fraudulent"}`)
+			r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/payment_intents/"+o.PaymentIntentID+"/dispute", "application/json", `{"reason":"fraudulent"}`)
 			var du struct{ ID string }
-			decode(t, r, &du)
+			e2e.Decode(t, r, &du)
 			if r.Status != 200 || !strings.HasPrefix(du.ID, "du_") {
 				t.Fatalf("open a dispute: %d %s", r.Status, r.Body)
 			}
-			waitOrder(t, o.ID, "disputed", func(o *order) bool { return o.State == "disputed" && o.Dispute == "open" })
-			if r := call(t, "POST", env(t, "SANDBOX_URL")+"/_sandbox/disputes/"+du.ID+"/close", "application/json", `{"outcome":"`+c.outcome+`"}`); r.Status != 200 {
+			e2e.WaitOrder(t, o.ID, "disputed", func(o *e2e.Order) bool { return o.State == "disputed" && o.Dispute == "open" })
+			if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/disputes/"+du.ID+"/close", "application/json", `{"outcome":"`+c.outcome+`"}`); r.Status != 200 {
 				t.Fatalf("close the dispute: %d %s", r.Status, r.Body)
 			}
-			got := waitOrder(t, o.ID, c.after, func(o *order) bool { return o.State == c.after && o.Dispute == c.outcome })
+			got := e2e.WaitOrder(t, o.ID, c.after, func(o *e2e.Order) bool { return o.State == c.after && o.Dispute == c.outcome })
 			if got.PaymentState != "paid" || got.AmountReceived != 1200 {
 				t.Errorf("after the dispute was %s: %+v", c.outcome, got)
 			}
 			deliveredEvents(t, []string{"charge.dispute.created", "charge.dispute.closed"}, du.ID)
-			if got = getOrder(t, o.ID); got.State != c.after || got.Fulfillment.Attempts != 1 || s.count(o.ID) != 1 {
-				t.Errorf("afterwards: %+v, %d fulfillment calls, want state %s and 1 call", got, s.count(o.ID), c.after)
+			if got = e2e.GetOrder(t, o.ID); got.State != c.after || got.Fulfillment.Attempts != 1 || s.Count(o.ID) != 1 {
+				t.Errorf("afterwards: %+v, %d fulfillment calls, want state %s and 1 call", got, s.Count(o.ID), c.after)
 			}
 		})
 	}

@@ -1,22 +1,18 @@
-//go:build integration && hardening
-
-package e2e
+package hardening
 
 import (
 	"fmt"
 	"io"
 	"net/http"
 	"testing"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
-// The order store joins the bad-input suite's probes: no bad request may
-// record or change an order.
-func init() {
-	badInputProbes = append(badInputProbes, probe{"orders (GET /admin/orders)", orderStoreState})
-}
-
+// orderStoreState is the bad-input suite's probe of the order store: no bad
+// request may record or change an order.
 func orderStoreState(t *testing.T) string {
-	req, _ := http.NewRequest("GET", env(t, "BASE_URL")+"/admin/orders?limit=100", nil)
+	req, _ := http.NewRequest("GET", e2e.Env(t, "BASE_URL")+"/admin/orders?limit=100", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken(t))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -33,6 +29,6 @@ func orderStoreState(t *testing.T) string {
 	if res.StatusCode != 200 {
 		t.Fatalf("GET /admin/orders: %d %s", res.StatusCode, body)
 	}
-	decode(t, response{Status: res.StatusCode, Body: body}, &list)
+	e2e.Decode(t, e2e.Response{Status: res.StatusCode, Body: body}, &list)
 	return fmt.Sprint(len(list.Data), " orders ", list.Data)
 }

@@ -1,12 +1,10 @@
-//go:build integration && hardening
-
 // The hardening suites (bad input, load) run against their own stack, started
 // by scripts/hardening.sh: ADMIN_TOKEN set, and a catalog with two currencies
 // (testdata/two-currencies.json as CATALOG_JSON).
 //
 //	bash scripts/hardening.sh -run TestBadRequests    # needs dist/ built (make build)
 
-package e2e
+package hardening
 
 import (
 	"crypto/hmac"
@@ -20,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
 // badRequest is one request the worker must refuse: a 4xx with
@@ -33,7 +33,7 @@ type badRequest struct {
 	status int
 	codes  []string
 	// check, if set, asserts more about the answer.
-	check func(t *testing.T, r response)
+	check func(t *testing.T, r e2e.Response)
 	// chunked: the body is sent without Content-Length (sendChunked).
 	chunked bool
 }
@@ -84,14 +84,15 @@ type probe struct {
 
 func sandboxRequestCount(t *testing.T) string {
 	var log struct{ Requests []json.RawMessage }
-	decode(t, call(t, "GET", env(t, "SANDBOX_URL")+"/_sandbox/requests", "", ""), &log)
+	e2e.Decode(t, e2e.Call(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/requests", "", ""), &log)
 	return fmt.Sprint(len(log.Requests), " Stripe API calls")
 }
 
-// badInputProbes: the order store's (GET /admin/orders) is added by
-// webhook_probe_test.go.
+// badInputProbes: no bad request may call Stripe, nor record or change an
+// order (orderStoreState, webhook_probe_test.go).
 var badInputProbes = []probe{
 	{"Stripe calls (sandbox request log)", sandboxRequestCount},
+	{"orders (GET /admin/orders)", orderStoreState},
 }
 
 // signed returns a Stripe-Signature header for body, made with secret at t.
@@ -115,7 +116,7 @@ func adminToken(t *testing.T) string {
 	t.Helper()
 	tok := os.Getenv("ADMIN_TOKEN")
 	if len(tok) < 32 {
-		t.Fatal("ADMIN_TOKEN (32+ characters) is not set: run through scripts/hardening.sh, which passes it to the worker")
+		t.Fatal("ADMIN_TOKEN (32+ characters) is not set: the suite's TestMain passes it to the worker")
 	}
 	return tok
 }
@@ -134,10 +135,10 @@ func badRequests(t *testing.T) []badRequest {
 		allowed = allowed[:i]
 	}
 	if allowed == "" {
-		t.Fatal("ALLOWED_ORIGINS is not set (scripts/hardening.sh sets it)")
+		t.Fatal("ALLOWED_ORIGINS is not set (the suite's TestMain sets it)")
 	}
 	const evil = "https://evil.example"
-	noCORS := func(t *testing.T, r response) {
+	noCORS := func(t *testing.T, r e2e.Response) {
 		if v := r.Header.Get("Access-Control-Allow-Methods"); v != "" {
 			t.Errorf("refused preflight approves methods %q", v)
 		}
@@ -148,7 +149,7 @@ func badRequests(t *testing.T) []badRequest {
 	deep := `{"items":` + strings.Repeat("[", 7000) + strings.Repeat("]", 7000) + `}`
 	whsec := os.Getenv("STRIPE_WEBHOOK_SECRET")
 	if !strings.HasPrefix(whsec, "whsec_") {
-		t.Fatal("STRIPE_WEBHOOK_SECRET is not set (scripts/stack.sh sets it for the worker and the sandbox)")
+		t.Fatal("STRIPE_WEBHOOK_SECRET is not set (the stack sets it for the worker and the sandbox)")
 	}
 	now := time.Now().Unix()
 	event := `{"id":"evt_hardening","object":"event","api_version":"2025-08-27.basil","type":"checkout.session.completed","data":{"object":{"id":"cs_test_hardening","object":"checkout.session"}}}`
@@ -380,7 +381,7 @@ func nextRequestWorks(t *testing.T, base string) {
 // request log, emptied first), no stored order, and the next ordinary
 // request is served.
 func TestBadRequests(t *testing.T) {
-	base, sandbox := env(t, "BASE_URL"), env(t, "SANDBOX_URL")
+	base, sandbox := e2e.Env(t, "BASE_URL"), e2e.Env(t, "SANDBOX_URL")
 	cases := badRequests(t)
 	if len(badInputProbes) < 2 {
 		t.Fatal("the order store's probe (webhook_probe_test.go) is missing")
@@ -388,7 +389,7 @@ func TestBadRequests(t *testing.T) {
 	if len(cases) < 50 {
 		t.Fatalf("only %d bad requests; the suite promises at least 50", len(cases))
 	}
-	if r := call(t, "POST", sandbox+"/_sandbox/reset", "", ""); r.Status != 200 {
+	if r := e2e.Call(t, "POST", sandbox+"/_sandbox/reset", "", ""); r.Status != 200 {
 		t.Fatalf("sandbox reset: %d %s", r.Status, r.Body)
 	}
 	snapshot := func(t *testing.T) []string {
@@ -404,9 +405,9 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			do := send
+			do := e2e.Send
 			if c.chunked {
-				do = sendChunked
+				do = e2e.SendChunked
 			}
 			r := do(t, c.method, base+c.path, c.header, c.body)
 			if r.Status != c.status || r.Status < 400 || r.Status > 499 {
@@ -441,11 +442,11 @@ func TestBadRequests(t *testing.T) {
 	// Controls: the token and the probes work, so the cases above failed for
 	// the reasons they name.
 	tok := adminToken(t)
-	if r := send(t, "GET", base+"/admin/ping", map[string]string{"Authorization": "Bearer " + tok}, ""); r.Status != 200 {
+	if r := e2e.Send(t, "GET", base+"/admin/ping", map[string]string{"Authorization": "Bearer " + tok}, ""); r.Status != 200 {
 		t.Errorf("admin ping with the right token: %d %s", r.Status, r.Body)
 	}
 	ordersBefore := orderStoreState(t)
-	r := send(t, "POST", base+createPath, map[string]string{"Content-Type": "application/json"}, `{"items":[{"id":"euro-mug","quantity":3}]}`)
+	r := e2e.Send(t, "POST", base+createPath, map[string]string{"Content-Type": "application/json"}, `{"items":[{"id":"euro-mug","quantity":3}]}`)
 	var created struct{ ClientSecret string }
 	if r.Status != 200 || json.Unmarshal(r.Body, &created) != nil || created.ClientSecret == "" {
 		t.Fatalf("a good create request: %d %s", r.Status, r.Body)
@@ -456,7 +457,7 @@ func TestBadRequests(t *testing.T) {
 	// Paying it makes the sandbox send checkout.session.completed, and the
 	// worker records the order: the D1 probe sees that.
 	pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, created.ClientSecret)
-	if r := call(t, "POST", sandbox+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
+	if r := e2e.Call(t, "POST", sandbox+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
 		t.Fatalf("paying the control session: %d %s", r.Status, r.Body)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -5,7 +5,10 @@
 # until Ctrl-C. Everything it starts, it stops on exit.
 #
 #   scripts/stack.sh                      # make dev: serve until Ctrl-C
-#   scripts/stack.sh go test ./scripts/e2e  # run a command against the stack
+#   scripts/stack.sh node --test scripts/e2e/browser.test.mjs  # run a command against the stack
+#
+# The test suites start their stacks from Go instead (scripts/internal/stack,
+# and go run ./scripts/stack -- command for the node tests).
 #
 # Settings (environment):
 #   PORT            worker port (default 8787)
@@ -37,7 +40,7 @@
 #                   copy of wrangler.toml changed so. Default: for make dev
 #                   wrangler.toml as it is; for a command 1000000, since the test
 #                   suites send thousands of requests from one address (127.0.0.1)
-#                   and are not about rate limiting (scripts/ratelimit.sh is)
+#                   and are not about rate limiting (scripts/e2e/ratelimit is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh

@@ -6,7 +6,7 @@
 //
 //   WORKER_DIR=dist/worker node --test scripts/e2e/ratelimit_instance.test.mjs
 //
-// scripts/ratelimit.sh runs it for the build it is given.
+// make node runs it for each build (WORKER_DIR).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";

@@ -1,6 +1,7 @@
-// Package e2e drives the worker compiled to wasm, running in workerd under
-// `wrangler dev`, against the local Stripe sandbox. scripts/stack.sh starts
-// both and exports BASE_URL and SANDBOX_URL; run through `make test`.
+// The worker compiled to wasm, running in workerd under `wrangler dev`,
+// against the local Stripe sandbox; TestMain (main_test.go) starts both and
+// exports BASE_URL and SANDBOX_URL.
+
 package checkout
 
 import (

@@ -7,10 +7,11 @@
 // retry after a fault that did go through returns what was made instead of
 // making it again, and that nothing was made twice or half.
 //
-// It runs on a stack of its own, started by scripts/faults.sh: an ADMIN_TOKEN
-// and STRIPE_TIMEOUT_MS=2000 (so that a "slow" fault of 3 s times out quickly).
+// It runs on a stack of its own, started by TestMain (main_test.go): an
+// ADMIN_TOKEN and STRIPE_TIMEOUT_MS=2000 (so that a "slow" fault of 3 s times
+// out quickly).
 //
-//	bash scripts/faults.sh     # needs dist/ built (make build)
+//	go test -count=1 ./scripts/e2e/faults     # needs dist/ built (make build)
 
 package faults
 
@@ -31,7 +32,7 @@ import (
 	"checkoutkit/scripts/e2e/internal/e2e"
 )
 
-// fltTimeout is the STRIPE_TIMEOUT_MS scripts/faults.sh gives the worker; a
+// fltTimeout is the STRIPE_TIMEOUT_MS TestMain gives the worker; a
 // slow fault waits fltSlowMS, longer.
 const (
 	fltTimeout = 2 * time.Second

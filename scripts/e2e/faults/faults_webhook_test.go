@@ -1,6 +1,6 @@
 // Stripe faults during webhook processing (part of the faults suite, run by
-// scripts/faults.sh, which also gives the worker a fresh D1 database and the
-// fulfillment counter of webhook_test.go). The fulfillment of a paid Checkout
+// TestMain, which also gives the worker a fresh D1 database and the
+// fulfillment counter of e2e.ServeSink). The fulfillment of a paid Checkout
 // Session re-reads the session from Stripe; a fault there must make /webhook
 // answer 5xx, the sandbox (as Stripe) delivers the event again, and that
 // delivery records the order and fulfills it: one order, one fulfillment.

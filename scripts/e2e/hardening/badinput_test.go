@@ -1,8 +1,8 @@
 // The hardening suites (bad input, load) run against their own stack, started
-// by scripts/hardening.sh: ADMIN_TOKEN set, and a catalog with two currencies
+// by TestMain (main_test.go): ADMIN_TOKEN set, and a catalog with two currencies
 // (testdata/two-currencies.json as CATALOG_JSON).
 //
-//	bash scripts/hardening.sh -run TestBadRequests    # needs dist/ built (make build)
+//	go test -count=1 -run TestBadRequests ./scripts/e2e/hardening    # needs dist/ built (make build)
 
 package hardening
 

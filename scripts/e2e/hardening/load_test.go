@@ -8,7 +8,7 @@ package hardening
 // and must not keep growing.
 //
 //	make load                                          # 10,000 at 50
-//	LOAD_REQUESTS=500 bash scripts/hardening.sh -run TestLoad
+//	LOAD_REQUESTS=500 go test -count=1 -v -run TestLoad ./scripts/e2e/hardening
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 // Payments through wrangler dev and the sandbox (issue 4): the confirm-intent
 // flow, the PaymentIntent lifecycle driven by the operator API, approval
 // refusals that create nothing, and the Checkout options. The stack's worker
-// must have ADMIN_TOKEN (scripts/stack.sh makes one per run and exports it) and
+// must have ADMIN_TOKEN (TestMain makes one per run and exports it) and
 // the bundled catalog (stove-rental: manual capture with incremental
 // authorization; poster: stock 25, at most 3 per order; max order 400 USD; blocked.example and AQ
 // refused).

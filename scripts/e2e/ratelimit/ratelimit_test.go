@@ -6,6 +6,7 @@
 // wrangler dev keeps a CF-Connecting-IP that the client sends (Cloudflare's
 // edge replaces it), which lets these tests play several clients; requests
 // without one count as 127.0.0.1.
+
 package ratelimit
 
 import (

@@ -1,5 +1,5 @@
 // Trustworthy orders, end to end through wrangler dev with a local D1
-// database and the sandbox delivering signed events (scripts/webhooks.sh).
+// database and the sandbox delivering signed events (TestMain, main_test.go).
 // What the operator API shows and what the fulfillment counter receives must
 // follow what was actually paid, by which Stripe object, made by this
 // deployment:
@@ -17,9 +17,10 @@
 //   - refunds (operator API) and disputes (the sandbox's dev endpoints) move
 //     the order's state, and never fulfill it again.
 //
-// The stack (webhooks.sh) sets DEPLOYMENT_ID and a catalog with the stocked
+// The stack (TestMain) sets DEPLOYMENT_ID and a catalog with the stocked
 // products of testdata/trust-products.json. Each test buys products of its
 // own, so any one runs alone (-run) as well as in the suite.
+
 package webhooks
 
 import (

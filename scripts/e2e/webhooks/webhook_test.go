@@ -1,9 +1,10 @@
-// Webhooks and orders in workerd with a local D1 database, run by
-// scripts/webhooks.sh: a stack of their own (fresh D1 database, ADMIN_TOKEN,
+// Webhooks and orders in workerd with a local D1 database, on a stack of
+// their own started by TestMain (main_test.go: fresh D1 database, ADMIN_TOKEN,
 // the sandbox delivering signed events to /webhook) whose worker POSTs each
-// order it fulfills to FULFILLMENT_WEBHOOK_URL, a counter these tests serve on
-// FULFILLMENT_SINK_PORT. The database is read through the operator API and,
-// for what it does not show (processed events), `wrangler d1 execute`.
+// order it fulfills to FULFILLMENT_WEBHOOK_URL, a counter these tests serve
+// (e2e.ServeSink). The database is read through the operator API and, for
+// what it does not show (processed events), `wrangler d1 execute`.
+
 package webhooks
 
 import (

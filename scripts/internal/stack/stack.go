@@ -407,7 +407,7 @@ func (s *Stack) tail(log string) string {
 	return string(b)
 }
 
-var limitLine = regexp.MustCompile(`(?m)^(simple\s*=\s*\{\s*limit\s*=\s*)[0-9]+`)
+var limitLine = regexp.MustCompile(`(?m)^(simple[ \t]*=[ \t]*\{[ \t]*limit[ \t]*=[ \t]*)[0-9]+`)
 
 // writeRateLimitConfig writes root/.wrangler-stack-<pid>-<random>.toml, a
 // copy of wrangler.toml whose [[ratelimits]] bindings allow limit requests

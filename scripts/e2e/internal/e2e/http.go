@@ -14,7 +14,7 @@ func Env(t *testing.T, k string) string {
 	t.Helper()
 	v := os.Getenv(k)
 	if v == "" {
-		t.Fatalf("%s is not set: run this through scripts/stack.sh (make test)", k)
+		t.Fatalf("%s is not set: run the suite with go test ./scripts/e2e/<suite>, whose TestMain starts the stack and sets it", k)
 	}
 	return v
 }

@@ -102,7 +102,7 @@ func HookAdminToken(t *testing.T) string {
 	t.Helper()
 	tok := os.Getenv("ADMIN_TOKEN")
 	if len(tok) < 32 {
-		t.Fatal("ADMIN_TOKEN is not set: run through scripts/webhooks.sh")
+		t.Fatal("ADMIN_TOKEN is not set: run the suite with go test, whose TestMain starts the stack and sets it")
 	}
 	return tok
 }

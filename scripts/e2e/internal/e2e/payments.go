@@ -74,7 +74,7 @@ func PayAdminToken(t *testing.T) string {
 	t.Helper()
 	tok := os.Getenv("ADMIN_TOKEN")
 	if len(tok) < 32 {
-		t.Fatal("ADMIN_TOKEN is not set: run through scripts/stack.sh (make test), which starts the worker with one and exports it")
+		t.Fatal("ADMIN_TOKEN is not set: run the suite with go test, whose TestMain starts the worker with one and exports it")
 	}
 	return tok
 }

@@ -135,7 +135,7 @@ step_chromium() {
 # 1024 (88 MiB); 0 disables the trigger and the heap settles at 176 MiB, past
 # the 128 MB isolate limit. With the worker's 128 KB stacks (build/worker.go)
 # the heap settles at 88 MiB at both 128 and 256, and 256 costs less CPU. See
-# the README. (The worker now builds with -gc=leaking, which stack-reuse and
+# wasm/README.md. (The worker now builds with -gc=leaking, which stack-reuse and
 # gentle-heap-growth serve, where this no longer applies; it is kept for
 # builds with a collecting GC.)
 #

@@ -74,9 +74,9 @@ func noSuchIntent(id string) *apiError {
 // intentLocked finds a PaymentIntent; with a publishable key the client secret
 // must be given and match.
 func (sb *Sandbox) intentLocked(c *apiCall) (*paymentIntent, *apiError) {
-	pi := sb.intents[c.ids[0]]
+	pi := sb.intents[c.id]
 	if pi == nil {
-		return nil, noSuchIntent(c.ids[0])
+		return nil, noSuchIntent(c.id)
 	}
 	if c.publishable {
 		secret, ok, err := str(c.root, "client_secret", "client_secret")
@@ -115,9 +115,9 @@ func (sb *Sandbox) retrievePaymentMethodLocked(c *apiCall) (any, *apiError) {
 	if err := checkUnknown(c.root, []string{"expand"}, ""); err != nil {
 		return nil, err
 	}
-	pm := sb.paymentMethods[c.ids[0]]
+	pm := sb.paymentMethods[c.id]
 	if pm == nil {
-		e := invalid("payment_method", "resource_missing", "No such PaymentMethod: '%s'", c.ids[0])
+		e := invalid("payment_method", "resource_missing", "No such PaymentMethod: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}

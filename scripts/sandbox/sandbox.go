@@ -150,6 +150,8 @@ type Sandbox struct {
 	eventByID      map[string]*event
 	curRequest     *eventRequest // the API request being handled, for events
 
+	mux *http.ServeMux // routes.go
+
 	deliveryCtx      context.Context
 	cancelDeliveries context.CancelFunc
 	deliveries       sync.WaitGroup
@@ -158,6 +160,7 @@ type Sandbox struct {
 // New returns an empty sandbox that does not log and delivers no webhooks.
 func New() *Sandbox {
 	sb := &Sandbox{now: time.Now}
+	sb.mux = sb.routes()
 	sb.resetLocked()
 	return sb
 }
@@ -352,45 +355,6 @@ func redactURL(u *url.URL) string {
 	return keyInURL.ReplaceAllString(s, "${1}[redacted]")
 }
 
-// ServeHTTP routes a request to the Stripe API subset or a development endpoint.
-func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	rec.Header().Set("Request-Id", newID("req_", 14))
-
-	path := r.URL.Path
-	switch {
-	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
-		sb.serveAPI(rec, r)
-	case path == "/stripe.js":
-		sb.serveStandin(rec, r)
-	case path == "/_sandbox" || strings.HasPrefix(path, "/_sandbox/"):
-		sb.serveDev(rec, r)
-	case strings.HasPrefix(path, hostedPath):
-		sb.serveHosted(rec, r)
-	case strings.HasPrefix(path, portalPath):
-		sb.servePortal(rec, r)
-	case path == "/":
-		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
-			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents[/search|/{id}[/confirm|/capture|/cancel|/increment_authorization]],\n"+
-			"     /v1/confirmation_tokens, /v1/test_helpers/confirmation_tokens, /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
-			"     /v1/charges/{id}, /v1/refunds[/{id}], /v1/disputes/{id}, /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
-			"Stand-in Stripe.js: /stripe.js\n"+
-			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
-			"     /_sandbox/payment_intents/{id}/authenticate|dispute, /_sandbox/disputes/{id}/close,\n"+
-			"     /_sandbox/faults, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
-	default:
-		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
-			"Unknown path %s on the Stripe sandbox.", path).envelope())
-	}
-
-	if sb.Logger != nil {
-		sb.Logger.Printf("%s %s %d %s", r.Method, redactURL(r.URL), rec.status,
-			time.Since(start).Round(time.Microsecond))
-	}
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -404,7 +368,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ---------------------------------------------------------------------------
 // Stripe API
 
-func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, route *apiRoute) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store")
 	version := strings.TrimSpace(r.Header.Get("Stripe-Version"))
@@ -418,7 +382,7 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		h.Set("Idempotency-Key", idemKey)
 	}
 
-	if corsForAPI(w, r) {
+	if route != nil && route.cors && corsForAPI(w, r) {
 		return
 	}
 	// An injected fault (faults.go) may delay, replace or drop the answer.
@@ -437,7 +401,7 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		replayed string
 	)
 	if f == nil || f.executes() {
-		status, body, replayed = sb.apiLocked(r, form, formErr, idemKey, version, h.Get("Request-Id"))
+		status, body, replayed = sb.apiLocked(route, r, form, formErr, idemKey, version, h.Get("Request-Id"))
 	}
 	if f != nil {
 		status, body = f.answer(status, body)
@@ -474,7 +438,7 @@ func marshal(v any) []byte {
 
 // apiLocked authenticates, applies idempotency and dispatches. It returns the status,
 // the encoded body and, for an idempotent replay, the original request id.
-func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
+func (sb *Sandbox) apiLocked(route *apiRoute, r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
 	key, publishable, authErr := checkAPIKey(r)
 	if authErr != nil {
 		return authErr.status, marshal(authErr.envelope()), ""
@@ -510,7 +474,7 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 	}
 
 	sb.curRequest = &eventRequest{ID: requestID, IdempotencyKey: idemKey}
-	status, v := sb.dispatchLocked(r, form, version, publishable)
+	status, v := sb.dispatchLocked(route, r, form, version, publishable)
 	sb.curRequest = nil
 	body := marshal(v)
 	// Like Stripe, only requests that executed are saved: a 2xx, or a card
@@ -1538,110 +1502,39 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 		"Method not allowed; use %s.", allow).envelope())
 }
 
-func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	setCORS(h)
-	h.Set("Cache-Control", "no-store")
-	if preflight(w, r) {
+func (sb *Sandbox) devReset(w http.ResponseWriter, r *http.Request) {
+	sb.mu.Lock()
+	sb.resetLocked()
+	sb.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// devSession serves a session object, line items expanded, without auth.
+func (sb *Sandbox) devSession(w http.ResponseWriter, r *http.Request, id string) {
+	sb.mu.Lock()
+	s, err := sb.sessionLocked(id)
+	var obj any
+	if err == nil {
+		obj = s.object(map[string]bool{"line_items": true, "payment_intent": false})
+	}
+	sb.mu.Unlock()
+	if err != nil {
+		writeJSON(w, err.status, err.envelope())
 		return
 	}
-	path := strings.TrimPrefix(r.URL.Path, "/_sandbox")
-	route := func(method string) bool {
-		if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
-			return true
-		}
-		methodNotAllowed(w, method+", OPTIONS")
-		return false
+	writeJSON(w, http.StatusOK, obj)
+}
+
+// devExpire expires a session without auth.
+func (sb *Sandbox) devExpire(w http.ResponseWriter, r *http.Request, id string) {
+	sb.mu.Lock()
+	obj, err := sb.expireSessionLocked(id, &param{})
+	sb.mu.Unlock()
+	if err != nil {
+		writeJSON(w, err.status, err.envelope())
+		return
 	}
-	switch {
-	case path == "/health":
-		if route(http.MethodGet) {
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-		}
-	case path == "/checkout":
-		if route(http.MethodGet) {
-			sb.devCheckout(w, r)
-		}
-	case path == "/checkout/pay":
-		if route(http.MethodPost) {
-			sb.devPay(w, r)
-		}
-	case path == "/prices":
-		if route(http.MethodPost) {
-			sb.devCreatePrice(w, r)
-		}
-	case path == "/requests":
-		if route(http.MethodGet) {
-			sb.devRequests(w, r)
-		}
-	case path == "/reset":
-		if route(http.MethodPost) {
-			sb.mu.Lock()
-			sb.resetLocked()
-			sb.mu.Unlock()
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-		}
-	case path == "/faults":
-		sb.devFaults(w, r)
-	case path == "/events":
-		if route(http.MethodGet) {
-			sb.devEvents(w, r)
-		}
-	case strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, "/resend") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devResend(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/events/"), "/resend"))
-		}
-	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/authenticate") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devAuthenticate(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/authenticate"))
-		}
-	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/dispute") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/dispute"))
-		}
-	case strings.HasPrefix(path, "/disputes/") && strings.HasSuffix(path, "/close") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devCloseDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/disputes/"), "/close"))
-		}
-	case strings.HasPrefix(path, "/sessions/"):
-		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")
-		switch {
-		case len(parts) == 1 && parts[0] != "":
-			if route(http.MethodGet) {
-				sb.mu.Lock()
-				s, err := sb.sessionLocked(parts[0])
-				var obj any
-				if err == nil {
-					obj = s.object(map[string]bool{"line_items": true, "payment_intent": false})
-				}
-				sb.mu.Unlock()
-				if err != nil {
-					writeJSON(w, err.status, err.envelope())
-					return
-				}
-				writeJSON(w, http.StatusOK, obj)
-			}
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "async":
-			if route(http.MethodPost) {
-				sb.devAsync(w, r, parts[0])
-			}
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire":
-			if route(http.MethodPost) {
-				sb.mu.Lock()
-				obj, err := sb.expireSessionLocked(parts[0], &param{})
-				sb.mu.Unlock()
-				if err != nil {
-					writeJSON(w, err.status, err.envelope())
-					return
-				}
-				writeJSON(w, http.StatusOK, obj)
-			}
-		default:
-			writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
-		}
-	default:
-		writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
-	}
+	writeJSON(w, http.StatusOK, obj)
 }
 
 // devRequests serves the request log, optionally only the requests with a

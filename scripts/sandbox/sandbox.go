@@ -759,22 +759,6 @@ func expansions(root *param, allowed ...string) (map[string]bool, *apiError) {
 // ---------------------------------------------------------------------------
 // Checkout Sessions
 
-// createParams are the top-level parameters stripe-go v82 can send to
-// POST /v1/checkout/sessions. The sandbox interprets some and accepts the rest
-// without effect, and rejects anything else like Stripe does.
-var createParams = []string{
-	"adaptive_pricing", "after_expiration", "allow_promotion_codes", "automatic_tax",
-	"billing_address_collection", "cancel_url", "client_reference_id", "consent_collection",
-	"currency", "custom_fields", "custom_text", "customer", "customer_creation", "customer_email",
-	"customer_update", "discounts", "expand", "expires_at", "invoice_creation", "line_items",
-	"locale", "metadata", "mode", "optional_items", "origin_context", "payment_intent_data",
-	"payment_method_collection", "payment_method_configuration", "payment_method_data",
-	"payment_method_options", "payment_method_types", "permissions", "phone_number_collection",
-	"redirect_on_completion", "return_url", "saved_payment_method_options", "setup_intent_data",
-	"shipping_address_collection", "shipping_options", "submit_type", "subscription_data",
-	"success_url", "tax_id_collection", "ui_mode", "wallet_options",
-}
-
 var (
 	lineItemParams    = []string{"adjustable_quantity", "dynamic_tax_rates", "price", "price_data", "quantity", "tax_rates"}
 	priceDataParams   = []string{"currency", "product", "product_data", "recurring", "tax_behavior", "unit_amount", "unit_amount_decimal"}
@@ -852,7 +836,8 @@ func embeddedURLs(s *session, root *param) *apiError {
 }
 
 func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiError) {
-	if err := checkUnknown(root, createParams, ""); err != nil {
+	v, err := readFields(root, "", sessionFields)
+	if err != nil {
 		return nil, err
 	}
 	expand, err := expansions(root, "line_items", "payment_intent")
@@ -861,30 +846,24 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	}
 	now := sb.now()
 	s := &session{
-		Created:       now.Unix(),
-		ExpiresAt:     now.Add(sessionLifetime).Unix(),
-		Status:        "open",
-		PaymentStatus: "unpaid",
-		Metadata:      map[string]string{},
+		Created:           now.Unix(),
+		ExpiresAt:         now.Add(sessionLifetime).Unix(),
+		Status:            "open",
+		PaymentStatus:     "unpaid",
+		Mode:              v["mode"].s,
+		Metadata:          map[string]string{},
+		CustomerEmail:     v.str("customer_email"),
+		ClientReferenceID: v.str("client_reference_id"),
+		Locale:            v.str("locale"),
+	}
+	if s.Mode != "payment" {
+		return nil, invalid("mode", "", "The Stripe sandbox simulates only mode=payment (got mode=%s).", s.Mode)
+	}
+	if md := v["metadata"].md; md != nil {
+		s.Metadata = md
 	}
 
-	// mode
-	mode, ok, err := str(root, "mode", "mode")
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, missing("mode")
-	case mode == "":
-		return nil, emptyString("mode")
-	case !slices.Contains([]string{"payment", "setup", "subscription"}, mode):
-		return nil, invalid("mode", "", "Invalid mode: must be one of payment, setup, or subscription")
-	case mode != "payment":
-		return nil, invalid("mode", "", "The Stripe sandbox simulates only mode=payment (got mode=%s).", mode)
-	}
-	s.Mode = mode
-
-	// ui_mode (its values depend on the API version train)
+	// ui_mode (its values depend on the API version train) and its URLs
 	valid, def, embedded := uiModes(version)
 	ui, ok, err := str(root, "ui_mode", "ui_mode")
 	if err != nil {
@@ -899,104 +878,34 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	s.UIMode = ui
 	switch ui {
 	case embedded:
-		if err := embeddedURLs(s, root); err != nil {
-			return nil, err
-		}
+		err = embeddedURLs(s, root)
 	case def: // hosted Checkout (hosted.go)
-		if err := sb.hostedURLsLocked(s, root); err != nil {
-			return nil, err
-		}
+		err = sb.hostedURLsLocked(s, root)
 	default:
-		return nil, invalid("ui_mode", "", "The Stripe sandbox simulates embedded and hosted Checkout (ui_mode=%s or %s); got ui_mode=%s.", embedded, def, ui)
+		err = invalid("ui_mode", "", "The Stripe sandbox simulates embedded and hosted Checkout (ui_mode=%s or %s); got ui_mode=%s.", embedded, def, ui)
 	}
-
-	// line_items
-	li := root.child("line_items")
-	if li == nil || (li.value != nil && *li.value == "") {
-		return nil, missing("line_items")
-	}
-	items, keys, err := list(li, "line_items")
 	if err != nil {
 		return nil, err
 	}
-	if len(items) == 0 {
-		return nil, missing("line_items")
-	}
-	if len(items) > maxLineItems {
-		return nil, invalid("line_items", "", "You may provide at most %d line items in payment mode.", maxLineItems)
-	}
-	for i, item := range items {
-		p := "line_items[" + keys[i] + "]"
-		l, err := sb.lineItemLocked(item, p, now)
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			s.Currency = l.Currency
-		} else if l.Currency != s.Currency {
-			return nil, invalid(p, "", "All line items must use the same currency: %s uses %s but line_items[%s] uses %s.", p, l.Currency, keys[0], s.Currency)
-		}
-		s.AmountSubtotal += l.UnitAmount * l.Quantity
-		s.Items = append(s.Items, l)
-	}
-	if s.AmountSubtotal > maxAmountTotal {
-		return nil, invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
-	}
-	s.AmountTotal = s.AmountSubtotal
-	if cur, ok, err := str(root, "currency", "currency"); err != nil {
-		return nil, err
-	} else if ok && !currencyRE.MatchString(strings.ToLower(cur)) {
-		return nil, invalid("currency", "", "Invalid currency: %s. Use a three-letter ISO code such as usd.", cur)
-	}
 
-	// customer_email, client_reference_id, locale
-	if email, ok, err := str(root, "customer_email", "customer_email"); err != nil {
+	// line_items
+	if err := sb.lineItemsLocked(s, v["line_items"].p, now); err != nil {
 		return nil, err
-	} else if ok && email != "" {
-		if !validEmail(email) {
-			return nil, invalid("customer_email", "email_invalid", "Invalid email address: %s", email)
-		}
-		s.CustomerEmail = &email
-	}
-	if ref, ok, err := str(root, "client_reference_id", "client_reference_id"); err != nil {
-		return nil, err
-	} else if ok && ref != "" {
-		if len(ref) > maxClientRefLen {
-			return nil, invalid("client_reference_id", "", "client_reference_id must be at most %d characters.", maxClientRefLen)
-		}
-		s.ClientReferenceID = &ref
-	}
-	if loc, ok, err := str(root, "locale", "locale"); err != nil {
-		return nil, err
-	} else if ok && loc != "" {
-		s.Locale = &loc
 	}
 
 	// customer, payment_intent_data, payment_method_options, ... (sessionopts.go)
-	if err := sb.sessionOptionsLocked(s, root); err != nil {
+	if err := sb.sessionOptionsLocked(s, v); err != nil {
 		return nil, err
 	}
 
-	// metadata
-	if err := readMetadata(root, "metadata", s.Metadata); err != nil {
-		return nil, err
-	}
-
-	// expires_at
-	if exp, ok, err := str(root, "expires_at", "expires_at"); err != nil {
-		return nil, err
-	} else if ok {
-		at, err := parseInt(exp, "expires_at", 0, 1<<62)
-		if err != nil {
-			return nil, err
-		}
-		if at < now.Add(minSessionLifetime).Unix() {
+	if exp := v["expires_at"]; exp.set {
+		switch {
+		case exp.n < now.Add(minSessionLifetime).Unix():
 			return nil, invalid("expires_at", "", "The expires_at timestamp must be at least 30 minutes from Checkout Session creation.")
-		}
-		if at > now.Add(sessionLifetime).Unix() {
+		case exp.n > now.Add(sessionLifetime).Unix():
 			return nil, invalid("expires_at", "", "The expires_at timestamp must be less than 24 hours from Checkout Session creation.")
 		}
-		s.ExpiresAt = at
+		s.ExpiresAt = exp.n
 	}
 
 	s.ID = newID("cs_test_", 58)
@@ -1004,6 +913,42 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	sb.sessions[s.ID] = s
 	sb.secrets[s.ClientSecret] = s
 	return s.object(expand), nil
+}
+
+// lineItemsLocked reads line_items into s: currency and amounts.
+func (sb *Sandbox) lineItemsLocked(s *session, li *param, now time.Time) *apiError {
+	if li.value != nil && *li.value == "" {
+		return missing("line_items")
+	}
+	items, keys, err := list(li, "line_items")
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return missing("line_items")
+	}
+	if len(items) > maxLineItems {
+		return invalid("line_items", "", "You may provide at most %d line items in payment mode.", maxLineItems)
+	}
+	for i, item := range items {
+		p := "line_items[" + keys[i] + "]"
+		l, err := sb.lineItemLocked(item, p, now)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			s.Currency = l.Currency
+		} else if l.Currency != s.Currency {
+			return invalid(p, "", "All line items must use the same currency: %s uses %s but line_items[%s] uses %s.", p, l.Currency, keys[0], s.Currency)
+		}
+		s.AmountSubtotal += l.UnitAmount * l.Quantity
+		s.Items = append(s.Items, l)
+	}
+	if s.AmountSubtotal > maxAmountTotal {
+		return invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
+	}
+	s.AmountTotal = s.AmountSubtotal
+	return nil
 }
 
 func versionOrDefault(v string) string {

@@ -26,10 +26,20 @@ const (
 	refused                       // a Stripe parameter the sandbox does not simulate: refuse says why
 )
 
+// fieldOps says which operations of a resource take a row (0: all of them).
+type fieldOps uint8
+
+const (
+	onCreate fieldOps = 1 << iota
+	onUpdate
+	onConfirm
+)
+
 // field is one row of a parameter table.
 type field struct {
 	name     string
 	kind     fieldKind
+	ops      fieldOps // for tables shared by several operations
 	required bool
 	unused   bool     // validated, then ignored (no effect in the sandbox)
 	enum     []string // enumText, enumList
@@ -67,6 +77,17 @@ func fieldNames(fields []field) []string {
 		names[i] = f.name
 	}
 	return names
+}
+
+// forOp returns the rows that op takes.
+func forOp(fields []field, op fieldOps) []field {
+	var out []field
+	for _, f := range fields {
+		if f.ops == 0 || f.ops&op != 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // readFields rejects parameters of p that are not rows, then reads and checks

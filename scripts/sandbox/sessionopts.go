@@ -122,14 +122,18 @@ var pmOptionTypes = []string{"acss_debit", "affirm", "afterpay_clearpay", "alipa
 	"swish", "us_bank_account", "wechat_pay"}
 
 // pmOptionFields: payment_method_options[type]: card is read, the other types accepted.
-var pmOptionFields = func() []field {
+var pmOptionFields = pmOptions(cardOptionFields)
+
+// pmOptions returns payment_method_options rows: card has the rows card, every
+// other type is accepted without effect.
+func pmOptions(card []field) []field {
 	fs := make([]field, len(pmOptionTypes))
 	for i, t := range pmOptionTypes {
 		fs[i] = field{name: t}
 	}
-	fs[slices.Index(pmOptionTypes, "card")] = field{name: "card", kind: hashOf, sub: cardOptionFields}
+	fs[slices.Index(pmOptionTypes, "card")] = field{name: "card", kind: hashOf, sub: card}
 	return fs
-}()
+}
 
 // savedPMFields: saved_payment_method_options[...]; they need customer or customer_creation=always.
 var savedPMFields = []field{

@@ -1,60 +1,9 @@
 // Command sandbox is a local, stateful stand-in for the small part of Stripe's API
-// that the checkout kit uses. It exists for offline development and tests only and
-// is never deployed: it takes no real payments, keeps everything in memory, and has
-// no security beyond refusing live-mode keys.
+// that the checkout kit uses, for offline development and tests only: it takes no
+// real payments, keeps everything in memory and refuses live-mode keys.
 //
-// It speaks Stripe's wire format for Checkout Sessions (form-encoded requests with
-// bracket keys exactly as stripe-go v82 sends them, JSON responses shaped like real
-// Stripe objects, Stripe error objects, Request-Id and idempotency headers) and adds
-// a few development endpoints under /_sandbox/ plus /stripe.js, a stand-in for
-// Stripe.js that renders a clearly labelled test payment form.
-//
-// API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key;
-// the few routes Stripe.js calls take pk_test_..., see routes.go):
-//
-//	POST /v1/checkout/sessions                  create (ui_mode=embedded or hosted, mode=payment;
-//	                                            options in sessionopts.go)
-//	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
-//	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
-//	POST /v1/checkout/sessions/{id}/expire      expire an open session
-//	... /v1/payment_intents[...]                the PaymentIntents API (intents_api.go, search.go)
-//	POST /v1/confirmation_tokens (pk), POST /v1/test_helpers/confirmation_tokens,
-//	GET  /v1/confirmation_tokens/{id}           (tokens.go)
-//	GET  /v1/payment_methods/{id}
-//	GET  /v1/charges/{id}                       a PaymentIntent's latest_charge (refunds.go)
-//	POST /v1/refunds, GET /v1/refunds/{id}      refund a payment_intent or charge, fully or in part (refunds.go)
-//	GET  /v1/disputes/{id}                      disputes opened through /_sandbox/ (disputes.go)
-//	POST /v1/customers, GET /v1/customers/{id}  (customers.go)
-//	POST /v1/billing_portal/sessions            a portal page at /p/session/{id}
-//	GET  /v1/events, GET /v1/events/{id}        the events also sent to the webhook endpoint
-//
-// Development endpoints (no auth, CORS open):
-//
-//	GET  /stripe.js                     the Stripe.js stand-in
-//	GET  /c/pay/{id}                    a hosted Checkout session's page (hosted.go)
-//	GET  /_sandbox/checkout?client_secret=...  session summary for the stand-in
-//	POST /_sandbox/checkout/pay         pay: {"client_secret","email","card_number","exp","cvc"}
-//	                                    or {"client_secret","email","method":"delayed"} (checkoutpay.go)
-//	GET  /_sandbox/sessions/{id}        the session object, without auth
-//	POST /_sandbox/sessions/{id}/expire expire without auth (emits checkout.session.expired)
-//	POST /_sandbox/sessions/{id}/async  {"outcome":"succeeded"|"failed"}: settle a delayed payment
-//	GET  /_sandbox/events[?type=t&object_id=id]  events with their deliveries (events.go)
-//	POST /_sandbox/events/{id}/resend   deliver an event once more, now
-//	POST /_sandbox/payment_intents/{id}/authenticate  {"client_secret","outcome":"complete"|"fail"}:
-//	                                    the 3D Secure challenge (the stand-in's handleNextAction)
-//	POST /_sandbox/payment_intents/{id}/dispute  [{"reason":"fraudulent"|...}]: open a dispute on the
-//	                                    intent's charge (emits charge.dispute.created; disputes.go)
-//	POST /_sandbox/disputes/{id}/close  {"outcome":"won"|"lost"}: close it (emits charge.dispute.closed)
-//	POST /_sandbox/prices               register a price usable as line_items[i][price]
-//	POST|GET|DELETE /_sandbox/faults    inject failures into the next API requests (faults.go)
-//	GET  /_sandbox/requests[?method=&path_prefix=&since=RFC3339]
-//	                                    log of every /v1/ request (never the Authorization header)
-//	POST /_sandbox/reset                forget everything (sessions, intents, charges, refunds, disputes,
-//	                                    events, keys, the log)
-//	GET  /_sandbox/health               {"ok":true}
-//
-// Webhooks: with -webhook-url and a secret, every event is POSTed there signed
-// like Stripe (events.go).
+// README.md (in this directory) is its reference: endpoints, parameters, test
+// cards, development endpoints, and where each lives. routes.go lists every route.
 package main
 
 import (

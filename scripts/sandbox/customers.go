@@ -84,9 +84,9 @@ func (sb *Sandbox) retrieveCustomerLocked(c *apiCall) (any, *apiError) {
 	if err := checkUnknown(c.root, []string{"expand"}, ""); err != nil {
 		return nil, err
 	}
-	cu := sb.customers[c.ids[0]]
+	cu := sb.customers[c.id]
 	if cu == nil {
-		return nil, noSuchCustomer("", c.ids[0])
+		return nil, noSuchCustomer("", c.id)
 	}
 	return cu.object(), nil
 }
@@ -183,7 +183,7 @@ func (sb *Sandbox) servePortal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sb.mu.Lock()
-	ps := sb.portals[strings.TrimPrefix(r.URL.Path, portalPath)]
+	ps := sb.portals[r.PathValue("id")]
 	var data struct {
 		ID, Email, ReturnURL string
 		Cards                []string
@@ -219,9 +219,9 @@ func (sb *Sandbox) retrieveEventLocked(c *apiCall) (any, *apiError) {
 	if err := checkUnknown(c.root, []string{"expand"}, ""); err != nil {
 		return nil, err
 	}
-	ev := sb.eventByID[c.ids[0]]
+	ev := sb.eventByID[c.id]
 	if ev == nil {
-		e := invalid("id", "resource_missing", "No such event: '%s'", c.ids[0])
+		e := invalid("id", "resource_missing", "No such event: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}

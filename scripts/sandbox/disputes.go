@@ -88,9 +88,9 @@ func (sb *Sandbox) retrieveDisputeLocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	d := sb.disputes[c.ids[0]]
+	d := sb.disputes[c.id]
 	if d == nil {
-		e := invalid("dispute", "resource_missing", "No such dispute: '%s'", c.ids[0])
+		e := invalid("dispute", "resource_missing", "No such dispute: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}

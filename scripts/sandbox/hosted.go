@@ -9,7 +9,6 @@ package main
 import (
 	"html/template"
 	"net/http"
-	"strings"
 )
 
 // hostedPath is where hosted Checkout pages are served, followed by the session id.
@@ -87,7 +86,7 @@ func (sb *Sandbox) serveHosted(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, HEAD")
 		return
 	}
-	id := strings.TrimPrefix(r.URL.Path, hostedPath)
+	id := r.PathValue("id")
 	sb.mu.Lock()
 	s := sb.sessions[id]
 	var data struct{ Secret, CancelURL string }

@@ -40,27 +40,87 @@ import (
 	"strings"
 )
 
+// intentFields are the parameters of POST /v1/payment_intents (create),
+// /v1/payment_intents/{id} (update) and /v1/payment_intents/{id}/confirm, one
+// row each; ops says which of the three take it. byHandler rows are read by
+// the handlers' code (paymentMethodParam, confirmFlags, createIntentLocked).
+var intentFields = []field{
+	{name: "application_fee_amount", kind: refused, refuse: noConnect, ops: onCreate | onUpdate},
+	{name: "on_behalf_of", kind: refused, refuse: noConnect, ops: onCreate},
+	{name: "transfer_data", kind: refused, refuse: noConnect, ops: onCreate | onUpdate},
+	{name: "transfer_group", kind: refused, refuse: noConnect, ops: onCreate | onUpdate},
+	{name: "amount", kind: integer, min: 1, max: maxAmountTotal, ops: onCreate | onUpdate}, // at least minChargeAmount
+	{name: "currency", kind: currencyCode, ops: onCreate | onUpdate},
+	{name: "customer", kind: text, ops: onCreate | onUpdate}, // an existing cus_...
+	{name: "description", kind: text, max: 1000, ops: onCreate | onUpdate},
+	{name: "metadata", kind: metadataHash, ops: onCreate | onUpdate},
+	{name: "statement_descriptor", kind: text, max: 22, ops: onCreate | onUpdate},
+	{name: "statement_descriptor_suffix", kind: text, max: 22, unused: true, ops: onCreate | onUpdate},
+	{name: "capture_method", kind: enumText, enum: []string{"automatic", "automatic_async", "manual"}},
+	{name: "receipt_email", kind: emailText, max: 512},
+	{name: "setup_future_usage", kind: enumText, enum: []string{"off_session", "on_session"}},
+	{name: "shipping", kind: hashOf, sub: shippingFields},
+	{name: "return_url", kind: text, max: 2048, ops: onCreate | onConfirm}, // an absolute http(s) URL
+	{name: "payment_method_types", kind: byHandler},
+	{name: "payment_method_options", kind: hashOf, sub: pmOptions(intentCardOptionFields)},
+	{name: "automatic_payment_methods", kind: hashOf, sub: automaticPMFields, ops: onCreate}, // not with payment_method_types
+	{name: "confirm", kind: boolText, ops: onCreate},
+	{name: "confirmation_method", kind: enumText, enum: []string{"automatic", "manual"}, ops: onCreate},
+	{name: "confirmation_token", kind: byHandler, ops: onCreate | onConfirm},
+	{name: "payment_method", kind: byHandler},
+	{name: "payment_method_data", kind: byHandler}, // refused: paymentMethodParam
+	{name: "off_session", kind: byHandler, ops: onCreate | onConfirm},
+	{name: "error_on_requires_action", kind: byHandler, ops: onCreate | onConfirm},
+	{name: "expand", kind: byHandler},
+	{name: "client_secret", ops: onConfirm},
+	{name: "excluded_payment_method_types", ops: onCreate},
+	{name: "mandate", ops: onCreate | onConfirm},
+	{name: "mandate_data", ops: onCreate | onConfirm},
+	{name: "payment_method_configuration", ops: onCreate | onUpdate},
+	{name: "radar_options", ops: onCreate | onConfirm},
+	{name: "use_stripe_sdk", ops: onCreate | onConfirm},
+}
+
 var (
-	intentCreateParams = []string{"amount", "application_fee_amount", "automatic_payment_methods", "capture_method", "confirm",
-		"confirmation_method", "confirmation_token", "currency", "customer", "description", "error_on_requires_action",
-		"excluded_payment_method_types", "expand", "mandate", "mandate_data", "metadata", "off_session", "on_behalf_of",
-		"payment_method", "payment_method_configuration", "payment_method_data", "payment_method_options",
-		"payment_method_types", "radar_options", "receipt_email", "return_url", "setup_future_usage", "shipping",
-		"statement_descriptor", "statement_descriptor_suffix", "transfer_data", "transfer_group", "use_stripe_sdk"}
-	intentConfirmParams = []string{"capture_method", "client_secret", "confirmation_token", "error_on_requires_action", "expand",
-		"mandate", "mandate_data", "off_session", "payment_method", "payment_method_data", "payment_method_options",
-		"payment_method_types", "radar_options", "receipt_email", "return_url", "setup_future_usage", "shipping", "use_stripe_sdk"}
-	intentUpdateParams = []string{"amount", "application_fee_amount", "capture_method", "currency", "customer", "description",
-		"expand", "metadata", "payment_method", "payment_method_configuration", "payment_method_data", "payment_method_options",
-		"payment_method_types", "receipt_email", "setup_future_usage", "shipping", "statement_descriptor",
-		"statement_descriptor_suffix", "transfer_data", "transfer_group"}
-	intentCardOptionParams = []string{"capture_method", "cvc_token", "installments", "mandate_options", "moto", "network",
-		"request_extended_authorization", "request_incremental_authorization", "request_multicapture",
-		"request_overcapture", "request_three_d_secure", "require_cvc_recollection", "setup_future_usage",
-		"statement_descriptor_suffix_kana", "statement_descriptor_suffix_kanji", "three_d_secure"}
-	connectParams    = []string{"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"}
-	preConfirmStates = []string{"requires_payment_method", "requires_confirmation", "requires_action"}
+	intentCreateFields  = forOp(intentFields, onCreate)
+	intentUpdateFields  = forOp(intentFields, onUpdate)
+	intentConfirmFields = forOp(intentFields, onConfirm)
 )
+
+var shippingFields = []field{
+	{name: "address"},
+	{name: "carrier"},
+	{name: "name", required: true},
+	{name: "phone"},
+	{name: "tracking_number"},
+}
+
+var automaticPMFields = []field{
+	{name: "allow_redirects", kind: enumText, enum: []string{"always", "never"}},
+	{name: "enabled", kind: boolText, required: true},
+}
+
+// intentCardOptionFields: payment_method_options[card][...] of a PaymentIntent.
+var intentCardOptionFields = []field{
+	{name: "capture_method", kind: enumText, enum: []string{"manual"}},
+	{name: "cvc_token"},
+	{name: "installments"},
+	{name: "mandate_options"},
+	{name: "moto"},
+	{name: "network"},
+	{name: "request_extended_authorization"},
+	{name: "request_incremental_authorization", kind: enumText, enum: []string{"if_available", "never"}}, // needs capture_method=manual
+	{name: "request_multicapture"},
+	{name: "request_overcapture"},
+	{name: "request_three_d_secure", kind: enumText, enum: []string{"any", "automatic", "challenge"}},
+	{name: "require_cvc_recollection"},
+	{name: "setup_future_usage"},
+	{name: "statement_descriptor_suffix_kana"},
+	{name: "statement_descriptor_suffix_kanji"},
+	{name: "three_d_secure"},
+}
+
+var preConfirmStates = []string{"requires_payment_method", "requires_confirmation", "requires_action"}
 
 // minChargeAmount is Stripe's minimum charge (in minor units; 50 cents for usd).
 const minChargeAmount = 50
@@ -74,9 +134,9 @@ func noSuchIntent(id string) *apiError {
 // intentLocked finds a PaymentIntent; with a publishable key the client secret
 // must be given and match.
 func (sb *Sandbox) intentLocked(c *apiCall) (*paymentIntent, *apiError) {
-	pi := sb.intents[c.ids[0]]
+	pi := sb.intents[c.id]
 	if pi == nil {
-		return nil, noSuchIntent(c.ids[0])
+		return nil, noSuchIntent(c.id)
 	}
 	if c.publishable {
 		secret, ok, err := str(c.root, "client_secret", "client_secret")
@@ -115,9 +175,9 @@ func (sb *Sandbox) retrievePaymentMethodLocked(c *apiCall) (any, *apiError) {
 	if err := checkUnknown(c.root, []string{"expand"}, ""); err != nil {
 		return nil, err
 	}
-	pm := sb.paymentMethods[c.ids[0]]
+	pm := sb.paymentMethods[c.id]
 	if pm == nil {
-		e := invalid("payment_method", "resource_missing", "No such PaymentMethod: '%s'", c.ids[0])
+		e := invalid("payment_method", "resource_missing", "No such PaymentMethod: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}
@@ -147,148 +207,87 @@ func paramValue(p *param) any {
 	return m
 }
 
-// applyIntentParams reads the parameters a create, update or confirm may set
-// into pi (a copy the caller commits only when everything is valid).
-func (sb *Sandbox) applyIntentParams(pi *paymentIntent, root *param, op string) *apiError {
-	for _, name := range connectParams {
-		if root.child(name) != nil {
-			return invalid(name, "", "%s is a Connect parameter; the Stripe sandbox does not simulate Connect.", name)
+// applyIntentParams reads the rows of fields (intentFields for one operation)
+// into pi (a copy the caller commits only when everything is valid) and
+// returns them for the caller's own rows.
+func (sb *Sandbox) applyIntentParams(pi *paymentIntent, root *param, fields []field) (values, *apiError) {
+	v, err := readFields(root, "", fields)
+	if err != nil {
+		return nil, err
+	}
+	if cur := v.str("currency"); cur != nil {
+		pi.Currency = strings.ToLower(*cur)
+	}
+	if a := v["amount"]; a.set {
+		if pi.Amount = a.n; pi.Amount < minChargeAmount {
+			return nil, invalid("amount", "amount_too_small", "Amount must be at least %d %s (the sandbox's minimum charge, like Stripe's 0.50 usd).", minChargeAmount, pi.Currency)
 		}
 	}
-	var err *apiError
-	if op != "confirm" {
-		if v, ok, e := str(root, "amount", "amount"); e != nil {
-			return e
-		} else if ok {
-			if pi.Amount, err = parseInt(v, "amount", 1, maxAmountTotal); err != nil {
-				return err
-			}
-			if pi.Amount < minChargeAmount {
-				return invalid("amount", "amount_too_small", "Amount must be at least %d %s (the sandbox's minimum charge, like Stripe's 0.50 usd).", minChargeAmount, pi.Currency)
-			}
+	if cus := v.str("customer"); cus != nil {
+		if sb.customers[*cus] == nil {
+			return nil, noSuchCustomer("customer", *cus)
 		}
-		if v, ok, e := str(root, "currency", "currency"); e != nil {
-			return e
-		} else if ok {
-			if !currencyRE.MatchString(strings.ToLower(v)) {
-				return invalid("currency", "", "Invalid currency: %s. Use a three-letter ISO code such as usd.", v)
-			}
-			pi.Currency = strings.ToLower(v)
-		}
-		if cus, e := optString(root, "customer", "customer", 0); e != nil {
-			return e
-		} else if cus != nil {
-			if sb.customers[*cus] == nil {
-				return noSuchCustomer("customer", *cus)
-			}
-			pi.Customer = cus
-		}
-		if d, e := optString(root, "description", "description", 1000); e != nil {
-			return e
-		} else if d != nil {
-			pi.Description = d
-		}
-		if e := readMetadata(root, "metadata", pi.Metadata); e != nil {
-			return e
-		}
-		if sd, e := optString(root, "statement_descriptor", "statement_descriptor", 22); e != nil {
-			return e
-		} else if sd != nil {
-			pi.StatementDescriptor = sd
-		}
-		if _, e := optString(root, "statement_descriptor_suffix", "statement_descriptor_suffix", 22); e != nil {
-			return e
-		}
+		pi.Customer = cus
 	}
-	if cm, e := enum(root, "capture_method", "capture_method", "automatic", "automatic_async", "manual"); e != nil {
-		return e
-	} else if cm != "" {
+	if d := v.str("description"); d != nil {
+		pi.Description = d
+	}
+	if err := readMetadataAt(v["metadata"].p, "metadata", pi.Metadata); err != nil {
+		return nil, err
+	}
+	if sd := v.str("statement_descriptor"); sd != nil {
+		pi.StatementDescriptor = sd
+	}
+	if cm := v["capture_method"].s; cm != "" {
 		pi.CaptureMethod = cm
 	}
-	if re, e := optEmail(root, "receipt_email", "receipt_email"); e != nil {
-		return e
-	} else if re != nil {
+	if re := v.str("receipt_email"); re != nil {
 		pi.ReceiptEmail = re
 	}
-	if sfu, e := enum(root, "setup_future_usage", "setup_future_usage", "off_session", "on_session"); e != nil {
-		return e
-	} else if sfu != "" {
-		pi.SetupFutureUsage = &sfu
+	if sfu := v.str("setup_future_usage"); sfu != nil {
+		pi.SetupFutureUsage = sfu
 	}
-	if sh, e := hash(root, "shipping", "shipping", "address", "carrier", "name", "phone", "tracking_number"); e != nil {
-		return e
-	} else if sh != nil {
-		if sh.child("name") == nil {
-			return missing("shipping[name]")
-		}
-		pi.Shipping = paramValue(sh)
+	if sh := v["shipping"]; sh.set {
+		pi.Shipping = paramValue(sh.p)
 	}
-	if op != "update" {
-		if ru, e := optString(root, "return_url", "return_url", 2048); e != nil {
-			return e
-		} else if ru != nil {
-			if !validReturnURL(*ru) {
-				return invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL.")
-			}
-			pi.ReturnURL = ru
+	if ru := v.str("return_url"); ru != nil {
+		if !validReturnURL(*ru) {
+			return nil, invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL.")
 		}
+		pi.ReturnURL = ru
 	}
 	if types := root.child("payment_method_types"); types != nil {
 		items, keys, e := list(types, "payment_method_types")
 		if e != nil {
-			return e
+			return nil, e
 		}
 		var ts []string
 		for i, it := range items {
 			if it.value == nil || *it.value == "" {
-				return invalid("payment_method_types["+keys[i]+"]", "", "Invalid payment_method_types[%s]: expected a payment method type such as card", keys[i])
+				return nil, invalid("payment_method_types["+keys[i]+"]", "", "Invalid payment_method_types[%s]: expected a payment method type such as card", keys[i])
 			}
 			ts = append(ts, *it.value)
 		}
 		if len(ts) == 0 {
-			return missing("payment_method_types")
+			return nil, missing("payment_method_types")
 		}
 		pi.PaymentMethodTypes, pi.AutomaticPM = ts, nil
 	}
-	pmo, e := hash(root, "payment_method_options", "payment_method_options", pmOptionTypes...)
-	if e != nil {
-		return e
+	card := v["payment_method_options"].sub["card"].sub
+	if ia := card["request_incremental_authorization"].s; ia != "" {
+		pi.IncrementalAuth = ia
 	}
-	if pmo != nil {
-		const p = "payment_method_options[card]"
-		card, e := hash(pmo, "card", p, intentCardOptionParams...)
-		if e != nil {
-			return e
-		}
-		if card != nil {
-			ia, e := enum(card, "request_incremental_authorization", p+"[request_incremental_authorization]", "if_available", "never")
-			if e != nil {
-				return e
-			}
-			if ia != "" {
-				pi.IncrementalAuth = ia
-			}
-			tds, e := enum(card, "request_three_d_secure", p+"[request_three_d_secure]", "any", "automatic", "challenge")
-			if e != nil {
-				return e
-			}
-			if tds != "" {
-				pi.ThreeDSecure = tds
-			}
-			cm, e := enum(card, "capture_method", p+"[capture_method]", "manual")
-			if e != nil {
-				return e
-			}
-			if cm != "" {
-				pi.CaptureMethod = cm
-			}
-		}
+	if tds := card["request_three_d_secure"].s; tds != "" {
+		pi.ThreeDSecure = tds
+	}
+	if cm := card["capture_method"].s; cm != "" {
+		pi.CaptureMethod = cm
 	}
 	if pi.IncrementalAuth == "if_available" && pi.CaptureMethod != "manual" {
-		return invalid("payment_method_options[card][request_incremental_authorization]", "",
+		return nil, invalid("payment_method_options[card][request_incremental_authorization]", "",
 			"Incremental authorization can only be requested on a PaymentIntent with capture_method=manual.")
 	}
-	return nil
+	return v, nil
 }
 
 // paymentMethodParam resolves payment_method (a pm_ id or a Stripe test id such
@@ -341,7 +340,7 @@ func (sb *Sandbox) paymentMethodParam(root *param, pi *paymentIntent) (*paymentM
 
 func (sb *Sandbox) createIntentLocked(c *apiCall) (any, *apiError) {
 	root := c.root
-	if err := checkUnknown(root, intentCreateParams, ""); err != nil {
+	if err := checkUnknown(root, fieldNames(intentCreateFields), ""); err != nil {
 		return nil, err
 	}
 	expand, err := expansions(root, "payment_method", "latest_charge")
@@ -356,55 +355,36 @@ func (sb *Sandbox) createIntentLocked(c *apiCall) (any, *apiError) {
 	}
 	next := paymentIntent{Metadata: map[string]string{}, CaptureMethod: "automatic_async", ConfirmationMethod: "automatic",
 		PaymentMethodTypes: []string{"card"}, AutomaticPM: map[string]any{"enabled": true, "allow_redirects": "always"}}
-	if v, _, _ := str(root, "currency", "currency"); currencyRE.MatchString(strings.ToLower(v)) {
-		next.Currency = strings.ToLower(v)
-	}
-	if err := sb.applyIntentParams(&next, root, "create"); err != nil {
-		return nil, err
-	}
-	if cm, err := enum(root, "confirmation_method", "confirmation_method", "automatic", "manual"); err != nil {
-		return nil, err
-	} else if cm != "" {
-		next.ConfirmationMethod = cm
-	}
-	if apm, err := hash(root, "automatic_payment_methods", "automatic_payment_methods", "allow_redirects", "enabled"); err != nil {
-		return nil, err
-	} else if apm != nil {
-		if root.child("payment_method_types") != nil {
-			return nil, exclusive("automatic_payment_methods", "payment_method_types")
-		}
-		en, err := boolean(apm, "enabled", "automatic_payment_methods[enabled]")
-		if err != nil {
-			return nil, err
-		}
-		if en == nil {
-			return nil, missing("automatic_payment_methods[enabled]")
-		}
-		ar, err := enum(apm, "allow_redirects", "automatic_payment_methods[allow_redirects]", "always", "never")
-		if err != nil {
-			return nil, err
-		}
-		if ar == "" {
-			ar = "always"
-		}
-		next.AutomaticPM = map[string]any{"enabled": *en, "allow_redirects": ar}
-		if !*en {
-			next.AutomaticPM = map[string]any{"enabled": false}
-		}
-	}
-	confirm, err := boolean(root, "confirm", "confirm")
+	v, err := sb.applyIntentParams(&next, root, intentCreateFields)
 	if err != nil {
 		return nil, err
 	}
+	if cm := v["confirmation_method"].s; cm != "" {
+		next.ConfirmationMethod = cm
+	}
+	if apm := v["automatic_payment_methods"]; apm.set {
+		if root.child("payment_method_types") != nil {
+			return nil, exclusive("automatic_payment_methods", "payment_method_types")
+		}
+		ar := apm.sub["allow_redirects"].s
+		if ar == "" {
+			ar = "always"
+		}
+		next.AutomaticPM = map[string]any{"enabled": true, "allow_redirects": ar}
+		if !apm.sub["enabled"].b {
+			next.AutomaticPM = map[string]any{"enabled": false}
+		}
+	}
+	confirm := v["confirm"].b
 	pm, tok, err := sb.paymentMethodParam(root, &next)
 	if err != nil {
 		return nil, err
 	}
-	if tok != nil && (confirm == nil || !*confirm) {
+	if tok != nil && !confirm {
 		return nil, invalid("confirmation_token", "", "confirmation_token can only be used with confirm=true (or on POST /v1/payment_intents/{id}/confirm).")
 	}
 	for _, name := range []string{"off_session", "error_on_requires_action", "return_url"} {
-		if root.child(name) != nil && (confirm == nil || !*confirm) {
+		if root.child(name) != nil && !confirm {
 			return nil, invalid(name, "", "%s can only be used with confirm=true.", name)
 		}
 	}
@@ -422,7 +402,7 @@ func (sb *Sandbox) createIntentLocked(c *apiCall) (any, *apiError) {
 		pi.Status = "requires_confirmation"
 	}
 	sb.emitIntentLocked("payment_intent.created", pi)
-	if confirm != nil && *confirm {
+	if confirm {
 		if err := sb.confirmLocked(pi, pm, tok, offSession, requiresActionIsError); err != nil {
 			return nil, err
 		}
@@ -497,7 +477,7 @@ func (sb *Sandbox) attachIntentCardLocked(pi *paymentIntent) {
 
 func (sb *Sandbox) confirmIntentLocked(c *apiCall) (any, *apiError) {
 	root := c.root
-	if err := checkUnknown(root, intentConfirmParams, ""); err != nil {
+	if err := checkUnknown(root, fieldNames(intentConfirmFields), ""); err != nil {
 		return nil, err
 	}
 	expand, err := expansions(root, "payment_method", "latest_charge")
@@ -516,7 +496,7 @@ func (sb *Sandbox) confirmIntentLocked(c *apiCall) (any, *apiError) {
 	}
 	next := *pi
 	next.Metadata = maps.Clone(pi.Metadata)
-	if err := sb.applyIntentParams(&next, root, "confirm"); err != nil {
+	if _, err := sb.applyIntentParams(&next, root, intentConfirmFields); err != nil {
 		return nil, err
 	}
 	pm, tok, err := sb.paymentMethodParam(root, &next)
@@ -536,7 +516,7 @@ func (sb *Sandbox) confirmIntentLocked(c *apiCall) (any, *apiError) {
 
 func (sb *Sandbox) updateIntentLocked(c *apiCall) (any, *apiError) {
 	root := c.root
-	if err := checkUnknown(root, intentUpdateParams, ""); err != nil {
+	if err := checkUnknown(root, fieldNames(intentUpdateFields), ""); err != nil {
 		return nil, err
 	}
 	expand, err := expansions(root, "payment_method", "latest_charge")
@@ -562,7 +542,7 @@ func (sb *Sandbox) updateIntentLocked(c *apiCall) (any, *apiError) {
 	}
 	next := *pi
 	next.Metadata = maps.Clone(pi.Metadata)
-	if err := sb.applyIntentParams(&next, root, "update"); err != nil {
+	if _, err := sb.applyIntentParams(&next, root, intentUpdateFields); err != nil {
 		return nil, err
 	}
 	pm, _, err := sb.paymentMethodParam(root, &next)

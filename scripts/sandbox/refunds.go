@@ -77,9 +77,9 @@ func (sb *Sandbox) retrieveChargeLocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	ch := sb.charges[c.ids[0]]
+	ch := sb.charges[c.id]
 	if ch == nil {
-		e := invalid("id", "resource_missing", "No such charge: '%s'", c.ids[0])
+		e := invalid("id", "resource_missing", "No such charge: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}
@@ -221,9 +221,9 @@ func (sb *Sandbox) retrieveRefundLocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := sb.refunds[c.ids[0]]
+	r := sb.refunds[c.id]
 	if r == nil {
-		e := invalid("id", "resource_missing", "No such refund: '%s'", c.ids[0])
+		e := invalid("id", "resource_missing", "No such refund: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}

@@ -1,60 +1,9 @@
 // Command sandbox is a local, stateful stand-in for the small part of Stripe's API
-// that the checkout kit uses. It exists for offline development and tests only and
-// is never deployed: it takes no real payments, keeps everything in memory, and has
-// no security beyond refusing live-mode keys.
+// that the checkout kit uses, for offline development and tests only: it takes no
+// real payments, keeps everything in memory and refuses live-mode keys.
 //
-// It speaks Stripe's wire format for Checkout Sessions (form-encoded requests with
-// bracket keys exactly as stripe-go v82 sends them, JSON responses shaped like real
-// Stripe objects, Stripe error objects, Request-Id and idempotency headers) and adds
-// a few development endpoints under /_sandbox/ plus /stripe.js, a stand-in for
-// Stripe.js that renders a clearly labelled test payment form.
-//
-// API subset (require "Authorization: Bearer sk_test_..." or basic auth with the key;
-// the few routes Stripe.js calls take pk_test_..., see routes.go):
-//
-//	POST /v1/checkout/sessions                  create (ui_mode=embedded or hosted, mode=payment;
-//	                                            options in sessionopts.go)
-//	GET  /v1/checkout/sessions/{id}             retrieve (expand[]=line_items, payment_intent)
-//	GET  /v1/checkout/sessions/{id}/line_items  list line items (limit, starting_after, ending_before)
-//	POST /v1/checkout/sessions/{id}/expire      expire an open session
-//	... /v1/payment_intents[...]                the PaymentIntents API (intents_api.go, search.go)
-//	POST /v1/confirmation_tokens (pk), POST /v1/test_helpers/confirmation_tokens,
-//	GET  /v1/confirmation_tokens/{id}           (tokens.go)
-//	GET  /v1/payment_methods/{id}
-//	GET  /v1/charges/{id}                       a PaymentIntent's latest_charge (refunds.go)
-//	POST /v1/refunds, GET /v1/refunds/{id}      refund a payment_intent or charge, fully or in part (refunds.go)
-//	GET  /v1/disputes/{id}                      disputes opened through /_sandbox/ (disputes.go)
-//	POST /v1/customers, GET /v1/customers/{id}  (customers.go)
-//	POST /v1/billing_portal/sessions            a portal page at /p/session/{id}
-//	GET  /v1/events, GET /v1/events/{id}        the events also sent to the webhook endpoint
-//
-// Development endpoints (no auth, CORS open):
-//
-//	GET  /stripe.js                     the Stripe.js stand-in
-//	GET  /c/pay/{id}                    a hosted Checkout session's page (hosted.go)
-//	GET  /_sandbox/checkout?client_secret=...  session summary for the stand-in
-//	POST /_sandbox/checkout/pay         pay: {"client_secret","email","card_number","exp","cvc"}
-//	                                    or {"client_secret","email","method":"delayed"} (checkoutpay.go)
-//	GET  /_sandbox/sessions/{id}        the session object, without auth
-//	POST /_sandbox/sessions/{id}/expire expire without auth (emits checkout.session.expired)
-//	POST /_sandbox/sessions/{id}/async  {"outcome":"succeeded"|"failed"}: settle a delayed payment
-//	GET  /_sandbox/events[?type=t&object_id=id]  events with their deliveries (events.go)
-//	POST /_sandbox/events/{id}/resend   deliver an event once more, now
-//	POST /_sandbox/payment_intents/{id}/authenticate  {"client_secret","outcome":"complete"|"fail"}:
-//	                                    the 3D Secure challenge (the stand-in's handleNextAction)
-//	POST /_sandbox/payment_intents/{id}/dispute  [{"reason":"fraudulent"|...}]: open a dispute on the
-//	                                    intent's charge (emits charge.dispute.created; disputes.go)
-//	POST /_sandbox/disputes/{id}/close  {"outcome":"won"|"lost"}: close it (emits charge.dispute.closed)
-//	POST /_sandbox/prices               register a price usable as line_items[i][price]
-//	POST|GET|DELETE /_sandbox/faults    inject failures into the next API requests (faults.go)
-//	GET  /_sandbox/requests[?method=&path_prefix=&since=RFC3339]
-//	                                    log of every /v1/ request (never the Authorization header)
-//	POST /_sandbox/reset                forget everything (sessions, intents, charges, refunds, disputes,
-//	                                    events, keys, the log)
-//	GET  /_sandbox/health               {"ok":true}
-//
-// Webhooks: with -webhook-url and a secret, every event is POSTed there signed
-// like Stripe (events.go).
+// README.md (in this directory) is its reference: endpoints, parameters, test
+// cards, development endpoints, and where each lives. routes.go lists every route.
 package main
 
 import (
@@ -150,6 +99,8 @@ type Sandbox struct {
 	eventByID      map[string]*event
 	curRequest     *eventRequest // the API request being handled, for events
 
+	mux *http.ServeMux // routes.go
+
 	deliveryCtx      context.Context
 	cancelDeliveries context.CancelFunc
 	deliveries       sync.WaitGroup
@@ -158,6 +109,7 @@ type Sandbox struct {
 // New returns an empty sandbox that does not log and delivers no webhooks.
 func New() *Sandbox {
 	sb := &Sandbox{now: time.Now}
+	sb.mux = sb.routes()
 	sb.resetLocked()
 	return sb
 }
@@ -352,45 +304,6 @@ func redactURL(u *url.URL) string {
 	return keyInURL.ReplaceAllString(s, "${1}[redacted]")
 }
 
-// ServeHTTP routes a request to the Stripe API subset or a development endpoint.
-func (sb *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	rec.Header().Set("Request-Id", newID("req_", 14))
-
-	path := r.URL.Path
-	switch {
-	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
-		sb.serveAPI(rec, r)
-	case path == "/stripe.js":
-		sb.serveStandin(rec, r)
-	case path == "/_sandbox" || strings.HasPrefix(path, "/_sandbox/"):
-		sb.serveDev(rec, r)
-	case strings.HasPrefix(path, hostedPath):
-		sb.serveHosted(rec, r)
-	case strings.HasPrefix(path, portalPath):
-		sb.servePortal(rec, r)
-	case path == "/":
-		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(rec, "Stripe sandbox: a local development stand-in for Stripe's API. Not Stripe; no real payments.\n"+
-			"API: /v1/checkout/sessions[/{id}[/line_items|/expire]], /v1/payment_intents[/search|/{id}[/confirm|/capture|/cancel|/increment_authorization]],\n"+
-			"     /v1/confirmation_tokens, /v1/test_helpers/confirmation_tokens, /v1/payment_methods/{id}, /v1/customers[/{id}],\n"+
-			"     /v1/charges/{id}, /v1/refunds[/{id}], /v1/disputes/{id}, /v1/billing_portal/sessions, /v1/events[/{id}]\n"+
-			"Stand-in Stripe.js: /stripe.js\n"+
-			"Dev: /_sandbox/health, /_sandbox/checkout, /_sandbox/checkout/pay, /_sandbox/sessions/{id}[/expire|/async], /_sandbox/events[/{id}/resend],\n"+
-			"     /_sandbox/payment_intents/{id}/authenticate|dispute, /_sandbox/disputes/{id}/close,\n"+
-			"     /_sandbox/faults, /_sandbox/prices, /_sandbox/requests, /_sandbox/reset\n")
-	default:
-		writeJSON(rec, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "",
-			"Unknown path %s on the Stripe sandbox.", path).envelope())
-	}
-
-	if sb.Logger != nil {
-		sb.Logger.Printf("%s %s %d %s", r.Method, redactURL(r.URL), rec.status,
-			time.Since(start).Round(time.Microsecond))
-	}
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -404,7 +317,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ---------------------------------------------------------------------------
 // Stripe API
 
-func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, route *apiRoute) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store")
 	version := strings.TrimSpace(r.Header.Get("Stripe-Version"))
@@ -418,7 +331,7 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		h.Set("Idempotency-Key", idemKey)
 	}
 
-	if corsForAPI(w, r) {
+	if route != nil && route.cors && corsForAPI(w, r) {
 		return
 	}
 	// An injected fault (faults.go) may delay, replace or drop the answer.
@@ -437,7 +350,7 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		replayed string
 	)
 	if f == nil || f.executes() {
-		status, body, replayed = sb.apiLocked(r, form, formErr, idemKey, version, h.Get("Request-Id"))
+		status, body, replayed = sb.apiLocked(route, r, form, formErr, idemKey, version, h.Get("Request-Id"))
 	}
 	if f != nil {
 		status, body = f.answer(status, body)
@@ -474,7 +387,7 @@ func marshal(v any) []byte {
 
 // apiLocked authenticates, applies idempotency and dispatches. It returns the status,
 // the encoded body and, for an idempotent replay, the original request id.
-func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
+func (sb *Sandbox) apiLocked(route *apiRoute, r *http.Request, form url.Values, formErr *apiError, idemKey, version, requestID string) (int, []byte, string) {
 	key, publishable, authErr := checkAPIKey(r)
 	if authErr != nil {
 		return authErr.status, marshal(authErr.envelope()), ""
@@ -510,7 +423,7 @@ func (sb *Sandbox) apiLocked(r *http.Request, form url.Values, formErr *apiError
 	}
 
 	sb.curRequest = &eventRequest{ID: requestID, IdempotencyKey: idemKey}
-	status, v := sb.dispatchLocked(r, form, version, publishable)
+	status, v := sb.dispatchLocked(route, r, form, version, publishable)
 	sb.curRequest = nil
 	body := marshal(v)
 	// Like Stripe, only requests that executed are saved: a 2xx, or a card
@@ -795,22 +708,6 @@ func expansions(root *param, allowed ...string) (map[string]bool, *apiError) {
 // ---------------------------------------------------------------------------
 // Checkout Sessions
 
-// createParams are the top-level parameters stripe-go v82 can send to
-// POST /v1/checkout/sessions. The sandbox interprets some and accepts the rest
-// without effect, and rejects anything else like Stripe does.
-var createParams = []string{
-	"adaptive_pricing", "after_expiration", "allow_promotion_codes", "automatic_tax",
-	"billing_address_collection", "cancel_url", "client_reference_id", "consent_collection",
-	"currency", "custom_fields", "custom_text", "customer", "customer_creation", "customer_email",
-	"customer_update", "discounts", "expand", "expires_at", "invoice_creation", "line_items",
-	"locale", "metadata", "mode", "optional_items", "origin_context", "payment_intent_data",
-	"payment_method_collection", "payment_method_configuration", "payment_method_data",
-	"payment_method_options", "payment_method_types", "permissions", "phone_number_collection",
-	"redirect_on_completion", "return_url", "saved_payment_method_options", "setup_intent_data",
-	"shipping_address_collection", "shipping_options", "submit_type", "subscription_data",
-	"success_url", "tax_id_collection", "ui_mode", "wallet_options",
-}
-
 var (
 	lineItemParams    = []string{"adjustable_quantity", "dynamic_tax_rates", "price", "price_data", "quantity", "tax_rates"}
 	priceDataParams   = []string{"currency", "product", "product_data", "recurring", "tax_behavior", "unit_amount", "unit_amount_decimal"}
@@ -888,7 +785,8 @@ func embeddedURLs(s *session, root *param) *apiError {
 }
 
 func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiError) {
-	if err := checkUnknown(root, createParams, ""); err != nil {
+	v, err := readFields(root, "", sessionFields)
+	if err != nil {
 		return nil, err
 	}
 	expand, err := expansions(root, "line_items", "payment_intent")
@@ -897,30 +795,24 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	}
 	now := sb.now()
 	s := &session{
-		Created:       now.Unix(),
-		ExpiresAt:     now.Add(sessionLifetime).Unix(),
-		Status:        "open",
-		PaymentStatus: "unpaid",
-		Metadata:      map[string]string{},
+		Created:           now.Unix(),
+		ExpiresAt:         now.Add(sessionLifetime).Unix(),
+		Status:            "open",
+		PaymentStatus:     "unpaid",
+		Mode:              v["mode"].s,
+		Metadata:          map[string]string{},
+		CustomerEmail:     v.str("customer_email"),
+		ClientReferenceID: v.str("client_reference_id"),
+		Locale:            v.str("locale"),
+	}
+	if s.Mode != "payment" {
+		return nil, invalid("mode", "", "The Stripe sandbox simulates only mode=payment (got mode=%s).", s.Mode)
+	}
+	if md := v["metadata"].md; md != nil {
+		s.Metadata = md
 	}
 
-	// mode
-	mode, ok, err := str(root, "mode", "mode")
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, missing("mode")
-	case mode == "":
-		return nil, emptyString("mode")
-	case !slices.Contains([]string{"payment", "setup", "subscription"}, mode):
-		return nil, invalid("mode", "", "Invalid mode: must be one of payment, setup, or subscription")
-	case mode != "payment":
-		return nil, invalid("mode", "", "The Stripe sandbox simulates only mode=payment (got mode=%s).", mode)
-	}
-	s.Mode = mode
-
-	// ui_mode (its values depend on the API version train)
+	// ui_mode (its values depend on the API version train) and its URLs
 	valid, def, embedded := uiModes(version)
 	ui, ok, err := str(root, "ui_mode", "ui_mode")
 	if err != nil {
@@ -935,104 +827,34 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	s.UIMode = ui
 	switch ui {
 	case embedded:
-		if err := embeddedURLs(s, root); err != nil {
-			return nil, err
-		}
+		err = embeddedURLs(s, root)
 	case def: // hosted Checkout (hosted.go)
-		if err := sb.hostedURLsLocked(s, root); err != nil {
-			return nil, err
-		}
+		err = sb.hostedURLsLocked(s, root)
 	default:
-		return nil, invalid("ui_mode", "", "The Stripe sandbox simulates embedded and hosted Checkout (ui_mode=%s or %s); got ui_mode=%s.", embedded, def, ui)
+		err = invalid("ui_mode", "", "The Stripe sandbox simulates embedded and hosted Checkout (ui_mode=%s or %s); got ui_mode=%s.", embedded, def, ui)
 	}
-
-	// line_items
-	li := root.child("line_items")
-	if li == nil || (li.value != nil && *li.value == "") {
-		return nil, missing("line_items")
-	}
-	items, keys, err := list(li, "line_items")
 	if err != nil {
 		return nil, err
 	}
-	if len(items) == 0 {
-		return nil, missing("line_items")
-	}
-	if len(items) > maxLineItems {
-		return nil, invalid("line_items", "", "You may provide at most %d line items in payment mode.", maxLineItems)
-	}
-	for i, item := range items {
-		p := "line_items[" + keys[i] + "]"
-		l, err := sb.lineItemLocked(item, p, now)
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			s.Currency = l.Currency
-		} else if l.Currency != s.Currency {
-			return nil, invalid(p, "", "All line items must use the same currency: %s uses %s but line_items[%s] uses %s.", p, l.Currency, keys[0], s.Currency)
-		}
-		s.AmountSubtotal += l.UnitAmount * l.Quantity
-		s.Items = append(s.Items, l)
-	}
-	if s.AmountSubtotal > maxAmountTotal {
-		return nil, invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
-	}
-	s.AmountTotal = s.AmountSubtotal
-	if cur, ok, err := str(root, "currency", "currency"); err != nil {
-		return nil, err
-	} else if ok && !currencyRE.MatchString(strings.ToLower(cur)) {
-		return nil, invalid("currency", "", "Invalid currency: %s. Use a three-letter ISO code such as usd.", cur)
-	}
 
-	// customer_email, client_reference_id, locale
-	if email, ok, err := str(root, "customer_email", "customer_email"); err != nil {
+	// line_items
+	if err := sb.lineItemsLocked(s, v["line_items"].p, now); err != nil {
 		return nil, err
-	} else if ok && email != "" {
-		if !validEmail(email) {
-			return nil, invalid("customer_email", "email_invalid", "Invalid email address: %s", email)
-		}
-		s.CustomerEmail = &email
-	}
-	if ref, ok, err := str(root, "client_reference_id", "client_reference_id"); err != nil {
-		return nil, err
-	} else if ok && ref != "" {
-		if len(ref) > maxClientRefLen {
-			return nil, invalid("client_reference_id", "", "client_reference_id must be at most %d characters.", maxClientRefLen)
-		}
-		s.ClientReferenceID = &ref
-	}
-	if loc, ok, err := str(root, "locale", "locale"); err != nil {
-		return nil, err
-	} else if ok && loc != "" {
-		s.Locale = &loc
 	}
 
 	// customer, payment_intent_data, payment_method_options, ... (sessionopts.go)
-	if err := sb.sessionOptionsLocked(s, root); err != nil {
+	if err := sb.sessionOptionsLocked(s, v); err != nil {
 		return nil, err
 	}
 
-	// metadata
-	if err := readMetadata(root, "metadata", s.Metadata); err != nil {
-		return nil, err
-	}
-
-	// expires_at
-	if exp, ok, err := str(root, "expires_at", "expires_at"); err != nil {
-		return nil, err
-	} else if ok {
-		at, err := parseInt(exp, "expires_at", 0, 1<<62)
-		if err != nil {
-			return nil, err
-		}
-		if at < now.Add(minSessionLifetime).Unix() {
+	if exp := v["expires_at"]; exp.set {
+		switch {
+		case exp.n < now.Add(minSessionLifetime).Unix():
 			return nil, invalid("expires_at", "", "The expires_at timestamp must be at least 30 minutes from Checkout Session creation.")
-		}
-		if at > now.Add(sessionLifetime).Unix() {
+		case exp.n > now.Add(sessionLifetime).Unix():
 			return nil, invalid("expires_at", "", "The expires_at timestamp must be less than 24 hours from Checkout Session creation.")
 		}
-		s.ExpiresAt = at
+		s.ExpiresAt = exp.n
 	}
 
 	s.ID = newID("cs_test_", 58)
@@ -1040,6 +862,42 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	sb.sessions[s.ID] = s
 	sb.secrets[s.ClientSecret] = s
 	return s.object(expand), nil
+}
+
+// lineItemsLocked reads line_items into s: currency and amounts.
+func (sb *Sandbox) lineItemsLocked(s *session, li *param, now time.Time) *apiError {
+	if li.value != nil && *li.value == "" {
+		return missing("line_items")
+	}
+	items, keys, err := list(li, "line_items")
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return missing("line_items")
+	}
+	if len(items) > maxLineItems {
+		return invalid("line_items", "", "You may provide at most %d line items in payment mode.", maxLineItems)
+	}
+	for i, item := range items {
+		p := "line_items[" + keys[i] + "]"
+		l, err := sb.lineItemLocked(item, p, now)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			s.Currency = l.Currency
+		} else if l.Currency != s.Currency {
+			return invalid(p, "", "All line items must use the same currency: %s uses %s but line_items[%s] uses %s.", p, l.Currency, keys[0], s.Currency)
+		}
+		s.AmountSubtotal += l.UnitAmount * l.Quantity
+		s.Items = append(s.Items, l)
+	}
+	if s.AmountSubtotal > maxAmountTotal {
+		return invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
+	}
+	s.AmountTotal = s.AmountSubtotal
+	return nil
 }
 
 func versionOrDefault(v string) string {
@@ -1538,110 +1396,39 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 		"Method not allowed; use %s.", allow).envelope())
 }
 
-func (sb *Sandbox) serveDev(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	setCORS(h)
-	h.Set("Cache-Control", "no-store")
-	if preflight(w, r) {
+func (sb *Sandbox) devReset(w http.ResponseWriter, r *http.Request) {
+	sb.mu.Lock()
+	sb.resetLocked()
+	sb.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// devSession serves a session object, line items expanded, without auth.
+func (sb *Sandbox) devSession(w http.ResponseWriter, r *http.Request, id string) {
+	sb.mu.Lock()
+	s, err := sb.sessionLocked(id)
+	var obj any
+	if err == nil {
+		obj = s.object(map[string]bool{"line_items": true, "payment_intent": false})
+	}
+	sb.mu.Unlock()
+	if err != nil {
+		writeJSON(w, err.status, err.envelope())
 		return
 	}
-	path := strings.TrimPrefix(r.URL.Path, "/_sandbox")
-	route := func(method string) bool {
-		if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
-			return true
-		}
-		methodNotAllowed(w, method+", OPTIONS")
-		return false
+	writeJSON(w, http.StatusOK, obj)
+}
+
+// devExpire expires a session without auth.
+func (sb *Sandbox) devExpire(w http.ResponseWriter, r *http.Request, id string) {
+	sb.mu.Lock()
+	obj, err := sb.expireSessionLocked(id, &param{})
+	sb.mu.Unlock()
+	if err != nil {
+		writeJSON(w, err.status, err.envelope())
+		return
 	}
-	switch {
-	case path == "/health":
-		if route(http.MethodGet) {
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-		}
-	case path == "/checkout":
-		if route(http.MethodGet) {
-			sb.devCheckout(w, r)
-		}
-	case path == "/checkout/pay":
-		if route(http.MethodPost) {
-			sb.devPay(w, r)
-		}
-	case path == "/prices":
-		if route(http.MethodPost) {
-			sb.devCreatePrice(w, r)
-		}
-	case path == "/requests":
-		if route(http.MethodGet) {
-			sb.devRequests(w, r)
-		}
-	case path == "/reset":
-		if route(http.MethodPost) {
-			sb.mu.Lock()
-			sb.resetLocked()
-			sb.mu.Unlock()
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-		}
-	case path == "/faults":
-		sb.devFaults(w, r)
-	case path == "/events":
-		if route(http.MethodGet) {
-			sb.devEvents(w, r)
-		}
-	case strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, "/resend") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devResend(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/events/"), "/resend"))
-		}
-	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/authenticate") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devAuthenticate(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/authenticate"))
-		}
-	case strings.HasPrefix(path, "/payment_intents/") && strings.HasSuffix(path, "/dispute") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/payment_intents/"), "/dispute"))
-		}
-	case strings.HasPrefix(path, "/disputes/") && strings.HasSuffix(path, "/close") && strings.Count(path, "/") == 3:
-		if route(http.MethodPost) {
-			sb.devCloseDispute(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/disputes/"), "/close"))
-		}
-	case strings.HasPrefix(path, "/sessions/"):
-		parts := strings.Split(strings.TrimPrefix(path, "/sessions/"), "/")
-		switch {
-		case len(parts) == 1 && parts[0] != "":
-			if route(http.MethodGet) {
-				sb.mu.Lock()
-				s, err := sb.sessionLocked(parts[0])
-				var obj any
-				if err == nil {
-					obj = s.object(map[string]bool{"line_items": true, "payment_intent": false})
-				}
-				sb.mu.Unlock()
-				if err != nil {
-					writeJSON(w, err.status, err.envelope())
-					return
-				}
-				writeJSON(w, http.StatusOK, obj)
-			}
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "async":
-			if route(http.MethodPost) {
-				sb.devAsync(w, r, parts[0])
-			}
-		case len(parts) == 2 && parts[0] != "" && parts[1] == "expire":
-			if route(http.MethodPost) {
-				sb.mu.Lock()
-				obj, err := sb.expireSessionLocked(parts[0], &param{})
-				sb.mu.Unlock()
-				if err != nil {
-					writeJSON(w, err.status, err.envelope())
-					return
-				}
-				writeJSON(w, http.StatusOK, obj)
-			}
-		default:
-			writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
-		}
-	default:
-		writeJSON(w, http.StatusNotFound, devError(http.StatusNotFound, "not_found", "", "Unknown sandbox endpoint %s.", r.URL.Path).envelope())
-	}
+	writeJSON(w, http.StatusOK, obj)
 }
 
 // devRequests serves the request log, optionally only the requests with a

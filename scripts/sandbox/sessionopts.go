@@ -29,19 +29,118 @@ package main
 
 import "slices"
 
-var (
-	intentDataParams = []string{"application_fee_amount", "capture_method", "description", "metadata", "on_behalf_of",
-		"receipt_email", "setup_future_usage", "shipping", "statement_descriptor", "statement_descriptor_suffix",
-		"transfer_data", "transfer_group"}
-	pmOptionTypes = []string{"acss_debit", "affirm", "afterpay_clearpay", "alipay", "amazon_pay", "au_becs_debit",
-		"bacs_debit", "bancontact", "boleto", "card", "cashapp", "customer_balance", "eps", "fpx", "giropay", "grabpay",
-		"ideal", "kakao_pay", "klarna", "konbini", "kr_card", "link", "mobilepay", "multibanco", "naver_pay", "oxxo",
-		"p24", "pay_by_bank", "payco", "paynow", "paypal", "pix", "revolut_pay", "samsung_pay", "sepa_debit", "sofort",
-		"swish", "us_bank_account", "wechat_pay"}
-	cardOptionParams = []string{"installments", "request_extended_authorization", "request_incremental_authorization",
-		"request_multicapture", "request_overcapture", "request_three_d_secure", "restrictions", "setup_future_usage",
-		"statement_descriptor_suffix_kana", "statement_descriptor_suffix_kanji"}
-)
+// sessionFields are the parameters stripe-go v82 can send to
+// POST /v1/checkout/sessions, one row each: the sandbox interprets some,
+// checks some without effect (unused), accepts the rest without effect, and
+// rejects anything else like Stripe does. byHandler rows are read by
+// createSessionLocked's own code (their rules depend on other parameters).
+var sessionFields = []field{
+	{name: "adaptive_pricing"},
+	{name: "after_expiration"},
+	{name: "allow_promotion_codes", kind: boolText},
+	{name: "automatic_tax"},
+	{name: "billing_address_collection"},
+	{name: "cancel_url", kind: byHandler}, // hosted only: embeddedURLs, hostedURLsLocked
+	{name: "client_reference_id", kind: text, max: maxClientRefLen},
+	{name: "consent_collection"},
+	{name: "currency", kind: currencyCode, unused: true}, // the line items' currency is the session's
+	{name: "custom_fields"},
+	{name: "custom_text"},
+	{name: "customer", kind: text}, // an existing cus_...; not with customer_email or customer_creation
+	{name: "customer_creation", kind: enumText, enum: []string{"always", "if_required"}},
+	{name: "customer_email", kind: emailText},
+	{name: "customer_update"},
+	{name: "discounts"}, // not with allow_promotion_codes
+	{name: "expand", kind: byHandler},
+	{name: "expires_at", kind: integer, min: 0, max: 1 << 62}, // 30 minutes to 24 hours from now
+	{name: "invoice_creation"},
+	{name: "line_items", kind: byHandler, required: true}, // lineItemLocked
+	{name: "locale", kind: text},
+	{name: "metadata", kind: metadataHash},
+	{name: "mode", kind: enumText, required: true, enum: []string{"payment", "setup", "subscription"}}, // only payment is simulated
+	{name: "optional_items"},
+	{name: "origin_context"},
+	{name: "payment_intent_data", kind: hashOf, sub: intentDataFields},
+	{name: "payment_method_collection"},
+	{name: "payment_method_configuration"},
+	{name: "payment_method_data"},
+	{name: "payment_method_options", kind: hashOf, sub: pmOptionFields},
+	{name: "payment_method_types"},
+	{name: "permissions"},
+	{name: "phone_number_collection"},
+	{name: "redirect_on_completion", kind: byHandler}, // embedded only
+	{name: "return_url", kind: byHandler},             // embedded only
+	{name: "saved_payment_method_options", kind: hashOf, sub: savedPMFields},
+	{name: "setup_intent_data"},
+	{name: "shipping_address_collection"},
+	{name: "shipping_options"},
+	{name: "submit_type"},
+	{name: "subscription_data"},
+	{name: "success_url", kind: byHandler}, // hosted only
+	{name: "tax_id_collection"},
+	{name: "ui_mode", kind: byHandler}, // its values depend on the API version: uiModes
+	{name: "wallet_options"},
+}
+
+const noConnect = "is a Connect parameter; the Stripe sandbox does not simulate Connect."
+
+// intentDataFields: payment_intent_data[...], carried to the session's PaymentIntent.
+var intentDataFields = []field{
+	{name: "application_fee_amount", kind: refused, refuse: noConnect},
+	{name: "capture_method", kind: enumText, enum: []string{"automatic", "automatic_async", "manual"}},
+	{name: "description", kind: text, max: 1000},
+	{name: "metadata", kind: metadataHash},
+	{name: "on_behalf_of", kind: refused, refuse: noConnect},
+	{name: "receipt_email", kind: emailText, max: 512},
+	{name: "setup_future_usage", kind: enumText, enum: []string{"off_session", "on_session"}},
+	{name: "shipping"},
+	{name: "statement_descriptor", kind: text, max: 22},
+	{name: "statement_descriptor_suffix", kind: text, max: 22, unused: true},
+	{name: "transfer_data", kind: refused, refuse: noConnect},
+	{name: "transfer_group", kind: refused, refuse: noConnect},
+}
+
+// cardOptionFields: payment_method_options[card][...].
+var cardOptionFields = []field{
+	{name: "installments"},
+	{name: "request_extended_authorization"},
+	{name: "request_incremental_authorization", kind: enumText, enum: []string{"if_available", "never"}}, // needs capture_method=manual
+	{name: "request_multicapture"},
+	{name: "request_overcapture"},
+	{name: "request_three_d_secure", kind: enumText, enum: []string{"any", "automatic", "challenge"}},
+	{name: "restrictions"},
+	{name: "setup_future_usage", kind: enumText, enum: []string{"none", "off_session", "on_session"}},
+	{name: "statement_descriptor_suffix_kana"},
+	{name: "statement_descriptor_suffix_kanji"},
+}
+
+// pmOptionTypes are the payment method types payment_method_options takes.
+var pmOptionTypes = []string{"acss_debit", "affirm", "afterpay_clearpay", "alipay", "amazon_pay", "au_becs_debit",
+	"bacs_debit", "bancontact", "boleto", "card", "cashapp", "customer_balance", "eps", "fpx", "giropay", "grabpay",
+	"ideal", "kakao_pay", "klarna", "konbini", "kr_card", "link", "mobilepay", "multibanco", "naver_pay", "oxxo",
+	"p24", "pay_by_bank", "payco", "paynow", "paypal", "pix", "revolut_pay", "samsung_pay", "sepa_debit", "sofort",
+	"swish", "us_bank_account", "wechat_pay"}
+
+// pmOptionFields: payment_method_options[type]: card is read, the other types accepted.
+var pmOptionFields = pmOptions(cardOptionFields)
+
+// pmOptions returns payment_method_options rows: card has the rows card, every
+// other type is accepted without effect.
+func pmOptions(card []field) []field {
+	fs := make([]field, len(pmOptionTypes))
+	for i, t := range pmOptionTypes {
+		fs[i] = field{name: t}
+	}
+	fs[slices.Index(pmOptionTypes, "card")] = field{name: "card", kind: hashOf, sub: card}
+	return fs
+}
+
+// savedPMFields: saved_payment_method_options[...]; they need customer or customer_creation=always.
+var savedPMFields = []field{
+	{name: "allow_redisplay_filters", kind: enumList, enum: []string{"always", "limited", "unspecified"}},
+	{name: "payment_method_remove", kind: enumText, enum: []string{"enabled", "disabled"}},
+	{name: "payment_method_save", kind: enumText, enum: []string{"enabled", "disabled"}},
+}
 
 type savedPMOptions struct {
 	Filters []string
@@ -49,14 +148,10 @@ type savedPMOptions struct {
 	Save    *string
 }
 
-// sessionOptionsLocked reads the options above into s (after customer_email).
-func (sb *Sandbox) sessionOptionsLocked(s *session, root *param) *apiError {
-	// customer, customer_creation
-	cus, err := optString(root, "customer", "customer", 0)
-	if err != nil {
-		return err
-	}
-	if cus != nil {
+// sessionOptionsLocked applies the options above, read into v, to s (after
+// customer_email), with the rules that tie parameters together.
+func (sb *Sandbox) sessionOptionsLocked(s *session, v values) *apiError {
+	if cus := v.str("customer"); cus != nil {
 		if sb.customers[*cus] == nil {
 			return noSuchCustomer("customer", *cus)
 		}
@@ -65,130 +160,45 @@ func (sb *Sandbox) sessionOptionsLocked(s *session, root *param) *apiError {
 		}
 		s.Customer = cus
 	}
-	if s.CustomerCreation, err = enum(root, "customer_creation", "customer_creation", "always", "if_required"); err != nil {
-		return err
-	}
-	if s.CustomerCreation != "" && cus != nil {
+	s.CustomerCreation = v["customer_creation"].s
+	if s.CustomerCreation != "" && s.Customer != nil {
 		return exclusive("customer", "customer_creation")
 	}
-
-	// allow_promotion_codes
-	if s.AllowPromotionCodes, err = boolean(root, "allow_promotion_codes", "allow_promotion_codes"); err != nil {
-		return err
-	}
-	if s.AllowPromotionCodes != nil && root.child("discounts") != nil {
-		return exclusive("allow_promotion_codes", "discounts")
+	if apc := v["allow_promotion_codes"]; apc.set {
+		s.AllowPromotionCodes = &apc.b
+		if v["discounts"].set {
+			return exclusive("allow_promotion_codes", "discounts")
+		}
 	}
 
-	// payment_intent_data
-	pid, err := hash(root, "payment_intent_data", "payment_intent_data", intentDataParams...)
-	if err != nil {
-		return err
-	}
-	d := &s.IntentData
+	pid, d := v["payment_intent_data"].sub, &s.IntentData
+	d.CaptureMethod = pid["capture_method"].s
+	d.SetupFutureUsage = pid.str("setup_future_usage")
+	d.Description = pid.str("description")
+	d.ReceiptEmail = pid.str("receipt_email")
+	d.StatementDescriptor = pid.str("statement_descriptor")
 	d.Metadata = map[string]string{}
-	if pid != nil {
-		const p = "payment_intent_data"
-		for _, connect := range []string{"application_fee_amount", "on_behalf_of", "transfer_data", "transfer_group"} {
-			if pid.child(connect) != nil {
-				return invalid(p+"["+connect+"]", "", "%s[%s] is a Connect parameter; the Stripe sandbox does not simulate Connect.", p, connect)
-			}
-		}
-		if d.CaptureMethod, err = enum(pid, "capture_method", p+"[capture_method]", "automatic", "automatic_async", "manual"); err != nil {
-			return err
-		}
-		sfu, err := enum(pid, "setup_future_usage", p+"[setup_future_usage]", "off_session", "on_session")
-		if err != nil {
-			return err
-		}
-		if sfu != "" {
-			d.SetupFutureUsage = &sfu
-		}
-		if d.Description, err = optString(pid, "description", p+"[description]", 1000); err != nil {
-			return err
-		}
-		if d.ReceiptEmail, err = optEmail(pid, "receipt_email", p+"[receipt_email]"); err != nil {
-			return err
-		}
-		if d.StatementDescriptor, err = optString(pid, "statement_descriptor", p+"[statement_descriptor]", 22); err != nil {
-			return err
-		}
-		if _, err = optString(pid, "statement_descriptor_suffix", p+"[statement_descriptor_suffix]", 22); err != nil {
-			return err
-		}
-		if err := readMetadataAt(pid.child("metadata"), p+"[metadata]", d.Metadata); err != nil {
-			return err
-		}
+	if md := pid["metadata"].md; md != nil {
+		d.Metadata = md
 	}
 
-	// payment_method_options
-	pmo, err := hash(root, "payment_method_options", "payment_method_options", pmOptionTypes...)
-	if err != nil {
-		return err
+	card := v["payment_method_options"].sub["card"].sub
+	s.IncrementalAuth = card["request_incremental_authorization"].s
+	if s.IncrementalAuth == "if_available" && d.CaptureMethod != "manual" {
+		return invalid("payment_method_options[card][request_incremental_authorization]", "",
+			"Incremental authorization can only be requested when payment_intent_data[capture_method] is manual.")
 	}
-	if pmo != nil {
-		const p = "payment_method_options[card]"
-		card, err := hash(pmo, "card", p, cardOptionParams...)
-		if err != nil {
-			return err
-		}
-		if card != nil {
-			if s.IncrementalAuth, err = enum(card, "request_incremental_authorization", p+"[request_incremental_authorization]", "if_available", "never"); err != nil {
-				return err
-			}
-			if s.IncrementalAuth == "if_available" && d.CaptureMethod != "manual" {
-				return invalid(p+"[request_incremental_authorization]", "",
-					"Incremental authorization can only be requested when payment_intent_data[capture_method] is manual.")
-			}
-			if s.ThreeDSecure, err = enum(card, "request_three_d_secure", p+"[request_three_d_secure]", "any", "automatic", "challenge"); err != nil {
-				return err
-			}
-			if s.CardSetupFutureUsage, err = enum(card, "setup_future_usage", p+"[setup_future_usage]", "none", "off_session", "on_session"); err != nil {
-				return err
-			}
-		}
-	}
+	s.ThreeDSecure = card["request_three_d_secure"].s
+	s.CardSetupFutureUsage = card["setup_future_usage"].s
 
-	// saved_payment_method_options
-	spo, err := hash(root, "saved_payment_method_options", "saved_payment_method_options",
-		"allow_redisplay_filters", "payment_method_remove", "payment_method_save")
-	if err != nil {
-		return err
-	}
-	if spo != nil {
-		const p = "saved_payment_method_options"
+	if spo := v["saved_payment_method_options"]; spo.set {
 		// "Saving a payment method requires a Customer. Pass an existing customer,
 		// or, to create a new customer, set customer_creation to always."
 		if s.Customer == nil && s.CustomerCreation != "always" {
-			return invalid(p, "", "saved_payment_method_options needs a Customer: pass customer, or customer_creation=always.")
+			return invalid("saved_payment_method_options", "", "saved_payment_method_options needs a Customer: pass customer, or customer_creation=always.")
 		}
-		o := &savedPMOptions{}
-		for _, f := range []struct {
-			name string
-			dst  **string
-		}{{"payment_method_remove", &o.Remove}, {"payment_method_save", &o.Save}} {
-			v, err := enum(spo, f.name, p+"["+f.name+"]", "enabled", "disabled")
-			if err != nil {
-				return err
-			}
-			if v != "" {
-				*f.dst = &v
-			}
-		}
-		if fl := spo.child("allow_redisplay_filters"); fl != nil {
-			items, keys, err := list(fl, p+"[allow_redisplay_filters]")
-			if err != nil {
-				return err
-			}
-			for i, it := range items {
-				full := p + "[allow_redisplay_filters][" + keys[i] + "]"
-				if it.value == nil || !slices.Contains([]string{"always", "limited", "unspecified"}, *it.value) {
-					return invalid(full, "", "Invalid %s: must be one of always, limited, or unspecified", full)
-				}
-				o.Filters = append(o.Filters, *it.value)
-			}
-		}
-		s.SavedPM = o
+		s.SavedPM = &savedPMOptions{Filters: spo.sub["allow_redisplay_filters"].list,
+			Remove: spo.sub.str("payment_method_remove"), Save: spo.sub.str("payment_method_save")}
 	}
 	return nil
 }

@@ -186,9 +186,9 @@ func (sb *Sandbox) retrieveTokenLocked(c *apiCall) (any, *apiError) {
 	if err := checkUnknown(c.root, []string{"expand"}, ""); err != nil {
 		return nil, err
 	}
-	tok := sb.tokens[c.ids[0]]
+	tok := sb.tokens[c.id]
 	if tok == nil {
-		e := invalid("confirmation_token", "resource_missing", "No such confirmation_token: '%s'", c.ids[0])
+		e := invalid("confirmation_token", "resource_missing", "No such confirmation_token: '%s'", c.id)
 		e.status = http.StatusNotFound
 		return nil, e
 	}

@@ -156,7 +156,7 @@ export const TOO_LARGE = Symbol("body too large");
 //     WritableStream), Content-Length or chunked: the next request always
 //     fine; a 64 MiB chunked body took 0.7 s, and about as much workerd CPU
 //     as not reading it (wrangler's proxy reads the whole body either way).
-// The bad-input suite (scripts/e2e/badinput_test.go) checks the same through
+// The bad-input suite (scripts/e2e/hardening/badinput_test.go) checks the same through
 // this loader: with the old cancel, the GET after each 2 MiB POST timed out.
 // On Cloudflare itself the edge refuses bodies over the plan's limit (100 MB
 // on Free and Pro), which bounds the reading to the end.

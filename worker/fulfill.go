@@ -170,71 +170,74 @@ func (s *Server) recordOrder(ctx context.Context, in *orders.Order) (*orders.Ord
 		if err != nil {
 			return nil, err
 		}
-		var next orders.Order
 		if cur != nil && cur.ID != in.ID {
 			// The key found another order (in's PaymentIntent or session is
 			// recorded as that order's): not the same paying object.
 			log.Printf("order %s: its Stripe objects belong to order %s; not merged", in.ID, cur.ID)
 			return nil, nil
 		}
-		if cur == nil {
-			next = *in
+		next, ok := *in, true
+		switch {
+		case cur == nil:
 			next.Version = 1
 			next.Check()
 			next.Derive()
-		} else {
-			next = *cur
-			if !next.Merge(in) {
-				stored = cur
-				break
-			}
-			next.Updated = now.Unix()
-			next.Version = cur.Version + 1
-		}
-		if err := s.syncStock(ctx, &next, now); err != nil {
-			return nil, err
-		}
-		var ok bool
-		if cur == nil {
 			ok, err = s.store.Create(ctx, &next)
-		} else {
-			next.Version = cur.Version // compare-and-swap on the version read
-			ok, err = s.store.Update(ctx, &next)
-			next.Version++
+		default:
+			next = *cur
+			if next.Merge(in) {
+				next.Updated = now.Unix()
+				ok, err = s.store.Update(ctx, &next) // compare-and-swap on the version read
+				next.Version++
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			stored = &next
+		if !ok {
+			continue // another write came first: read it and merge again
 		}
+		// The stock follows the order as written, at its version: of two
+		// racing writers only the one whose write won syncs the hold for
+		// that version, and a sync older than the hold's is ignored. An
+		// unchanged order syncs again at its own version, which is a no-op
+		// unless an earlier sync was lost (a worker that died between).
+		oversold, err := s.syncStock(ctx, &next, now)
+		if err != nil {
+			return nil, err
+		}
+		if oversold && next.Review == "" {
+			log.Printf("order %s was paid after its stock hold lapsed, and the stock is gone: needs review", next.ID)
+			next.Review = reviewOversold
+			next.Derive()
+			next.Updated = now.Unix()
+			if ok, err = s.store.Update(ctx, &next); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+			next.Version++
+		}
+		stored = &next
 	}
 	return s.fulfill(ctx, stored, now)
 }
 
-// syncStock keeps the order's stock hold in step with the order about to be
-// written at o.Version: committed while the order holds stock, released when
-// it ends. An order paid after its hold lapsed, whose stock went to someone
-// else meanwhile, needs review.
-func (s *Server) syncStock(ctx context.Context, o *orders.Order, now time.Time) error {
+// syncStock keeps the order's stock hold in step with the order as stored at
+// o.Version: committed while the order holds stock, released when it ends.
+// It reports an order paid after its hold lapsed whose stock went to someone
+// else meanwhile (it needs review).
+func (s *Server) syncStock(ctx context.Context, o *orders.Order, now time.Time) (oversold bool, err error) {
 	lines := s.stockLines(o.Lines)
 	if len(lines) == 0 {
-		return nil
+		return false, nil
 	}
 	hold := o.Ref
 	if hold == "" {
 		hold = o.ID
 	}
 	r, err := s.store.SyncHold(ctx, hold, o.ID, o.Version, o.Holds(), lines, now)
-	if err != nil {
-		return err
-	}
-	if r == orders.Oversold && o.Review == "" {
-		log.Printf("order %s was paid after its stock hold lapsed, and the stock is gone: needs review", o.ID)
-		o.Review = reviewOversold
-		o.Derive()
-	}
-	return nil
+	return r == orders.Oversold, err
 }
 
 // stockLines are the stocked products among lines, with the catalog's stock.

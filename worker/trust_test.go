@@ -539,3 +539,61 @@ func TestTrustRefundBeforeItsOrderIsRetried(t *testing.T) {
 		t.Errorf("foreign refund: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// racingStore lets a test run a competing write just before an order's first
+// compare-and-swap update, as a concurrent webhook delivery would.
+type racingStore struct {
+	*orders.MemStore
+	mu     sync.Mutex
+	before func() // run once, before the next update
+}
+
+func (r *racingStore) Update(ctx context.Context, o *orders.Order) (bool, error) {
+	r.mu.Lock()
+	f := r.before
+	r.before = nil
+	r.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return r.MemStore.Update(ctx, o)
+}
+
+func TestTrustStockFollowsTheWriteThatWon(t *testing.T) {
+	// An order awaiting a delayed payment holds its stock. Two deliveries
+	// race: the session's expiry (an older snapshot) and the payment. The
+	// payment's write wins; the expiry's retry then changes nothing. The
+	// stock must stay held for the paid order.
+	mem := orders.NewMemStore()
+	st := &racingStore{MemStore: mem}
+	srv, stub := newStubServer(t, map[string]string{"STRIPE_WEBHOOK_SECRET": testWebhookSecret, "CATALOG_JSON": testCatalog})
+	ful := &countingFulfiller{calls: map[string]int{}, last: map[string]orders.Order{}}
+	srv = srv.withDeps(func(d *Deps) { d.Store, d.Fulfiller = st, ful })
+	e := &hookEnv{srv: srv, stub: stub, store: mem, ful: ful}
+	e.setSession(t, sessionObject("cs_test_r", "complete", "unpaid", intentObject("pi_r", "processing", "automatic", checkoutMeta), checkoutMeta))
+	e.deliver(t, eventJSON("evt_r0", "checkout.session.completed", map[string]any{"id": "cs_test_r"}))
+	if n, _ := mem.Held(context.Background(), "limited", time.Now()); n != 1 {
+		t.Fatalf("awaiting payment: held %d", n)
+	}
+	st.before = func() {
+		paid := sessionObject("cs_test_r", "complete", "paid", intentObject("pi_r", "succeeded", "automatic", checkoutMeta), checkoutMeta)
+		b, _ := json.Marshal(paid)
+		stub.set("GET /v1/checkout/sessions/cs_test_r", 200, string(b))
+		if rec := e.deliver(t, eventJSON("evt_r2", "checkout.session.async_payment_succeeded", map[string]any{"id": "cs_test_r"})); rec.Code != 200 {
+			t.Errorf("the payment's delivery: %d %s", rec.Code, rec.Body)
+		}
+	}
+	// The expiry's delivery reads the order awaiting payment, and its write
+	// meets the payment's.
+	expired := intentObject("pi_r", "canceled", "automatic", checkoutMeta)
+	if rec := e.deliver(t, eventJSON("evt_r1", "payment_intent.canceled", expired)); rec.Code != 200 {
+		t.Fatalf("the cancel's delivery: %d %s", rec.Code, rec.Body)
+	}
+	o := e.order(t, "cs_test_r")
+	if o.State != orders.Paid || ful.total() != 1 {
+		t.Fatalf("order %s, %d fulfillments", o.State, ful.total())
+	}
+	if n, _ := mem.Held(context.Background(), "limited", time.Now().Add(48*time.Hour)); n != 1 {
+		t.Errorf("the paid order's stock was released by the write that lost: held %d, want 1", n)
+	}
+}

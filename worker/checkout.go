@@ -371,8 +371,10 @@ func (s *Server) handleSessionStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fromStripe(err, "checkout session"))
 		return
 	}
-	if sess.Status == "complete" {
-		s.fulfillAfterStatus(r.Context(), id) // fulfill.go: record the order if the webhook has not
+	// Only this deployment's sessions become orders: another's is answered
+	// but costs no second Stripe call and no store read.
+	if sess.Status == "complete" && s.ours(sess.Metadata) {
+		s.fulfillAfterStatus(r.Context(), id) // records.go: record the order if the webhook has not
 	}
 	resp := sessionStatusResponse{Status: sess.Status, PaymentStatus: sess.PaymentStatus, CustomerEmail: sess.CustomerEmail}
 	if c := s.cartCapture(sess.Metadata[metaCart]); c == CaptureManual {

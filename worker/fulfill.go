@@ -22,7 +22,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -273,13 +272,12 @@ func (s *Server) fulfill(ctx context.Context, stored *orders.Order, now time.Tim
 		}
 		return nil, errFulfillmentBusy
 	}
-	full, err := s.store.Get(ctx, stored.ID)
-	if err == nil && full == nil {
-		err = errors.New("order " + stored.ID + " vanished")
-	}
-	if err == nil {
-		err = s.fulfiller.Fulfill(ctx, full)
-	}
+	// The order as stored, with its claim: no need to read it again (its
+	// row holds the lines).
+	full := *stored
+	full.Fulfillment.Status = orders.FulfillmentClaimed
+	full.Fulfillment.Attempts++
+	err = s.fulfiller.Fulfill(ctx, &full)
 	if err != nil {
 		log.Printf("fulfillment of order %s failed (it will run again on Stripe's retry): %v", stored.ID, err)
 		if rerr := s.store.ReleaseFulfillment(ctx, stored.ID, claim); rerr != nil {
@@ -295,8 +293,8 @@ func (s *Server) fulfill(ctx context.Context, stored *orders.Order, now time.Tim
 		// Our claim expired and another caller took it over: both ran.
 		log.Printf("fulfillment of order %s outlived its claim (%s); it may have run twice", stored.ID, fulfillmentClaimTTL)
 	}
-	full.Fulfillment.Status = orders.FulfillmentDone
-	return full, nil
+	full.Fulfillment.Status, full.Fulfillment.At = orders.FulfillmentDone, time.Now().Unix()
+	return &full, nil
 }
 
 func newClaim() string {

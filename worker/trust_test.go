@@ -144,9 +144,14 @@ func TestTrustForeignObjectsAreIgnored(t *testing.T) {
 					t.Fatalf("%s: %d %s", typ, rec.Code, rec.Body)
 				}
 			}
-			// The return page still answers for it, but records nothing.
+			// The return page still answers for it, with one Stripe call, and
+			// records nothing.
+			calls := len(e.stub.Calls())
 			if rec := send(t, e.srv, "GET", "/session-status?session_id=cs_test_f", nil, ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"status":"complete"`) {
 				t.Fatalf("status: %d %s", rec.Code, rec.Body)
+			}
+			if n := len(e.stub.Calls()) - calls; n != 1 {
+				t.Errorf("the status of a foreign session made %d Stripe calls, want 1", n)
 			}
 			// Only the processed events are written: no order, no stock, no fulfillment.
 			if list, _, _ := e.store.List(context.Background(), orders.Query{Limit: 10}); len(list) != 0 || e.ful.total() != 0 {

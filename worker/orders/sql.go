@@ -74,7 +74,8 @@ WHERE id = ?1 AND fulfillment = 'claimed' AND fulfillment_claim = ?2`
 WHERE id = ?1 AND fulfillment = 'claimed' AND fulfillment_claim = ?2`
 
 	// insertHoldSQL takes every line of ?2 (a JSON array of StockLine) under
-	// hold ?1 with state ?3, if each product's other active holds plus the
+	// hold ?1 with state ?3, if the hold has no rows left (take drops its
+	// lapsed ones first) and each product's other active holds plus the
 	// line stay within its stock; otherwise it inserts nothing. Its own
 	// hold's rows are left out of the sums, so the rows it inserts while it
 	// runs never count against its later lines. The WHERE true keeps SQLite
@@ -82,7 +83,7 @@ WHERE id = ?1 AND fulfillment = 'claimed' AND fulfillment_claim = ?2`
 	insertHoldSQL = `INSERT INTO stock_holds (hold, product_id, quantity, state, expires_at, object_id, version, created_at)
 SELECT ?1, json_extract(j.value, '$.p'), json_extract(j.value, '$.q'), ?3, ?5, NULLIF(?6, ''), ?7, ?4
 FROM json_each(?2) AS j
-WHERE true AND NOT EXISTS (
+WHERE NOT EXISTS (SELECT 1 FROM stock_holds WHERE hold = ?1) AND NOT EXISTS (
 	SELECT 1 FROM json_each(?2) AS k
 	WHERE json_extract(k.value, '$.q') + (SELECT COALESCE(SUM(h.quantity), 0) FROM stock_holds AS h
 		WHERE h.product_id = json_extract(k.value, '$.p') AND h.hold <> ?1 AND ` + activeHold + `) > json_extract(k.value, '$.s'))
@@ -279,6 +280,13 @@ func (s *SQLStore) take(ctx context.Context, hold, state string, lines []StockLi
 }
 
 func (s *SQLStore) Reserve(ctx context.Context, hold string, lines []StockLine, expires, now time.Time) (Reservation, error) {
+	// Try first: a new hold is the common case, and costs two statements.
+	ok, err := s.take(ctx, hold, holdHeld, lines, expires, now, "", 0)
+	if err != nil || ok {
+		return Reserved, err
+	}
+	// None inserted: the hold stands (a retried request, or a paid order's
+	// committed hold), or the stock is short.
 	h, err := s.readHold(ctx, hold, now)
 	switch {
 	case err != nil:
@@ -286,18 +294,6 @@ func (s *SQLStore) Reserve(ctx context.Context, hold string, lines []StockLine, 
 	case h.exists && h.state == holdCommitted:
 		return AlreadyCommitted, nil
 	case h.exists && h.activeNow:
-		return Reserved, nil
-	}
-	ok, err := s.take(ctx, hold, holdHeld, lines, expires, now, "", 0)
-	if err != nil || ok {
-		return Reserved, err
-	}
-	// None inserted: out of stock, or a concurrent retry of the same request
-	// took the same hold first.
-	if h, err = s.readHold(ctx, hold, now); err != nil {
-		return OutOfStock, err
-	}
-	if h.exists && h.activeNow {
 		return Reserved, nil
 	}
 	return OutOfStock, nil

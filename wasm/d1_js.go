@@ -31,7 +31,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"sync"
 	"syscall/js"
 	"time"
 )
@@ -41,9 +40,7 @@ type d1Bridge struct {
 	start   js.Value // the bridge's d1 function
 	binding string   // the D1 binding's name in the environment
 
-	mu      sync.Mutex
-	nextID  int
-	pending map[int]chan d1Result
+	calls pendingCalls[d1Result]
 }
 
 type d1Result struct {
@@ -52,21 +49,14 @@ type d1Result struct {
 }
 
 func newD1Bridge(bridge js.Value, binding string) *d1Bridge {
-	b := &d1Bridge{start: bridge.Get("d1"), binding: binding, pending: map[int]chan d1Result{}}
+	b := &d1Bridge{start: bridge.Get("d1"), binding: binding}
 	bridge.Set("d1Done", js.FuncOf(b.done))
 	return b
 }
 
 // done receives d1Done(id, result, error).
 func (b *d1Bridge) done(_ js.Value, args []js.Value) any {
-	id := args[0].Int()
-	b.mu.Lock()
-	ch, ok := b.pending[id]
-	delete(b.pending, id)
-	b.mu.Unlock()
-	if ok {
-		ch <- d1Result{body: args[1].String(), err: args[2].String()}
-	}
+	b.calls.answer(args[0].Int(), d1Result{body: args[1].String(), err: args[2].String()})
 	return nil
 }
 
@@ -76,25 +66,16 @@ func (b *d1Bridge) call(ctx context.Context, mode, query string, args []driver.N
 	if err != nil {
 		return "", err
 	}
-	ch := make(chan d1Result, 1)
-	b.mu.Lock()
-	b.nextID++
-	id := b.nextID
-	b.pending[id] = ch
-	b.mu.Unlock()
+	id, ch := b.calls.begin()
 	b.start.Invoke(id, b.binding, mode, query, params)
-	select {
-	case res := <-ch:
-		if res.err != "" {
-			return "", errors.New("d1: " + res.err)
-		}
-		return res.body, nil
-	case <-ctx.Done():
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-		return "", ctx.Err()
+	res, err := b.calls.wait(ctx, id, ch)
+	switch {
+	case err != nil:
+		return "", err
+	case res.err != "":
+		return "", errors.New("d1: " + res.err)
 	}
+	return res.body, nil
 }
 
 // maxSafeInteger is the largest integer a JavaScript number holds exactly.

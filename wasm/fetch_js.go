@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"syscall/js"
 	"time"
 )
@@ -21,10 +20,7 @@ import (
 // one, and stripe-go sets an empty body on every request.
 type fetchTransport struct {
 	start js.Value // loader's fetch function
-
-	mu      sync.Mutex
-	nextID  int
-	pending map[int]chan fetchResult
+	calls pendingCalls[fetchResult]
 }
 
 type fetchResult struct {
@@ -40,7 +36,7 @@ type fetchResult struct {
 const fetchDeadlineLead = 50 * time.Millisecond
 
 func newFetchTransport(bridge js.Value) *fetchTransport {
-	t := &fetchTransport{start: bridge.Get("fetch"), pending: map[int]chan fetchResult{}}
+	t := &fetchTransport{start: bridge.Get("fetch")}
 	bridge.Set("fetchDone", js.FuncOf(t.done))
 	return t
 }
@@ -57,12 +53,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			body = bytesToJS(b)
 		}
 	}
-	ch := make(chan fetchResult, 1)
-	t.mu.Lock()
-	t.nextID++
-	id := t.nextID
-	t.pending[id] = ch
-	t.mu.Unlock()
+	id, ch := t.calls.begin()
 
 	// A deadline is kept by the fetch itself: loader.mjs aborts it a little
 	// before the context expires, so that the goroutine wakes in this
@@ -79,14 +70,9 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.start.Invoke(id, req.Method, req.URL.String(), formatHeaders(req.Header), body, timeoutMS)
 
-	var res fetchResult
-	select {
-	case res = <-ch:
-	case <-req.Context().Done():
-		t.mu.Lock()
-		delete(t.pending, id)
-		t.mu.Unlock()
-		return nil, req.Context().Err()
+	res, err := t.calls.wait(req.Context(), id, ch)
+	if err != nil {
+		return nil, err
 	}
 	if res.timedOut {
 		return nil, context.DeadlineExceeded
@@ -110,13 +96,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // done receives fetchDone(id, status, headers, body, error, timedOut) from
 // instance.mjs; timedOut may be left out.
 func (t *fetchTransport) done(_ js.Value, args []js.Value) any {
-	id := args[0].Int()
-	t.mu.Lock()
-	ch, ok := t.pending[id]
-	delete(t.pending, id)
-	t.mu.Unlock()
-	if ok {
-		ch <- fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]), err: args[4].String(), timedOut: len(args) > 5 && args[5].Truthy()}
-	}
+	t.calls.answer(args[0].Int(), fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]),
+		err: args[4].String(), timedOut: len(args) > 5 && args[5].Truthy()})
 	return nil
 }

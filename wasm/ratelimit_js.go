@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"errors"
-	"sync"
 	"syscall/js"
 
 	"checkoutkit/worker"
@@ -29,7 +28,7 @@ const (
 // binding leaves its endpoints unlimited, which is said once per isolate
 // (the loader's logOnce; a Go instance can be replaced many times in one).
 func rateLimiters(bridge, env js.Value) worker.RateLimiters {
-	rb := &rateLimitBridge{start: bridge.Get("rateLimit"), pending: map[int]chan rateLimitResult{}}
+	rb := &rateLimitBridge{start: bridge.Get("rateLimit")}
 	bridge.Set("rateLimitDone", js.FuncOf(rb.done))
 	var l worker.RateLimiters
 	var missing []string
@@ -73,9 +72,7 @@ func (l *bindingLimiter) Allow(ctx context.Context, key string) (bool, error) {
 type rateLimitBridge struct {
 	start js.Value // the bridge's rateLimit function
 
-	mu      sync.Mutex
-	nextID  int
-	pending map[int]chan rateLimitResult
+	calls pendingCalls[rateLimitResult]
 }
 
 type rateLimitResult struct {
@@ -85,35 +82,19 @@ type rateLimitResult struct {
 
 // done receives rateLimitDone(id, success, error).
 func (b *rateLimitBridge) done(_ js.Value, args []js.Value) any {
-	id := args[0].Int()
-	b.mu.Lock()
-	ch, ok := b.pending[id]
-	delete(b.pending, id)
-	b.mu.Unlock()
-	if ok {
-		ch <- rateLimitResult{success: args[1].Truthy(), err: args[2].String()}
-	}
+	b.calls.answer(args[0].Int(), rateLimitResult{success: args[1].Truthy(), err: args[2].String()})
 	return nil
 }
 
 func (b *rateLimitBridge) call(ctx context.Context, binding, key string) (bool, error) {
-	ch := make(chan rateLimitResult, 1)
-	b.mu.Lock()
-	b.nextID++
-	id := b.nextID
-	b.pending[id] = ch
-	b.mu.Unlock()
+	id, ch := b.calls.begin()
 	b.start.Invoke(id, binding, key)
-	select {
-	case res := <-ch:
-		if res.err != "" {
-			return false, errors.New(binding + ": " + res.err)
-		}
-		return res.success, nil
-	case <-ctx.Done():
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-		return false, ctx.Err()
+	res, err := b.calls.wait(ctx, id, ch)
+	switch {
+	case err != nil:
+		return false, err
+	case res.err != "":
+		return false, errors.New(binding + ": " + res.err)
 	}
+	return res.success, nil
 }

@@ -72,6 +72,9 @@ type Order struct {
 	Customer string
 	// idemKey is the base of the order's idempotency keys (payments.go).
 	idemKey string
+	// goods is what the products ask for beyond payment: shipping, phone,
+	// custom fields, texts (goods.go).
+	goods *goodsPlan
 	// held: the order's stock is reserved under Ref (stock.go).
 	held bool
 	// expires is when a Checkout Session for the order expires, and the

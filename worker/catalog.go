@@ -55,6 +55,8 @@ type Product struct {
 	// payments (payment_intent_data.setup_future_usage=off_session); Checkout
 	// then creates a Customer to keep it.
 	SavePaymentMethod bool `json:"save_payment_method,omitempty"`
+	// ProductGoods: shipping, custom fields, tax and texts (catalog_goods.go).
+	ProductGoods
 }
 
 // ShopOptions are the catalog's shop-wide settings ("shop" in catalog.json).
@@ -80,6 +82,9 @@ type ShopOptions struct {
 	// RefusedCountries refuses orders from these ISO 3166-1 alpha-2 countries
 	// (from Cloudflare's CF-IPCountry header or the request's country field).
 	RefusedCountries []string `json:"refused_countries,omitempty"`
+	// ShopGoods: shipping, phone, custom fields, tax, texts, recovery and
+	// consent (catalog_goods.go).
+	ShopGoods
 }
 
 // SavedPaymentMethodOptions mirrors Stripe's Checkout parameter of that name.
@@ -165,6 +170,9 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 			return nil, fmt.Errorf("catalog: product %q: duplicate id", p.ID)
 		}
 		if err := p.validate(); err != nil {
+			return nil, fmt.Errorf("catalog: product %q: %v", p.ID, err)
+		}
+		if err := p.ProductGoods.validate(p, &c.Shop); err != nil {
 			return nil, fmt.Errorf("catalog: product %q: %v", p.ID, err)
 		}
 		c.byID[p.ID] = i
@@ -256,7 +264,7 @@ func (o *ShopOptions) validate() error {
 		o.RefusedCountries[i] = cc
 	}
 	sort.Strings(o.RefusedCountries)
-	return nil
+	return o.ShopGoods.validate()
 }
 
 // offersSave reports whether Checkout offers the shopper to save the payment

@@ -230,6 +230,7 @@ func (s *Server) sessionParams(o *Order) *stripe.CheckoutSessionCreateParams {
 			params.SavedPaymentMethodOptions = opts
 		}
 	}
+	s.applyGoods(params, o) // goods.go
 	params.SetIdempotencyKey(o.idempotencyKey("cs"))
 	return params
 }

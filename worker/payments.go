@@ -58,6 +58,11 @@ func (s *Server) newOrder(r *http.Request, flow string, lines []orderLine, f *sh
 		o.Incremental = o.Incremental || l.Product.IncrementalAuthorization
 		o.SavePaymentMethod = o.SavePaymentMethod || l.Product.SavePaymentMethod
 	}
+	goods, aerr := s.planGoods(o)
+	if aerr != nil {
+		return nil, aerr
+	}
+	o.goods = goods
 	if len(o.Cart()) > maxMetadataValue {
 		return nil, badRequest("too_many_items", "items", "the cart is too long to record with the order; order fewer different products at once")
 	}

@@ -48,11 +48,112 @@ type CheckoutSession struct {
 	PaymentIntent *IntentRef `json:"payment_intent"`
 	// LineItems is present when expanded: the first page only.
 	LineItems *LineItemList `json:"line_items"`
+	// What Checkout collected for physical goods, and the total's parts
+	// (the worker's goods.go).
+	CollectedInformation *CollectedInformation `json:"collected_information"`
+	ShippingCost         *ShippingCost         `json:"shipping_cost"`
+	TotalDetails         *TotalDetails         `json:"total_details"`
+	CustomFields         []CustomFieldValue    `json:"custom_fields"`
+	AfterExpiration      *AfterExpiration      `json:"after_expiration"`
 }
 
 // CustomerDetails is a Checkout Session's customer_details.
 type CustomerDetails struct {
-	Email string `json:"email"`
+	Email  string       `json:"email"`
+	Phone  string       `json:"phone"`
+	TaxIDs []TaxIDValue `json:"tax_ids"`
+}
+
+// TaxIDValue is a tax ID the shopper gave in Checkout.
+type TaxIDValue struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// CollectedInformation is a Checkout Session's collected_information (the
+// basil API's home of shipping_details).
+type CollectedInformation struct {
+	ShippingDetails *ShippingDetails `json:"shipping_details"`
+}
+
+// ShippingDetails is a name and postal address.
+type ShippingDetails struct {
+	Name    string  `json:"name"`
+	Address Address `json:"address"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// ShippingCost is the shipping the shopper chose and paid; ShippingRate is
+// an object when expanded (shipping_cost.shipping_rate).
+type ShippingCost struct {
+	AmountTotal  int64           `json:"amount_total"`
+	AmountTax    int64           `json:"amount_tax"`
+	ShippingRate ShippingRateRef `json:"shipping_rate"`
+}
+
+// ShippingRateRef is a shipping rate's id, with the rate when expanded.
+type ShippingRateRef struct {
+	ID     string
+	Object *ShippingRate
+}
+
+// ShippingRate is what the worker reads of a shipping rate.
+type ShippingRate struct {
+	ID          string            `json:"id"`
+	DisplayName string            `json:"display_name"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// UnmarshalJSON reads an id or an expanded rate.
+func (r *ShippingRateRef) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &r.ID)
+	case len(b) > 0 && b[0] == '{':
+		r.Object = &ShippingRate{}
+		if err := json.Unmarshal(b, r.Object); err != nil {
+			return err
+		}
+		r.ID = r.Object.ID
+	}
+	return nil
+}
+
+// TotalDetails are the parts of a session's amount_total.
+type TotalDetails struct {
+	AmountDiscount int64 `json:"amount_discount"`
+	AmountShipping int64 `json:"amount_shipping"`
+	AmountTax      int64 `json:"amount_tax"`
+}
+
+// CustomFieldValue is one custom field as the shopper filled it.
+type CustomFieldValue struct {
+	Key      string      `json:"key"`
+	Type     string      `json:"type"`
+	Dropdown *FieldValue `json:"dropdown"`
+	Text     *FieldValue `json:"text"`
+	Numeric  *FieldValue `json:"numeric"`
+}
+
+// FieldValue is a custom field's value.
+type FieldValue struct {
+	Value string `json:"value"`
+}
+
+// AfterExpiration holds an expired session's recovery link.
+type AfterExpiration struct {
+	Recovery *struct {
+		URL string `json:"url"`
+	} `json:"recovery"`
 }
 
 // LineItemList is a page of a Checkout Session's line items.

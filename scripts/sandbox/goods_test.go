@@ -87,7 +87,9 @@ func TestGoodsCollectedAndPriced(t *testing.T) {
 		{func(m map[string]any) { m["phone"] = "" }, "phone"},
 		{func(m map[string]any) { m["custom_fields"] = map[string]any{} }, "custom_fields[size]"},
 		{func(m map[string]any) { m["custom_fields"] = map[string]any{"size": "XXL"} }, "custom_fields[size]"},
-		{func(m map[string]any) { m["custom_fields"] = map[string]any{"size": "S", "note": strings.Repeat("x", 21)} }, "custom_fields[note]"},
+		{func(m map[string]any) {
+			m["custom_fields"] = map[string]any{"size": "S", "note": strings.Repeat("x", 21)}
+		}, "custom_fields[note]"},
 		{func(m map[string]any) { m["terms_accepted"] = false }, "terms_accepted"},
 	} {
 		m := goodsPayment()

@@ -280,6 +280,7 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
+	s.applyRecovery(params) // goods.go
 	if aerr := s.approve(r.Context(), order); aerr != nil {
 		writeError(w, aerr)
 		return

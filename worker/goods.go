@@ -292,12 +292,19 @@ func (s *Server) applyGoods(params *stripe.CheckoutSessionCreateParams, o *Order
 	if ct.Submit != nil || ct.AfterSubmit != nil || ct.ShippingAddress != nil || ct.TermsOfServiceAcceptance != nil {
 		params.CustomText = ct
 	}
-	if shop.AbandonedCartRecovery {
-		params.AfterExpiration = &stripe.CheckoutSessionCreateAfterExpirationParams{
-			Recovery: &stripe.CheckoutSessionCreateAfterExpirationRecoveryParams{Enabled: stripe.Bool(true)}}
-	}
 	if shop.TermsOfServiceConsent {
 		params.ConsentCollection = &stripe.CheckoutSessionCreateConsentCollectionParams{TermsOfService: stripe.String("required")}
+	}
+}
+
+// applyRecovery asks for a recovery link (after_expiration.recovery) when
+// the shop wants one and the session is hosted Checkout: the link opens a
+// Stripe-hosted copy of the session, which an embedded session's page
+// cannot be. It runs once ui_mode is known (applyReturn).
+func (s *Server) applyRecovery(params *stripe.CheckoutSessionCreateParams) {
+	if s.cfg.Catalog.Shop.AbandonedCartRecovery && params.UIMode != nil && *params.UIMode == string(stripe.CheckoutSessionUIModeHosted) {
+		params.AfterExpiration = &stripe.CheckoutSessionCreateAfterExpirationParams{
+			Recovery: &stripe.CheckoutSessionCreateAfterExpirationRecoveryParams{Enabled: stripe.Bool(true)}}
 	}
 }
 

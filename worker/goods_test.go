@@ -40,6 +40,9 @@ func goodsSession(t *testing.T, env map[string]string, body string) (*stripe.Che
 	var got *stripe.CheckoutSessionCreateParams
 	f := &fakeAPI{OnCreateCheckoutSession: func(p *stripe.CheckoutSessionCreateParams) (*stripeapi.CheckoutSession, error) {
 		got = p
+		if p.UIMode != nil && *p.UIMode == "hosted" {
+			return &stripeapi.CheckoutSession{ID: "cs_test_goods", URL: "https://checkout.stripe.com/c/pay/cs_test_goods", Status: "open"}, nil
+		}
 		return &stripeapi.CheckoutSession{ID: "cs_test_goods", ClientSecret: "cs_test_goods_secret_1", Status: "open"}, nil
 	}}
 	full := map[string]string{"CATALOG_JSON": goodsCatalog, "PUBLIC_URL": "https://shop.example"}
@@ -82,8 +85,12 @@ func TestCheckoutAsksForWhatTheGoodsNeed(t *testing.T) {
 	if p.CustomText == nil || *p.CustomText.AfterSubmit.Message != "Thanks!" || *p.CustomText.ShippingAddress.Message != "We ship in 2 days." || p.CustomText.Submit != nil {
 		t.Errorf("custom_text %+v", p.CustomText)
 	}
-	if p.AfterExpiration == nil || !*p.AfterExpiration.Recovery.Enabled {
-		t.Error("after_expiration.recovery not enabled")
+	if p.AfterExpiration != nil {
+		t.Error("after_expiration.recovery on an embedded session: its link would open hosted Checkout")
+	}
+	hosted, _, code, body := goodsSession(t, nil, `{"items":[{"id":"tshirt"}],"uiMode":"hosted"}`)
+	if code != 200 || hosted.AfterExpiration == nil || !*hosted.AfterExpiration.Recovery.Enabled {
+		t.Errorf("hosted session: %d %s: after_expiration %+v", code, body, hosted.AfterExpiration)
 	}
 	if p.AutomaticTax != nil || p.ConsentCollection != nil {
 		t.Errorf("automatic_tax %+v consent %+v: not configured", p.AutomaticTax, p.ConsentCollection)

@@ -410,7 +410,7 @@ func FuzzParseCatalog(f *testing.F) {
 		}
 		// What was accepted survives a round trip unchanged (a catalog can be
 		// written back, e.g. into CATALOG_JSON).
-		again, err := json.Marshal(map[string]any{"products": c.Products})
+		again, err := json.Marshal(map[string]any{"shop": c.Shop, "products": c.Products})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,8 +418,8 @@ func FuzzParseCatalog(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded catalog refused: %v\n%s", err, again)
 		}
-		b1, _ := json.Marshal(c.Products)
-		b2, _ := json.Marshal(c2.Products)
+		b1, _ := json.Marshal(map[string]any{"shop": c.Shop, "products": c.Products})
+		b2, _ := json.Marshal(map[string]any{"shop": c2.Shop, "products": c2.Products})
 		if !bytes.Equal(b1, b2) {
 			t.Fatalf("round trip changed the catalog:\n%s\n%s", b1, b2)
 		}

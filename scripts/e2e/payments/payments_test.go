@@ -199,7 +199,7 @@ func TestPaymentsCheckoutManualCapture(t *testing.T) {
 		t.Fatalf("session: %s", sess.Raw)
 	}
 	pay := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", map[string]string{"Content-Type": "application/json"},
-		`{"client_secret":"`+secret+`","email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`)
+		e2e.PayBody(secret, "4242424242424242"))
 	if pay.Status != 200 {
 		t.Fatalf("pay: %d %s", pay.Status, pay.Raw)
 	}
@@ -238,7 +238,7 @@ func TestPaymentsStockRunsOut(t *testing.T) {
 			t.Fatalf("order %d: %d %s", i+1, r.Status, r.Raw)
 		}
 		pay := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", map[string]string{"Content-Type": "application/json"},
-			`{"client_secret":"`+secret+`","email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`)
+			e2e.PayBody(secret, "4242424242424242"))
 		if pay.Status != 200 {
 			t.Fatalf("pay %d: %d %s", i+1, pay.Status, pay.Raw)
 		}

@@ -55,7 +55,7 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 			if left := fltClear(t); left != 0 {
 				t.Errorf("%d injected faults were never hit", left)
 			}
-			if o.State != "paid" || o.AmountReceived != 1200 || len(o.Lines) != 1 || o.Lines[0].Product != "mug" {
+			if o.State != "paid" || o.AmountReceived != 1200+500 || o.Details.AmountShipping != 500 || len(o.Lines) != 1 || o.Lines[0].Product != "mug" { // a mug and standard shipping
 				t.Errorf("order %+v", o)
 			}
 			// The deliveries of checkout.session.completed: c.failed 5xx, then 200.

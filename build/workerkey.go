@@ -8,7 +8,7 @@ package main
 //
 // The key covers: the compiler and its flags; the compiler's version (`go
 // version`, `tinygo version`); the files that patch and install TinyGo
-// (scripts/install-tools.sh, scripts/tinygopatch's Go files), since a patched compiler
+// (scripts/install-tools.sh, scripts/tinygo-patches), since a patched compiler
 // reports the same version; go.mod and go.sum (modules from the proxy are
 // immutable by version); and every file in this module's packages that ./wasm
 // imports (their whole directories, whatever the build tags, test files and
@@ -49,9 +49,9 @@ func workerKey(compiler string, args []string) (string, error) {
 	}
 	fmt.Fprintf(h, "version %s\n", version)
 	files := []string{"go.mod", "go.sum", "scripts/install-tools.sh"}
-	patches, _ := filepath.Glob("scripts/tinygopatch/*.go")
+	patches, _ := filepath.Glob("scripts/tinygo-patches/*")
 	for _, f := range patches {
-		if !strings.HasSuffix(f, "_test.go") { // its tests and testdata change no compiler
+		if !strings.HasSuffix(f, "_test.go") { // its tests change no compiler
 			files = append(files, f)
 		}
 	}

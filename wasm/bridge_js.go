@@ -23,7 +23,7 @@ import (
 //     cancel functions, which keeps ~17 KB per body alive);
 //   - under TinyGo each request runs on the goroutine that JavaScript's call
 //     started (spawn_tinygo.go), and finished goroutines' stacks are reused
-//     (TinyGo patch stack-reuse, scripts/tinygopatch).
+//     (scripts/tinygo-patches/06-stack-reuse.patch).
 
 var (
 	uint8ArrayClass = js.Global().Get("Uint8Array")

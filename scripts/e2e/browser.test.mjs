@@ -6,7 +6,7 @@
 //
 // BASE_URL is the worker origin (serving the built site and the API) and
 // SANDBOX_URL the local Stripe sandbox; both must already be running (see
-// scripts/stack.sh). The worker must be configured with the sandbox's
+// go run ./scripts/stack). The worker must be configured with the sandbox's
 // stand-in as its Stripe.js URL. Chromium set-up: chromium.mjs.
 
 import { after, before, describe, test } from "node:test";
@@ -15,7 +15,7 @@ import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
 const HINT =
   "These tests drive a running stack; start it and pass its origins, e.g.\n" +
-  "  scripts/stack.sh node --test scripts/e2e/browser.test.mjs\n" +
+  "  go run ./scripts/stack -- node --test scripts/e2e/browser.test.mjs\n" +
   "or by hand:\n" +
   "  BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 node --test scripts/e2e/browser.test.mjs";
 

@@ -6,7 +6,7 @@
 //   BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 \
 //     node --test scripts/e2e/payments.test.mjs
 //
-// Both must be running (scripts/stack.sh) with the bundled catalog, the worker
+// Both must be running (go run ./scripts/stack) with the bundled catalog, the worker
 // handing out the stand-in as Stripe.js. Chromium set-up: chromium.mjs.
 
 import { after, before, describe, test } from "node:test";
@@ -15,7 +15,7 @@ import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
 const HINT =
   "These tests drive a running stack; start it and pass its origins, e.g.\n" +
-  "  scripts/stack.sh node --test scripts/e2e/payments.test.mjs";
+  "  go run ./scripts/stack -- node --test scripts/e2e/payments.test.mjs";
 
 const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
 const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });

@@ -550,10 +550,15 @@ func (s *Stack) waitHTTP(url string, limit time.Duration, what, log string) erro
 	client := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if r, err := client.Get(url); err == nil {
-			io.Copy(io.Discard, r.Body)
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 			r.Body.Close()
 			if r.StatusCode < 300 {
 				return nil
+			}
+			// A worker that refuses its configuration (a bad catalog, say)
+			// answers so for good: waiting longer changes nothing.
+			if r.StatusCode == http.StatusInternalServerError && bytes.Contains(body, []byte(`"configuration_error"`)) {
+				return fmt.Errorf("stack: %s answers %s with %d: %s", what, url, r.StatusCode, bytes.TrimSpace(body))
 			}
 		}
 		s.mu.Lock()

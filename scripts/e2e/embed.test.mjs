@@ -38,7 +38,7 @@ before(async () => {
     cfg.headers.get("access-control-allow-origin"),
     SITE_ORIGIN,
     `the worker does not allow ${SITE_ORIGIN} (GET /config answered ${cfg.status}); start the stack with ` +
-      `WRANGLER_VARS="ALLOWED_ORIGINS:${SITE_ORIGIN}"`,
+      `ALLOWED_ORIGINS=${SITE_ORIGIN}`,
   );
   const config = await cfg.json();
   assert.ok(config.stripeJsUrl.startsWith(SANDBOX_URL), `the worker must hand out the sandbox stand-in, not ${config.stripeJsUrl}`);

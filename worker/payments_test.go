@@ -558,3 +558,24 @@ func TestSessionStatusNamesManualCapture(t *testing.T) {
 		}
 	}
 }
+
+// GET /session_status (Stripe's quickstart client) is /session-status: the
+// same answer, the same bad-input errors, and no other method.
+func TestSessionStatusAlias(t *testing.T) {
+	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
+	stub.set("GET /v1/checkout/sessions/cs_test_m1", 200, `{"id":"cs_test_m1","object":"checkout.session","status":"complete","payment_status":"paid","customer_details":{"email":"jenny@example.com"},"metadata":{"kit_cart":"rental:1"}}`)
+	dash := send(t, srv, "GET", "/session-status?session_id=cs_test_m1", nil, "")
+	under := send(t, srv, "GET", "/session_status?session_id=cs_test_m1", nil, "")
+	if dash.Code != 200 || under.Code != 200 || dash.Body.String() != under.Body.String() {
+		t.Errorf("/session-status %d %s; /session_status %d %s: want the same 200", dash.Code, dash.Body, under.Code, under.Body)
+	}
+	if !strings.Contains(under.Body.String(), `"status":"complete"`) {
+		t.Errorf("/session_status body %s, want the session's status", under.Body)
+	}
+	if rec := send(t, srv, "GET", "/session_status?session_id=nope", nil, ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "session_id") {
+		t.Errorf("bad session_id: %d %s, want 400 naming session_id", rec.Code, rec.Body)
+	}
+	if rec := send(t, srv, "POST", "/session_status?session_id=cs_test_m1", nil, ""); rec.Code != 405 {
+		t.Errorf("POST /session_status: %d %s, want 405", rec.Code, rec.Body)
+	}
+}

@@ -367,7 +367,9 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if aerr := s.savedCustomer(r.Context(), order); aerr != nil {
-		s.unreserve(r.Context(), order, aerr)
+		// Whatever became of the Customer, no PaymentIntent exists: a retry
+		// reserves again.
+		s.releaseHold(r.Context(), order)
 		writeError(w, aerr)
 		return
 	}

@@ -28,7 +28,7 @@ const shipsToUS = `{"name":"Jenny Rosen","address":{"country":"US","line1":"1 Ma
 func TestCardRulesRefuseBeforeAnythingIsCreated(t *testing.T) {
 	cases := []struct {
 		name, items, token string
-		refused          string // "" = let through
+		refused            string // "" = let through
 	}{
 		{"prepaid (shop)", `[{"id":"plain"}]`, stubToken("ctoken_t", "mastercard", "prepaid", "US", "null"), "prepaid"},
 		{"country (shop)", `[{"id":"plain"}]`, stubToken("ctoken_t", "visa", "credit", "BR", "null"), "BR"},

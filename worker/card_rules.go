@@ -146,12 +146,14 @@ func (s *Server) approveCard(_ context.Context, o *Order) *Refusal {
 
 // confirmationToken retrieves the pay page's ConfirmationToken and refuses
 // one that cannot confirm a payment, before anything is created: Stripe's
-// own refusal would come only after the stock hold and, for a saved payment
-// method, a new Customer. keyed: the request carries the client's
-// idempotency key, so a token already used may be this very request's
-// (a retry after a lost answer), which Stripe answers with the same
-// PaymentIntent.
-func (s *Server) confirmationToken(ctx context.Context, id string, keyed bool) (*stripeapi.ConfirmationToken, *apiError) {
+// own refusal would come only after the stock hold (kept until it lapses
+// when Stripe's answer is not a clear 4xx) and, for a saved payment method,
+// a new Customer. keyed: the request carries the client's idempotency key,
+// so a token already used may be this very order's (a retry after a lost
+// answer), which Stripe answers with the same PaymentIntent; the
+// PaymentIntent it was used for must then be the order's (kit_order), or
+// anyone could replay a used token under fresh keys to hold stock.
+func (s *Server) confirmationToken(ctx context.Context, id string, o *Order, keyed bool) (*stripeapi.ConfirmationToken, *apiError) {
 	tok, err := s.stripe.RetrieveConfirmationToken(ctx, id)
 	if err != nil {
 		ae := fromStripe(err, "confirmation token")
@@ -171,12 +173,27 @@ func (s *Server) confirmationToken(ctx context.Context, id string, keyed bool) (
 	case tok.ExpiresAt != 0 && tok.ExpiresAt <= now().Unix():
 		return nil, badRequest("confirmation_token_expired", "confirmationToken", "the payment details have expired; please submit the payment form again")
 	case tok.SetupIntent != "" || tok.PaymentIntent != "" && !keyed:
-		return nil, &apiError{Status: http.StatusConflict, Code: "confirmation_token_used", Param: "confirmationToken",
-			Message: "these payment details were already used for a payment; please submit the payment form again"}
+		return nil, tokenUsed()
 	case tok.Preview == nil || tok.Preview.Type == "":
 		return nil, badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken carries no payment method")
+	case tok.PaymentIntent != "":
+		pi, err := s.stripe.RetrievePaymentIntent(ctx, string(tok.PaymentIntent))
+		if err != nil {
+			if ae := fromStripe(err, "payment intent"); ae.Status >= 500 {
+				return nil, ae
+			}
+			return nil, tokenUsed()
+		}
+		if pi.Metadata[metaOrder] != o.Ref {
+			return nil, tokenUsed()
+		}
 	}
 	return tok, nil
+}
+
+func tokenUsed() *apiError {
+	return &apiError{Status: http.StatusConflict, Code: "confirmation_token_used", Param: "confirmationToken",
+		Message: "these payment details were already used for a payment; please submit the payment form again"}
 }
 
 // withToken gives the order what the token says about the payment method

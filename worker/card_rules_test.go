@@ -113,14 +113,16 @@ func TestConfirmationTokenMustBeUsable(t *testing.T) {
 		{"no preview", 200, noPreview, "", "invalid_confirmation_token", "confirmationToken", false},
 		{"another token's answer", 200, otherID, "", "stripe_bad_response", "", false},
 		{"Stripe down", 500, `{"error":{"type":"api_error","message":"boom"}}`, "", "stripe_unavailable", "", false},
-		// With the client's key, a used token may be this request's own
-		// (a retry after a lost answer): Stripe replays the PaymentIntent.
-		{"used, keyed retry", 200, usedPI, "retry-key-0001", "", "", true},
+		// With the client's key, a used token may be this order's own (a
+		// retry after a lost answer), but pi_other is not this order's:
+		// replaying a used token under fresh keys holds nothing.
+		{"used by another order, keyed", 200, usedPI, "retry-key-0001", "confirmation_token_used", "confirmationToken", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": cardRulesCatalog})
 			stub.set("GET /v1/confirmation_tokens/ctoken_t", tc.status, tc.body)
+			stub.set("GET /v1/payment_intents/pi_other", 200, `{"id":"pi_other","object":"payment_intent","status":"succeeded","metadata":{"kit_order":"ord_0123456789abcdef"}}`)
 			body := `{"items":[{"id":"plain"}],"confirmationToken":"ctoken_t"`
 			if tc.idem != "" {
 				body += `,"idempotencyKey":"` + tc.idem + `"`
@@ -234,5 +236,32 @@ func TestCatalogCardRules(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %s", tc.doc, err, tc.want)
 		}
+	}
+}
+
+// A retry after a lost answer: the token is now used by the order's own
+// PaymentIntent, and the create call goes again under the same key (Stripe
+// answers with that PaymentIntent).
+func TestConfirmationTokenRetryOfTheSameOrder(t *testing.T) {
+	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": cardRulesCatalog})
+	req := `{"items":[{"id":"plain"}],"confirmationToken":"ctoken_r","idempotencyKey":"lost-answer-01"}`
+	if rec := postJSON(t, srv, "/create-confirm-intent", req); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	first := stub.Creates()[0]
+	ref := first.Form.Get("metadata[kit_order]")
+	stub.set("GET /v1/confirmation_tokens/ctoken_r", 200, strings.Replace(stubToken("ctoken_r", "visa", "credit", "US", "null"), `"payment_intent":null`, `"payment_intent":"pi_123"`, 1))
+	stub.set("GET /v1/payment_intents/pi_123", 200, `{"id":"pi_123","object":"payment_intent","status":"succeeded","metadata":{"kit_order":"`+ref+`"}}`)
+	if rec := postJSON(t, srv, "/create-confirm-intent", req); rec.Code != 200 {
+		t.Fatalf("retry: %d %s", rec.Code, rec.Body)
+	}
+	c := stub.Creates()
+	if len(c) != 2 || c[1].Idem != first.Idem || c[1].Form.Encode() != first.Form.Encode() {
+		t.Fatalf("retry sent %+v, want the first request again", c)
+	}
+	// The same used token with another key (another order): refused, nothing sent.
+	checkError(t, postJSON(t, srv, "/create-confirm-intent", strings.Replace(req, "lost-answer-01", "someone-else-02", 1)), 409, "confirmation_token_used", "confirmationToken")
+	if len(stub.Creates()) != 2 {
+		t.Errorf("a used token made %d creates", len(stub.Creates())-2)
 	}
 }

@@ -343,7 +343,7 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 	// The token is read before anything is created: the rules (all of them,
 	// the custom ones too) see the payment method, and an unusable token
 	// costs no hold.
-	tok, aerr := s.confirmationToken(r.Context(), req.ConfirmationToken, req.IdempotencyKey != "")
+	tok, aerr := s.confirmationToken(r.Context(), req.ConfirmationToken, order, req.IdempotencyKey != "")
 	if aerr != nil {
 		writeError(w, aerr)
 		return

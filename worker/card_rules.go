@@ -176,6 +176,11 @@ func (s *Server) confirmationToken(ctx context.Context, id string, o *Order, key
 		return nil, tokenUsed()
 	case tok.Preview == nil || tok.Preview.Type == "":
 		return nil, badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken carries no payment method")
+	case tok.SetupFutureUsage != "" && !o.SavePaymentMethod:
+		// Stripe writes the token's setup_future_usage onto the
+		// PaymentIntent: a token made to save the card would save it, for
+		// an order with no Customer, to nobody.
+		return nil, badRequest("invalid_confirmation_token", "confirmationToken", "the payment form was set up to save the card, but this order saves nothing; reload the page")
 	case tok.PaymentIntent != "":
 		pi, err := s.stripe.RetrievePaymentIntent(ctx, string(tok.PaymentIntent))
 		if err != nil {

@@ -97,6 +97,7 @@ func TestConfirmationTokenMustBeUsable(t *testing.T) {
 	usedSI := strings.Replace(stubToken("ctoken_t", "visa", "credit", "US", "null"), `"setup_intent":null`, `"setup_intent":"seti_1"`, 1)
 	live := strings.Replace(stubToken("ctoken_t", "visa", "credit", "US", "null"), `"livemode":false`, `"livemode":true`, 1)
 	noPreview := strings.Replace(stubToken("ctoken_t", "visa", "credit", "US", "null"), `"payment_method_preview":{`, `"payment_method_preview":null,"x":{`, 1)
+	saving := strings.Replace(stubToken("ctoken_t", "visa", "credit", "US", "null"), `"setup_future_usage":null`, `"setup_future_usage":"off_session"`, 1)
 	otherID := strings.Replace(stubToken("ctoken_t", "visa", "credit", "US", "null"), `"id":"ctoken_t"`, `"id":"ctoken_other"`, 1)
 	cases := []struct {
 		name         string
@@ -112,6 +113,9 @@ func TestConfirmationTokenMustBeUsable(t *testing.T) {
 		{"live token, test key", 200, live, "", "invalid_confirmation_token", "confirmationToken", false},
 		{"no preview", 200, noPreview, "", "invalid_confirmation_token", "confirmationToken", false},
 		{"another token's answer", 200, otherID, "", "stripe_bad_response", "", false},
+		// A token made to save the card, for an order that saves nothing
+		// (so has no Customer): Stripe would save it to nobody.
+		{"saving token, plain order", 200, saving, "", "invalid_confirmation_token", "confirmationToken", false},
 		{"Stripe down", 500, `{"error":{"type":"api_error","message":"boom"}}`, "", "stripe_unavailable", "", false},
 		// With the client's key, a used token may be this order's own (a
 		// retry after a lost answer), but pi_other is not this order's:
@@ -183,15 +187,21 @@ func TestSavedPaymentMethodBelongsToACustomer(t *testing.T) {
 		t.Fatalf("calls %+v", c)
 	}
 	wantForm(t, c[4], map[string]string{"customer": "cus_Known1", "setup_future_usage": "off_session"})
+	// A token made to save the card is fine for an order that saves it.
+	stub.set("GET /v1/confirmation_tokens/ctoken_s", 200, strings.Replace(stubToken("ctoken_s", "visa", "credit", "US", "null"), `"setup_future_usage":null`, `"setup_future_usage":"off_session"`, 1))
+	if rec := postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"member"}],"confirmationToken":"ctoken_s","customerToken":"`+tok+`"}`); rec.Code != 200 {
+		t.Fatalf("saving token: %d %s", rec.Code, rec.Body)
+	}
+	n := len(stub.Creates())
 	// A product that saves nothing makes no Customer.
 	if rec := postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"plain"}],"confirmationToken":"ctoken_3","email":"a@b.example"}`); rec.Code != 200 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	c = stub.Creates()
-	if len(c) != 6 || c[5].Path != "/v1/payment_intents" {
+	if len(c) != n+1 || c[n].Path != "/v1/payment_intents" {
 		t.Fatalf("calls %+v", c)
 	}
-	wantAbsent(t, c[5], "customer", "setup_future_usage")
+	wantAbsent(t, c[n], "customer", "setup_future_usage")
 }
 
 // A Customer Stripe refuses releases the stock hold and creates no payment.

@@ -51,6 +51,9 @@ func (c capturableStand) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		tok["expires_at"], tok["livemode"] = time.Now().Add(time.Hour).Unix(), false
+		if !strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_save") {
+			tok["setup_future_usage"] = nil // as the pay page makes it for an order that saves nothing
+		}
 		funding := "credit"
 		if strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_prepaid") {
 			funding = "prepaid"
@@ -106,10 +109,10 @@ func TestStripeMockAcceptsPaymentRequests(t *testing.T) {
 		{rq{"POST", "/create-checkout-session", form, `items=plain%3A1+priced%3A2&returnPath=%2Fthanks%2F`}, 303, 1},
 		// Each: GET /v1/confirmation_tokens/{id}, then the PaymentIntent.
 		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"rental","quantity":2}],"confirmationToken":"ctoken_1Abc","email":"jenny@example.com","idempotencyKey":"contract-0002"}`}, 200, 2},
-		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_1Abc","customerToken":"` + tok + `","returnPath":"/pay/"}`}, 200, 2},
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_save1","customerToken":"` + tok + `","returnPath":"/pay/"}`}, 200, 2},
 		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"plain"},{"id":"priced"}],"confirmationToken":"ctoken_1Abc"}`}, 200, 2},
 		// A saved payment method without a customer: POST /v1/customers first.
-		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_2Abc","email":"sam@example.com","idempotencyKey":"contract-0003"}`}, 200, 3},
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_save2","email":"sam@example.com","idempotencyKey":"contract-0003"}`}, 200, 3},
 		// A card rule's refusal: the token is read, nothing is created.
 		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"plain"}],"confirmationToken":"ctoken_prepaid1"}`}, 422, 1},
 		{rq{"GET", "/admin/payment_intents/pi_123", "", ""}, 200, 1}, // judged by stripe-mock (expand[]=latest_charge), answered by the stand

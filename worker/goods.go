@@ -342,8 +342,8 @@ func sessionDetails(sess *stripeapi.CheckoutSession) orders.Details {
 	if ci := sess.CollectedInformation; ci != nil {
 		sd = ci.ShippingDetails
 	}
-	if sd != nil {
-		sh := &orders.Shipping{Name: sd.Name, Address: orders.Address(sd.Address), Amount: d.AmountShipping}
+	if sd != nil && sd.Address != nil {
+		sh := &orders.Shipping{Name: sd.Name, Address: orders.Address(*sd.Address), Amount: d.AmountShipping}
 		if sc := sess.ShippingCost; sc != nil && sc.ShippingRate.Object != nil {
 			sh.Rate, sh.RateName = sc.ShippingRate.Object.Metadata[metaRate], sc.ShippingRate.Object.DisplayName
 		}

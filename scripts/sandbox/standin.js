@@ -702,7 +702,7 @@
         number.wrap,
         el("div", {}, css.split, [exp.wrap, cvc.wrap]),
         el("p", {
-          text: "Test cards: 4242 4242 4242 4242 succeeds; 4000 0025 0000 3155 asks for authentication; 4000 0000 0000 9995 is declined.",
+          text: "Test cards: 4242 4242 4242 4242 succeeds; 5105 1051 0510 5100 is prepaid; 4000 0007 6000 0002 is issued in Brazil; 4000 0025 0000 3155 asks for authentication; 4000 0000 0000 9995 is declined.",
         }, css.hint),
         this.errorNode,
       ]);

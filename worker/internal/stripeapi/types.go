@@ -76,10 +76,13 @@ type CollectedInformation struct {
 	ShippingDetails *ShippingDetails `json:"shipping_details"`
 }
 
-// ShippingDetails is a name and postal address.
+// ShippingDetails is a name, phone and postal address (a Checkout
+// Session's collected shipping_details, a ConfirmationToken's or a
+// PaymentIntent's shipping).
 type ShippingDetails struct {
-	Name    string  `json:"name"`
-	Address Address `json:"address"`
+	Name    string   `json:"name"`
+	Phone   string   `json:"phone"`
+	Address *Address `json:"address"`
 }
 
 // Address is a postal address.
@@ -250,7 +253,7 @@ type PaymentIntent struct {
 	ClientSecret       string            `json:"client_secret,omitempty"`
 	Customer           ExpandableID      `json:"customer,omitempty"`
 	PaymentMethod      ExpandableID      `json:"payment_method,omitempty"`
-	LatestCharge       ExpandableID      `json:"latest_charge,omitempty"`
+	LatestCharge       ChargeRef         `json:"latest_charge,omitzero"`
 	CancellationReason string            `json:"cancellation_reason,omitempty"`
 	Created            int64             `json:"created,omitempty"`
 	Livemode           bool              `json:"livemode"`
@@ -335,4 +338,104 @@ type PortalSession struct {
 	apiResource
 	ID  string `json:"id"`
 	URL string `json:"url"`
+}
+
+// ChargeRef is a PaymentIntent's latest_charge: an id, or, expanded, the
+// object, of which the worker reads whether the card allows incremental
+// authorization. It always encodes as the ID.
+type ChargeRef struct {
+	ID string
+	// IncrementalAuthorization is the expanded charge's
+	// payment_method_details.card.incremental_authorization.status
+	// ("available", "unavailable"); "" when not expanded or not a card.
+	IncrementalAuthorization string
+	// Expanded: the object was read, so an empty IncrementalAuthorization
+	// means the charge did not say (not a card payment).
+	Expanded bool
+}
+
+// UnmarshalJSON reads an id or an expanded charge.
+func (c *ChargeRef) UnmarshalJSON(b []byte) error {
+	*c = ChargeRef{}
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &c.ID)
+	case len(b) > 0 && b[0] == '{':
+		var obj struct {
+			ID                   string `json:"id"`
+			PaymentMethodDetails *struct {
+				Card *struct {
+					IncrementalAuthorization *struct {
+						Status string `json:"status"`
+					} `json:"incremental_authorization"`
+				} `json:"card"`
+			} `json:"payment_method_details"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		c.ID, c.Expanded = obj.ID, true
+		if d := obj.PaymentMethodDetails; d != nil && d.Card != nil && d.Card.IncrementalAuthorization != nil {
+			c.IncrementalAuthorization = d.Card.IncrementalAuthorization.Status
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the ID ("" when there is no charge).
+func (c ChargeRef) MarshalJSON() ([]byte, error) { return json.Marshal(c.ID) }
+
+// IsZero lets omitempty-aware encoders skip a missing charge.
+func (c ChargeRef) IsZero() bool { return c.ID == "" }
+
+// ConfirmationToken is what the worker reads of a ConfirmationToken before
+// it confirms a PaymentIntent with it: whether it can still be used, and the
+// preview of the payment method and the shipping address that the approval
+// rules see.
+type ConfirmationToken struct {
+	apiResource
+	ID string `json:"id"`
+	// ExpiresAt: after it the token cannot confirm anything (0: not said).
+	ExpiresAt int64 `json:"expires_at"`
+	Livemode  bool  `json:"livemode"`
+	// PaymentIntent and SetupIntent name the intent the token already
+	// confirmed: a token is used once.
+	PaymentIntent    ExpandableID          `json:"payment_intent"`
+	SetupIntent      ExpandableID          `json:"setup_intent"`
+	SetupFutureUsage string                `json:"setup_future_usage"`
+	Preview          *PaymentMethodPreview `json:"payment_method_preview"`
+	Shipping         *ShippingDetails      `json:"shipping"`
+}
+
+// PaymentMethodPreview is a ConfirmationToken's payment_method_preview: what
+// the Payment Element collected, without the card number.
+type PaymentMethodPreview struct {
+	// Type is the payment method type (card, link, sepa_debit, ...).
+	Type           string          `json:"type"`
+	BillingDetails *BillingDetails `json:"billing_details"`
+	Card           *CardPreview    `json:"card"`
+}
+
+// BillingDetails is what the worker reads of billing_details.
+type BillingDetails struct {
+	Email   string   `json:"email"`
+	Address *Address `json:"address"`
+}
+
+// CardPreview is a card's brand, funding (credit, debit, prepaid, unknown),
+// issuing country, and the wallet it came from, if any.
+type CardPreview struct {
+	Brand   string `json:"brand"`
+	Funding string `json:"funding"`
+	Country string `json:"country"`
+	Wallet  *struct {
+		Type string `json:"type"`
+	} `json:"wallet"`
+}
+
+// Customer is a created Customer.
+type Customer struct {
+	apiResource
+	ID    string `json:"id"`
+	Email string `json:"email"`
 }

@@ -8,7 +8,8 @@ package worker
 //     Stripe.js puts into the ConfirmationToken's shipping and Stripe writes
 //     onto the PaymentIntent when it is confirmed;
 //   - the shipping rate (shippingRate, one of the catalog's rates the order
-//     may use) and the custom fields (customFields) in the request.
+//     may use; the first when none is sent, as Checkout preselects it) and
+//     the custom fields (customFields) in the request.
 //
 // The worker checks all of it against the catalog before anything is
 // created: the rate is added to the amount the worker charges, the address
@@ -45,9 +46,11 @@ func (s *Server) payPageGoods(o *Order, rate string, fields map[string]string) *
 	switch {
 	case !g.ship && rate != "":
 		return badRequest("unexpected_shipping_rate", "shippingRate", "shippingRate: nothing in this order is shipped")
-	case g.ship && rate == "":
-		return badRequest("missing_shipping_rate", "shippingRate", "shippingRate is required: one of %s", rateIDs(g.rates))
 	case g.ship:
+		// No choice sent: the first rate, as Checkout preselects it.
+		if rate == "" {
+			rate = g.rates[0].rate.ID
+		}
 		for i := range g.rates {
 			if g.rates[i].rate.ID == rate {
 				o.shipRate = &g.rates[i]

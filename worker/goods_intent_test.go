@@ -35,6 +35,12 @@ func TestPayPageChargesShippingAndRecordsFields(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	wantForm(t, stub.Creates()[0], map[string]string{"amount": "6000", "metadata[kit_shipping]": "standard:0"})
+	// No rate sent: the first the order may use, charged.
+	srv, stub = goodsIntentServer(t)
+	if rec := postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"tshirt"}],"confirmationToken":"ctoken_ship","customFields":{"size":"M"}}`); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	wantForm(t, stub.Creates()[0], map[string]string{"amount": "2500", "metadata[kit_shipping]": "standard:500"})
 }
 
 // Everything wrong with the goods fields is a 4xx before any PaymentIntent
@@ -46,7 +52,6 @@ func TestPayPageGoodsBadInput(t *testing.T) {
 		code, param       string
 		stripeCalls       int // the token's GET, if any
 	}{
-		{"no rate", `{"items":[{"id":"tshirt"}],"confirmationToken":"ctoken_ship","customFields":{"size":"M"}}`, "", 400, "missing_shipping_rate", "shippingRate", 0},
 		{"unknown rate", `{"items":[{"id":"tshirt"}],"confirmationToken":"ctoken_ship","shippingRate":"drone","customFields":{"size":"M"}}`, "", 400, "invalid_shipping_rate", "shippingRate", 0},
 		{"rate the product may not use", `{"items":[{"id":"poster"}],"confirmationToken":"ctoken_ship","shippingRate":"standard"}`, "", 400, "invalid_shipping_rate", "shippingRate", 0},
 		{"rate for nothing shipped", `{"items":[{"id":"rental"}],"confirmationToken":"ctoken_ship","shippingRate":"standard"}`, "", 400, "unexpected_shipping_rate", "shippingRate", 0},

@@ -382,7 +382,7 @@ func TestFaultsSessionStatus(t *testing.T) {
 func fltToken(t *testing.T) string {
 	t.Helper()
 	var tok struct{ ID string }
-	fltStripe(t, "POST", "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {"pm_card_visa"}}, &tok)
+	fltStripe(t, "POST", "/v1/test_helpers/confirmation_tokens", e2e.Shipped(url.Values{"payment_method": {"pm_card_visa"}}), &tok)
 	return tok.ID
 }
 

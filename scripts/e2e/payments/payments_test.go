@@ -314,7 +314,7 @@ func cardToken(t *testing.T, number string) string {
 	form := url.Values{"payment_method_data[type]": {"card"}, "payment_method_data[card][number]": {number},
 		"payment_method_data[card][exp_month]": {"12"}, "payment_method_data[card][exp_year]": {"2040"}, "payment_method_data[card][cvc]": {"123"}}
 	r := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
-		"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
+		"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, e2e.Shipped(form).Encode())
 	if r.Status != 200 || !strings.HasPrefix(r.Str("id"), "ctoken_") {
 		t.Fatalf("confirmation token for %s: %d %s", number, r.Status, r.Raw)
 	}

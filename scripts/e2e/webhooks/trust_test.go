@@ -346,7 +346,7 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 	email := "mallory-" + randHex(4) + "@example.com"
 
 	dec := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"tshirt","quantity":10}],"confirmationToken":"`+
-		e2e.ConfirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`"}`)
+		e2e.ConfirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`","customFields":{"size":"M"}}`)
 	if dec.Status != 402 || errorCode(dec) != "card_declined" || dec.Str("error", "decline_code") != "generic_decline" {
 		t.Errorf("the shopper's answer to a fraud decline: %d %s, want 402 card_declined / generic_decline", dec.Status, dec.Raw)
 	}

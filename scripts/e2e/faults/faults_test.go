@@ -436,8 +436,8 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 				t.Errorf("the shopper got no payment but %d were made: %+v", len(pis), pis)
 			case got.ID != "" && (len(pis) != 1 || pis[0].ID != got.ID):
 				t.Errorf("the shopper got %s; the order's PaymentIntents are %+v", got.ID, pis)
-			case got.ID != "" && (got.Status != "succeeded" || pis[0].AmountReceived != 1200):
-				t.Errorf("paid %+v, answer %+v: want one payment of 1200", pis[0], got)
+			case got.ID != "" && (got.Status != "succeeded" || pis[0].AmountReceived != 1200+500): // a mug and standard shipping
+				t.Errorf("paid %+v, answer %+v: want one payment of 1700", pis[0], got)
 			}
 		})
 	}

@@ -164,6 +164,9 @@ async function mountedCheckout(page, container) {
 
 async function pay(form, email) {
   await form.locator('input[name="email"]').fill(email);
+  // The demo T-shirt asks its size (a custom field).
+  const size = form.locator('select[name="custom_fields[size]"]');
+  if ((await size.count()) > 0) await size.selectOption("M");
   await form.locator("[data-sandbox-pay]").click();
 }
 

@@ -70,6 +70,9 @@ type Order struct {
 	Country, IPCountry string
 	// Customer is the Stripe customer of a verified customerToken, else "".
 	Customer string
+	// Reference is the site's own reference (client_reference_id) and
+	// PromotionCode the promotion code the request applies, else "".
+	Reference, PromotionCode string
 	// idemKey is the base of the order's idempotency keys (payments.go).
 	idemKey string
 	// held: the order's stock is reserved under Ref (stock.go).

@@ -139,6 +139,14 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
 		o.Email = sess.CustomerDetails.Email
 	}
+	// Without the site's own reference, client_reference_id carries the
+	// kit's (checkout.go), which is Ref already.
+	if sess.ClientReferenceID != o.Ref {
+		o.Reference = sess.ClientReferenceID
+	}
+	if sess.TotalDetails != nil {
+		o.AmountDiscount = sess.TotalDetails.AmountDiscount
+	}
 	if sess.PaymentIntent != nil {
 		o.PaymentIntentID = sess.PaymentIntent.ID
 		if pi := sess.PaymentIntent.Object; pi != nil {
@@ -158,7 +166,12 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 		o.Review = reviewLinesDiffer
 	}
 	for i, li := range items {
-		l := orders.Line{Description: li.Description, Quantity: li.Quantity, AmountTotal: li.AmountTotal}
+		// A line is recorded before discounts, as the cart priced it; the
+		// order's discount is its own term (orders.Order.Check).
+		l := orders.Line{Description: li.Description, Quantity: li.Quantity, AmountTotal: li.AmountSubtotal}
+		if li.AmountSubtotal == 0 {
+			l.AmountTotal = li.AmountTotal + li.AmountDiscount
+		}
 		if li.Price != nil {
 			l.UnitAmount = li.Price.UnitAmount
 		}

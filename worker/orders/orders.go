@@ -122,8 +122,11 @@ type Order struct {
 	// confirm-intent flow, the PaymentIntent (pi_...).
 	ID string `json:"id"`
 	// Ref is the kit's order reference (kit_order, "ord_..."), "" if none.
-	Ref  string `json:"reference,omitempty"`
-	Flow string `json:"flow"`
+	Ref string `json:"reference,omitempty"`
+	// Reference is the site's own reference (Checkout's client_reference_id
+	// from data-checkout-reference), "" if it set none.
+	Reference string `json:"client_reference_id,omitempty"`
+	Flow      string `json:"flow"`
 	// State is derived (see Derive); Payment is the payment's own state.
 	State   State `json:"state"`
 	Payment State `json:"payment_state"`
@@ -142,6 +145,9 @@ type Order struct {
 	AmountReceived   int64 `json:"amount_received"`
 	AmountCapturable int64 `json:"amount_capturable"`
 	AmountRefunded   int64 `json:"amount_refunded"`
+	// AmountDiscount is what a promotion code took off the lines
+	// (total_details.amount_discount of a Checkout Session).
+	AmountDiscount int64 `json:"amount_discount,omitempty"`
 	// Dispute is DisputeNone, DisputeOpen, DisputeWon or DisputeLoss.
 	Dispute string `json:"dispute,omitempty"`
 	// DeclineCode is the last decline's code as Stripe gave it (fraud codes
@@ -239,6 +245,13 @@ func (o *Order) Merge(in *Order) bool {
 	if o.Email == "" {
 		o.Email = in.Email
 	}
+	if o.Reference == "" {
+		o.Reference = in.Reference
+	}
+	// Set once with the session's total; a snapshot never changes it.
+	if o.AmountDiscount == 0 {
+		o.AmountDiscount = in.AmountDiscount
+	}
 	if o.Currency == "" {
 		o.Currency = in.Currency
 	}
@@ -284,11 +297,11 @@ func (o *Order) same(b *Order) bool {
 		o.Email == b.Email && o.Currency == b.Currency && o.AmountTotal == b.AmountTotal &&
 		o.AmountReceived == b.AmountReceived && o.AmountCapturable == b.AmountCapturable &&
 		o.AmountRefunded == b.AmountRefunded && o.Dispute == b.Dispute && o.DeclineCode == b.DeclineCode &&
-		o.Livemode == b.Livemode
+		o.Livemode == b.Livemode && o.Reference == b.Reference && o.AmountDiscount == b.AmountDiscount
 }
 
-// Check compares what arrived with what the lines say was bought, once the
-// money has arrived, and sets Review when they differ. Automatic payments
+// Check compares what arrived with what the lines say was bought, less the
+// discount, once the money has arrived, and sets Review when they differ. Automatic payments
 // must match exactly; a manual capture may take more than the lines (an
 // incremental authorization for a late return) but never less.
 func (o *Order) Check() {
@@ -299,6 +312,9 @@ func (o *Order) Check() {
 	for _, l := range o.Lines {
 		want += l.AmountTotal
 	}
+	// The discount term: lines are recorded before discounts (unit amount
+	// × quantity), and a promotion code takes AmountDiscount off the total.
+	want -= o.AmountDiscount
 	switch {
 	case len(o.Lines) == 0:
 		o.Review = "no_lines"

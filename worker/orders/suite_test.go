@@ -557,3 +557,32 @@ func TestMigrationKeepsOrders(t *testing.T) {
 		t.Errorf("posters held after migration: %d, want 1", n)
 	}
 }
+
+// The site's reference and a discount are kept by both stores, through a
+// create and an update.
+func TestStoreKeepsReferenceAndDiscount(t *testing.T) {
+	eachStore(t, func(t *testing.T, st Store) {
+		o := paidOrder("cs_test_r")
+		o.Reference, o.AmountDiscount, o.AmountReceived = "blog-order_42", 250, 2250
+		o.Check()
+		o.Derive()
+		if o.State != Paid {
+			t.Fatalf("discounted order: %s (%s)", o.State, o.Review)
+		}
+		if ok, err := st.Create(ctx, o); err != nil || !ok {
+			t.Fatalf("create: %v %v", ok, err)
+		}
+		got := mustGet(t, st, "cs_test_r")
+		if got.Reference != "blog-order_42" || got.AmountDiscount != 250 {
+			t.Fatalf("after create: reference %q, discount %d", got.Reference, got.AmountDiscount)
+		}
+		got.Reference, got.AmountDiscount = "other", 300
+		got.Updated = 2000
+		if ok, err := st.Update(ctx, got); err != nil || !ok {
+			t.Fatalf("update: %v %v", ok, err)
+		}
+		if again := mustGet(t, st, "cs_test_r"); again.Reference != "other" || again.AmountDiscount != 300 {
+			t.Fatalf("after update: reference %q, discount %d", again.Reference, again.AmountDiscount)
+		}
+	})
+}

@@ -41,6 +41,11 @@ type CheckoutSession struct {
 	AmountTotal   int64  `json:"amount_total"`
 	Livemode      bool   `json:"livemode"`
 	CustomerEmail string `json:"customer_email"`
+	// ClientReferenceID is the site's own reference for the order
+	// (data-checkout-reference), recorded with it.
+	ClientReferenceID string `json:"client_reference_id"`
+	// TotalDetails holds the discount a promotion code took off.
+	TotalDetails *TotalDetails `json:"total_details"`
 	// CustomerDetails holds the email the shopper typed in Checkout.
 	CustomerDetails *CustomerDetails  `json:"customer_details"`
 	Metadata        map[string]string `json:"metadata"`
@@ -48,6 +53,27 @@ type CheckoutSession struct {
 	PaymentIntent *IntentRef `json:"payment_intent"`
 	// LineItems is present when expanded: the first page only.
 	LineItems *LineItemList `json:"line_items"`
+}
+
+// TotalDetails is a Checkout Session's total_details: what was taken off
+// amount_subtotal (discounts) on the way to amount_total.
+type TotalDetails struct {
+	AmountDiscount int64 `json:"amount_discount"`
+}
+
+// PromotionCodeList is a page of promotion codes.
+type PromotionCodeList struct {
+	apiResource
+	Data []PromotionCode `json:"data"`
+}
+
+// PromotionCode is what the worker reads of a promotion code: its id (sent
+// as discounts[0][promotion_code]), the customer-facing code and whether it
+// can be redeemed.
+type PromotionCode struct {
+	ID     string `json:"id"`
+	Code   string `json:"code"`
+	Active bool   `json:"active"`
 }
 
 // CustomerDetails is a Checkout Session's customer_details.
@@ -64,10 +90,14 @@ type LineItemList struct {
 
 // LineItem is one line of a Checkout Session.
 type LineItem struct {
-	Description string     `json:"description"`
-	Quantity    int64      `json:"quantity"`
-	AmountTotal int64      `json:"amount_total"`
-	Price       *LinePrice `json:"price"`
+	Description string `json:"description"`
+	Quantity    int64  `json:"quantity"`
+	AmountTotal int64  `json:"amount_total"`
+	// AmountSubtotal is the line before discounts (unit amount × quantity),
+	// AmountDiscount what a promotion code took off it.
+	AmountSubtotal int64      `json:"amount_subtotal"`
+	AmountDiscount int64      `json:"amount_discount"`
+	Price          *LinePrice `json:"price"`
 }
 
 // LinePrice is a line item's price.

@@ -94,6 +94,7 @@ type Sandbox struct {
 	paymentMethods map[string]*paymentMethod
 	faults         []*fault
 	customers      map[string]*customer
+	promotions     map[string]*promotionCode // by id (promotions.go)
 	portals        map[string]*portalSession
 	events         []*event
 	eventByID      map[string]*event
@@ -129,6 +130,7 @@ func (sb *Sandbox) resetLocked() {
 	sb.tokens = map[string]*confirmationToken{}
 	sb.paymentMethods = map[string]*paymentMethod{}
 	sb.customers = map[string]*customer{}
+	sb.seedPromotionsLocked()
 	sb.portals = map[string]*portalSession{}
 	sb.events = nil
 	sb.eventByID = map[string]*event{}
@@ -169,6 +171,8 @@ type session struct {
 	Customer             *string    // cus_... given or created
 	CustomerCreation     string     // always, if_required, or "" (if_required)
 	AllowPromotionCodes  *bool
+	AmountDiscount       int64          // total_details.amount_discount (promotions.go)
+	Discount             map[string]any // discounts[0]: coupon and promotion_code, or nil
 	ThreeDSecure         string // payment_method_options[card][request_three_d_secure]
 	CardSetupFutureUsage string // payment_method_options[card][setup_future_usage]
 	SavedPM              *savedPMOptions
@@ -192,6 +196,7 @@ type lineItem struct {
 	UnitAmount  int64
 	Currency    string
 	Price       *price
+	Discount    int64 // amount_discount: this line's share of the session's discount
 }
 
 type price struct {
@@ -846,6 +851,10 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	if err := sb.sessionOptionsLocked(s, v); err != nil {
 		return nil, err
 	}
+	// discounts (promotions.go)
+	if err := sb.sessionDiscountsLocked(s, root); err != nil {
+		return nil, err
+	}
 
 	if exp := v["expires_at"]; exp.set {
 		switch {
@@ -1263,7 +1272,7 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 		ReturnURL:               s.ReturnURL,
 		ShippingOptions:         []any{},
 		Status:                  s.Status,
-		TotalDetails:            map[string]int64{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+		TotalDetails:            map[string]int64{"amount_discount": s.AmountDiscount, "amount_shipping": 0, "amount_tax": 0},
 		UIMode:                  s.UIMode,
 	}
 	if s.hosted() { // hosted Checkout: no client secret; success/cancel URLs; the page while open
@@ -1280,6 +1289,9 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 	}
 	if s.AllowPromotionCodes != nil {
 		o.AllowPromotionCodes = *s.AllowPromotionCodes
+	}
+	if s.Discount != nil {
+		o.Discounts = []any{s.Discount}
 	}
 	o.PaymentMethodOptions, o.SavedPaymentMethodOptions = s.optionsObject()
 	if s.PaidEmail != "" {
@@ -1311,10 +1323,10 @@ func (s *session) lineItemList(items []*lineItem, more bool) *listObject {
 		data = append(data, map[string]any{
 			"id":              l.ID,
 			"object":          "item",
-			"amount_discount": 0,
+			"amount_discount": l.Discount,
 			"amount_subtotal": amount,
 			"amount_tax":      0,
-			"amount_total":    amount,
+			"amount_total":    amount - l.Discount,
 			"currency":        l.Currency,
 			"description":     l.Description,
 			"price":           l.Price.object(),

@@ -50,7 +50,7 @@ var sessionFields = []field{
 	{name: "customer_creation", kind: enumText, enum: []string{"always", "if_required"}},
 	{name: "customer_email", kind: emailText},
 	{name: "customer_update"},
-	{name: "discounts"}, // not with allow_promotion_codes
+	{name: "discounts", kind: byHandler}, // not with allow_promotion_codes; promotions.go
 	{name: "expand", kind: byHandler},
 	{name: "expires_at", kind: integer, min: 0, max: 1 << 62}, // 30 minutes to 24 hours from now
 	{name: "invoice_creation"},

@@ -173,8 +173,8 @@ type session struct {
 	AllowPromotionCodes  *bool
 	AmountDiscount       int64          // total_details.amount_discount (promotions.go)
 	Discount             map[string]any // discounts[0]: coupon and promotion_code, or nil
-	ThreeDSecure         string // payment_method_options[card][request_three_d_secure]
-	CardSetupFutureUsage string // payment_method_options[card][setup_future_usage]
+	ThreeDSecure         string         // payment_method_options[card][request_three_d_secure]
+	CardSetupFutureUsage string         // payment_method_options[card][setup_future_usage]
 	SavedPM              *savedPMOptions
 }
 

@@ -394,7 +394,7 @@ describe("embed snippet on another site", { timeout: TEST_TIMEOUT * 8 }, () => {
         await page.goto(`${site.origin}/fixture.html`);
         await waitForEvent(page, "ready");
         const cases = [
-          ["fraction", "invalid_quantity", /bad quantity for mug/],
+          ["fraction", "invalid_quantity", /must be a whole number/], // the worker refuses it, before Stripe
           ["unknown", "unknown_product", /names no product/],
           ["too-many", "invalid_quantity", /between 1 and 5/],
           ["lost", "no_target", /no element #nowhere/],

@@ -83,7 +83,7 @@ func TestExamplePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nested, _ := filepath.Glob(filepath.Join(src, siteExamplesDir, "*", "index.html"))
+	nested, _ := filepath.Glob(filepath.Join(src, siteExamplesDir, "*", "*.html"))
 	pages = append(pages, nested...)
 	if len(pages) < 3 {
 		t.Fatalf("want at least plain.html, thanks.html and hugo-shaped/index.html, found %v", pages)

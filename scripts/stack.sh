@@ -220,6 +220,7 @@ else
 	echo "  Checkout kit running at $BASE_URL  (Stripe: $STRIPE_MODE${SANDBOX_URL:+, sandbox at $SANDBOX_URL})"
 	echo "  Open $BASE_URL/ and buy something; test card 4242 4242 4242 4242. Ctrl-C stops."
 	echo "  The embed snippet on another site: http://$HOST:$EXAMPLES_PORT/plain.html and http://$HOST:$EXAMPLES_PORT/hugo-shaped/"
+	echo "  A two-page shop with a cart (cart.js) on that site: http://$HOST:$EXAMPLES_PORT/shop/ (promotion code SAVE10 in the sandbox)"
 	if [ -n "${ADMIN_TOKEN:-}" ] && [ "$STRIPE_MODE" = sandbox ]; then
 		echo "  Orders (the operator API, token made for this run):"
 		echo "    curl -H 'Authorization: Bearer $ADMIN_TOKEN' $BASE_URL/admin/orders"

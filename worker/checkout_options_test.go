@@ -25,7 +25,7 @@ func promoFake(created *[]*stripe.CheckoutSessionCreateParams) *fakeAPI {
 		},
 		OnCreateCheckoutSession: func(p *stripe.CheckoutSessionCreateParams) (*stripeapi.CheckoutSession, error) {
 			*created = append(*created, p)
-			return &stripeapi.CheckoutSession{ID: "cs_test_o", ClientSecret: "cs_test_o_secret_x"}, nil
+			return &stripeapi.CheckoutSession{ID: "cs_test_o", ClientSecret: "cs_test_o_secret_x", URL: "https://checkout.stripe.com/c/pay/cs_test_o"}, nil
 		},
 	}
 }
@@ -206,5 +206,23 @@ func TestSessionOrderWithDiscountAndReference(t *testing.T) {
 	sess.ClientReferenceID = "ord_0123456789abcdef"
 	if o = srv.sessionOrder(&sess, ""); o.Reference != "" {
 		t.Fatalf("reference %q", o.Reference)
+	}
+}
+
+// A plain HTML form takes the same options, with the same checks.
+func TestCheckoutOptionsFromAForm(t *testing.T) {
+	var created []*stripe.CheckoutSessionCreateParams
+	srv := newFakeServer(t, promoFake(&created), map[string]string{"CATALOG_JSON": testCatalog})
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	rec := send(t, srv, "POST", "/create-checkout-session", form, "product=plain&reference=r-1&promo=SAVE10&locale=de")
+	if rec.Code != 303 || len(created) != 1 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if p := created[0]; stripe.StringValue(p.ClientReferenceID) != "r-1" || stripe.StringValue(p.Locale) != "de" || len(p.Discounts) != 1 {
+		t.Errorf("params: %+v", p)
+	}
+	checkError(t, send(t, srv, "POST", "/create-checkout-session", form, "product=plain&locale=de-XX"), 400, "invalid_locale", "locale")
+	if len(created) != 1 {
+		t.Error("a refused form created a session")
 	}
 }

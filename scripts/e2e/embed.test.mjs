@@ -304,7 +304,8 @@ describe("embed snippet on another site", { timeout: TEST_TIMEOUT * 8 }, () => {
     await withPage(async (page) => {
       await page.goto(`${site.origin}/hugo-shaped/`);
       const cart = page.locator("form[data-checkout-cart]");
-      await cart.waitFor({ state: "visible" });
+      // The example hides its submit button (not the form) until the snippet has loaded.
+      await cart.getByRole("button", { name: "Check out" }).waitFor({ state: "visible" });
       await cart.locator('input[data-checkout-item="mug"]').fill("2");
       await cart.locator('input[data-checkout-item="tshirt"]').fill("1");
       await cart.locator('input[data-checkout-item="stickers"]').fill("0");

@@ -311,6 +311,9 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 	sess, err := s.stripe.CreateCheckoutSession(r.Context(), params)
 	if err != nil {
 		aerr := fromStripePayment(err, "checkout session")
+		if promoID != "" {
+			aerr = promoNotApplicable(err, aerr) // checkout_options.go
+		}
 		s.unreserve(r.Context(), order, aerr)
 		writeError(w, aerr)
 		return

@@ -18,6 +18,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -132,4 +133,18 @@ func applyCheckoutOptions(params *stripe.CheckoutSessionCreateParams, o checkout
 		params.AllowPromotionCodes = nil
 		params.Discounts = []*stripe.CheckoutSessionCreateDiscountParams{{PromotionCode: stripe.String(promoID)}}
 	}
+}
+
+// promoNotApplicable turns Stripe's refusal of the session's discount (a
+// code restricted to other customers, first orders, a minimum amount or
+// another currency: an invalid request about discounts) into a 4xx naming
+// promo; nothing was created, so the stock hold is released. Any other
+// failure stays as mapped (aerr).
+func promoNotApplicable(err error, aerr *apiError) *apiError {
+	var se *stripe.Error
+	if errors.As(err, &se) && se.HTTPStatusCode == http.StatusBadRequest && se.Type == stripe.ErrorTypeInvalidRequest && strings.HasPrefix(se.Param, "discounts") {
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "promotion_code_not_applicable", Param: "promo", RequestID: se.RequestID,
+			Message: "promo cannot be used for this order (the code's restrictions: customer, first order, minimum amount or currency)"}
+	}
+	return aerr
 }

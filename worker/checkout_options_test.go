@@ -226,3 +226,25 @@ func TestCheckoutOptionsFromAForm(t *testing.T) {
 		t.Error("a refused form created a session")
 	}
 }
+
+// Stripe refusing the discount itself (the code's restrictions) is the
+// shopper's 4xx naming promo, and the stock held for the order is released.
+func TestPromoRefusedByStripeReleasesTheHold(t *testing.T) {
+	var created []*stripe.CheckoutSessionCreateParams
+	f := promoFake(&created)
+	f.OnCreateCheckoutSession = func(p *stripe.CheckoutSessionCreateParams) (*stripeapi.CheckoutSession, error) {
+		created = append(created, p)
+		return nil, &stripe.Error{HTTPStatusCode: 400, Type: stripe.ErrorTypeInvalidRequest, Param: "discounts[0][promotion_code]",
+			Msg: "This promotion code cannot be redeemed because the order does not meet the minimum amount."}
+	}
+	st := orders.NewMemStore()
+	srv := newFakeServer(t, f, map[string]string{"CATALOG_JSON": testCatalog}).withDeps(func(d *Deps) { d.Store = st })
+	checkError(t, send(t, srv, "POST", "/create-checkout-session", map[string]string{"Content-Type": "application/json"},
+		`{"items":[{"id":"limited","quantity":3}],"promo":"SAVE10"}`), 422, "promotion_code_not_applicable", "promo")
+	if r, err := st.Reserve(context.Background(), "ord_next", []orders.StockLine{{Product: "limited", Quantity: 3, Stock: 3}}, time.Now().Add(time.Hour), time.Now()); r != orders.Reserved || err != nil {
+		t.Errorf("stock after the refusal: %v %v", r, err)
+	}
+	// Without a promo, the same refusal is Stripe's problem, not the shopper's.
+	checkError(t, send(t, srv, "POST", "/create-checkout-session", map[string]string{"Content-Type": "application/json"},
+		`{"items":[{"id":"plain"}]}`), 502, "stripe_rejected", "")
+}

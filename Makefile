@@ -14,7 +14,7 @@ TOOLS := $(if $(SKIP_TOOLS),,tools)
 # The end-to-end suites (scripts/e2e/<suite>, each a Go package whose
 # TestMain starts its own stack), the builds they run against, and the
 # node tests (scripts/e2e/*.test.mjs).
-E2E_SUITES ?= checkout payments webhooks hardening faults ratelimit
+E2E_SUITES ?= checkout payments webhooks hardening faults ratelimit devstop
 WORKER_DIRS ?= dist/worker-go dist/worker
 E2E_TIMEOUT ?= 30m
 TEST_FUZZTIME ?= 10s
@@ -26,7 +26,7 @@ NODE_STACK_TESTS := browser payments embed cart instance
 # No stack: the build's loader in Node with stand-ins.
 NODE_TESTS := webhook_instance ratelimit_instance
 
-.PHONY: help tools build dev test check unit fuzz-short contract builds e2e browser node secretscan fuzz load bench deploy clean
+.PHONY: help tools build dev serve test check unit fuzz-short contract builds e2e browser node secretscan fuzz load bench deploy clean
 
 help:
 	@echo "make dev        run the kit at http://127.0.0.1:$(PORT) (offline Stripe sandbox unless .dev.vars sets STRIPE_SECRET_KEY)"
@@ -46,17 +46,29 @@ help:
 	@echo "make load       $(LOAD_REQUESTS) requests at concurrency $(LOAD_CONCURRENCY) through wrangler dev: errors, req/s, memory"
 	@echo "make bench      print sizes and CPU per request for both compilers"
 	@echo "make build      build dist/site and dist/worker (COMPILER=tinygo|go)"
+	@echo "make serve      make dev without the build first (what is in dist/ now)"
 	@echo "make deploy     build and run wrangler deploy"
 	@echo "make clean      remove dist/ and .wrangler/"
 
 tools:
 	@bash scripts/install-tools.sh
 
-build: tools
+build: $(TOOLS)
 	@$(ENV) go run ./build all -compiler $(COMPILER)
 
+# make dev serves the build and reloads on edits (scripts/stack/dev.go). The
+# stack command is built first and exec'd, so that it is make's own child:
+# make passes it a SIGTERM, and a Ctrl-C reaches it with the terminal's
+# process group; it then stops every server it started (`go run` would not
+# pass a SIGTERM on).
+SERVE = $(ENV) go build -o dist/.bin/stack ./scripts/stack && \
+	PORT=$(PORT) COMPILER=$(COMPILER) exec dist/.bin/stack -dev
+
 dev: build
-	@PORT=$(PORT) bash scripts/stack.sh
+	@$(SERVE)
+
+serve: $(TOOLS)
+	@$(SERVE)
 
 test:
 	@bash scripts/test.sh

@@ -18,8 +18,8 @@ package main
 // Development against the local Stripe sandbox needs one more origin (its
 // stand-in for Stripe.js). BuildDevSite copies a built site to another
 // directory and adds that origin to script-src, connect-src and frame-src
-// there; scripts/stack.sh serves that copy with `wrangler dev --assets`. The
-// deployable directory is never changed by it.
+// there; the stacks (scripts/internal/stack, make dev) serve that copy with
+// `wrangler dev --assets`. The deployable directory is never changed by it.
 
 import (
 	"errors"

@@ -26,9 +26,9 @@ type WorkerOptions struct {
 // stripe.CheckoutSession needed 256 KB; the worker decodes only the fields it
 // reads (stripeapi.CheckoutSession). 64 KB served the happy paths but overflowed
 // in stripe-go's decoding of error responses into stripe.Error; 128 KB leaves
-// room. Finished goroutines' stacks are reused (TinyGo patch stack-reuse in
-// scripts/tinygopatch), so the size costs memory per concurrent request, not
-// per request.
+// room. Finished goroutines' stacks are reused (TinyGo patch
+// scripts/tinygo-patches/06-stack-reuse.patch), so the size costs memory per
+// concurrent request, not per request.
 const tinygoStackSize = "128KB"
 
 // tinygoGC is TinyGo's allocator. "leaking" never frees: allocation is a

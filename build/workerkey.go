@@ -8,12 +8,12 @@ package main
 //
 // The key covers: the compiler and its flags; the compiler's version (`go
 // version`, `tinygo version`); the files that patch and install TinyGo
-// (scripts/install-tools.sh, scripts/tinygopatch's Go files), since a patched compiler
+// (scripts/install-tools.sh, scripts/tinygo-patches), since a patched compiler
 // reports the same version; go.mod and go.sum (modules from the proxy are
 // immutable by version); and every file in this module's packages that ./wasm
-// imports (their whole directories, whatever the build tags, test files and
-// testdata aside), which includes embedded files such as the catalog and the
-// loader's .mjs files copied next to the wasm.
+// imports (their whole directories, whatever the build tags, test files,
+// testdata and Markdown aside: keyInput), which includes embedded files such
+// as the catalog and the loader's .mjs files copied next to the wasm.
 
 import (
 	"bytes"
@@ -49,9 +49,9 @@ func workerKey(compiler string, args []string) (string, error) {
 	}
 	fmt.Fprintf(h, "version %s\n", version)
 	files := []string{"go.mod", "go.sum", "scripts/install-tools.sh"}
-	patches, _ := filepath.Glob("scripts/tinygopatch/*.go")
+	patches, _ := filepath.Glob("scripts/tinygo-patches/*")
 	for _, f := range patches {
-		if !strings.HasSuffix(f, "_test.go") { // its tests and testdata change no compiler
+		if !strings.HasSuffix(f, "_test.go") { // its tests change no compiler
 			files = append(files, f)
 		}
 	}
@@ -65,11 +65,9 @@ func workerKey(compiler string, args []string) (string, error) {
 			return "", err
 		}
 		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasSuffix(name, "_test.go") {
-				continue
+			if !e.IsDir() && keyInput(e.Name()) {
+				files = append(files, filepath.Join(d, e.Name()))
 			}
-			files = append(files, filepath.Join(d, name))
 		}
 	}
 	sort.Strings(files)
@@ -79,6 +77,15 @@ func workerKey(compiler string, args []string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keyInput reports whether a file of a package directory is an input of the
+// worker build. Tests are not, and neither is Markdown: the READMEs beside the
+// code are neither compiled nor embedded (no //go:embed names a .md file;
+// one that did would have to be let in here), and editing them must not cost
+// a TinyGo compile.
+func keyInput(name string) bool {
+	return !strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, ".md")
 }
 
 // moduleDirs lists the directories of this module's packages that ./wasm

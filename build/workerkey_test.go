@@ -59,3 +59,14 @@ func TestUpToDateNeedsTheKeyAndEveryFile(t *testing.T) {
 		t.Error("the key decides")
 	}
 }
+
+func TestKeyInputLeavesOutTestsAndDocs(t *testing.T) {
+	for name, want := range map[string]bool{
+		"routes.go": true, "catalog.json": true, "instance.mjs": true, "loader.mjs": true,
+		"routes_test.go": false, "README.md": false,
+	} {
+		if got := keyInput(name); got != want {
+			t.Errorf("keyInput(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -4,7 +4,7 @@
 //
 //   node scripts/examples-server.mjs [--port 8790] [--worker http://127.0.0.1:8787] [--sandbox http://127.0.0.1:8789]
 //
-// `make dev` starts it (scripts/stack.sh); scripts/e2e/embed.test.mjs imports
+// `make dev` starts it (scripts/stack/dev.go); scripts/e2e/embed.test.mjs imports
 // startExamplesServer and runs it on its own ports. The example pages load
 // the snippet from http://127.0.0.1:8787 (make dev's worker); when the worker
 // runs elsewhere, that origin is rewritten in the HTML served.

@@ -4,7 +4,8 @@
 # Usage: scripts/install-tools.sh [all|apt|tinygo|stripe-mock|node|chromium]...
 #
 #   apt          Debian packages (LLVM/Clang 19, wasm sysroot, binaryen, chromium, wrk)
-#   tinygo       TinyGo 0.42.0 built from its Go module source (see the notes at tinygo_build)
+#   tinygo       TinyGo 0.42.0 built from its Go module source, patched by
+#                scripts/tinygo-patches (see the notes at tinygo_build)
 #   stripe-mock  github.com/stripe/stripe-mock v0.195.0 (OpenAPI 2025-05-28.basil)
 #   node         npm ci in the repository root (wrangler, playwright-core, stripe-node,
 #                @stripe/stripe-js types for tsc)
@@ -23,22 +24,19 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS_DIR=${CHECKOUTKIT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/checkoutkit}
 
-# Pinned versions. Bump TINYGO_RECIPE whenever the TinyGo build logic below or
-# a patch in scripts/tinygopatch changes what is built: an existing install
-# whose stamp differs is rebuilt.
+# Pinned versions. Bump TINYGO_RECIPE_BASE whenever the TinyGo build logic below
+# changes what is built; the patches in scripts/tinygo-patches are part of the
+# recipe by their hash (tinygo_recipe), so changing, adding or removing one
+# rebuilds TinyGo too: an existing install whose stamp differs is rebuilt.
 TINYGO_VERSION=v0.42.0
-TINYGO_NET_FROM=v0.30.0          # last TinyGo module versions with an in-tree src/net
-# See finalizer-gc-threshold below: how many finalizer registrations (one per
-# js.Value the Go program holds) trigger an idle-time garbage collection.
-# TinyGo's default, 32, costs the worker a full collection every few requests.
-TINYGO_FINALIZER_GC_THRESHOLD=256
-TINYGO_RECIPE="tinygo ${TINYGO_VERSION}; net from ${TINYGO_NET_FROM}; llvm19; finalizer gc threshold ${TINYGO_FINALIZER_GC_THRESHOLD}; stack reuse; 4 MiB heap growth; checkoutkit recipe 3"
+TINYGO_PATCHES=$REPO_ROOT/scripts/tinygo-patches
+TINYGO_RECIPE_BASE="tinygo ${TINYGO_VERSION}; llvm19; patched by scripts/tinygo-patches; checkoutkit recipe 4"
 TINYGOROOT_DIR=$TOOLS_DIR/tinygo-${TINYGO_VERSION#v}
 TINYGO_CACHE_HOME=$TOOLS_DIR/tinygo-cache   # XDG_CACHE_HOME for tinygo only
 STRIPE_MOCK_VERSION=v0.195.0
 LLVM_MAJOR=19
 
-APT_TINYGO=(llvm-19-dev libclang-19-dev clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc binaryen)
+APT_TINYGO=(patch llvm-19-dev libclang-19-dev clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc binaryen)
 APT_ALL=("${APT_TINYGO[@]}" chromium wrk)
 
 export DEBIAN_FRONTEND=noninteractive
@@ -111,36 +109,34 @@ step_chromium() {
 # No TinyGo release archive can be downloaded here, so TinyGo is built from its
 # Go module (github.com/tinygo-org/tinygo@v0.42.0) against Debian's LLVM 19.
 # The module zip lacks the git submodules, and the kit wants a few runtime
-# changes. Every change to TinyGo's source is made by one program,
-# scripts/tinygopatch, on a writable copy of the module; each patch there is
-# named and documented (`go run ./scripts/tinygopatch -list` prints them),
-# fails loudly when the code it patches is not found, and is idempotent:
-#   no-espflasher           drops the ESP32 flasher (tinygo.org/x/espflasher is
-#                           refused by the proxy)
-#   net-from-v0.30.0        TinyGo v0.30.0's small in-tree src/net as src/net
-#   net-http-from-std       net/http comes from Go's own std, not TinyGo's fork
-#   tls-stubs               net.TLSConn, net.DialTLS, crypto/tls.RecordHeaderError
-#                           as stubs (on Workers all HTTP goes through fetch())
-#   finalizer-gc-threshold  finalizerGCThreshold 32 -> $TINYGO_FINALIZER_GC_THRESHOLD
-#   stack-reuse             finished goroutines' stacks are reused
-#   gentle-heap-growth      linear memory grows by at most 4 MiB at a time
-# The script itself then seeds TinyGo's library cache with Debian's prebuilt
+# changes. Every change to TinyGo's source is a unified diff in
+# scripts/tinygo-patches (NN-name.patch, each with a header saying what and
+# why), applied to a writable copy of the module by one script,
+# scripts/tinygo-patches/apply.sh, which dry-runs each patch first and stops
+# naming the one that does not apply, and skips one already applied:
+#   01-no-espflasher           drops the ESP32 flasher (tinygo.org/x/espflasher
+#                              is refused by the proxy)
+#   02-net-from-v0.30.0        TinyGo v0.30.0's small in-tree src/net as src/net
+#   03-net-http-from-std       net/http comes from Go's own std, not TinyGo's fork
+#   04-tls-stubs               net.TLSConn, net.DialTLS, crypto/tls.RecordHeaderError
+#                              as stubs (on Workers all HTTP goes through fetch())
+#   05-finalizer-gc-threshold  finalizerGCThreshold 32 -> 256 (measurements in the patch)
+#   06-stack-reuse             finished goroutines' stacks are reused
+#   07-gentle-heap-growth      linear memory grows by at most 4 MiB at a time
+# This script then seeds TinyGo's library cache with Debian's prebuilt
 # wasi-libc and compiler-rt builtins (the C sources are not in the module zip).
-#
-# Why finalizer-gc-threshold: Go's syscall/js registers a finalizer for every
-# js.Value, and TinyGo 0.42 runs a full (conservative) collection at the next
-# idle point after every 32 registrations; a worker request makes ~10, so that
-# was a full GC every few requests. Measured with 64 KB goroutine stacks: 14 ms
-# CPU per create-session at 32 (22 MiB heap), ~4 ms at 256 (44 MiB), 2 ms at
-# 1024 (88 MiB); 0 disables the trigger and the heap settles at 176 MiB, past
-# the 128 MB isolate limit. With the worker's 128 KB stacks (build/worker.go)
-# the heap settles at 88 MiB at both 128 and 256, and 256 costs less CPU. See
-# wasm/README.md. (The worker now builds with -gc=leaking, which stack-reuse and
-# gentle-heap-growth serve, where this no longer applies; it is kept for
-# builds with a collecting GC.)
 #
 # A wrapper $TOOLS_DIR/bin/tinygo runs it with XDG_CACHE_HOME=$TINYGO_CACHE_HOME
 # so the cache is ours and Go's own build cache stays where it is.
+
+# tinygo_recipe prints the install's stamp: the build recipe and a hash of the
+# patch files (names and contents), so any change to the patch set rebuilds.
+tinygo_recipe() {
+	local sum
+	sum=$(cd "$TINYGO_PATCHES" && cat -- *.patch apply.sh | sha256sum | cut -c1-16) ||
+		die "cannot read the patches in $TINYGO_PATCHES"
+	printf '%s; patches %s %s\n' "$TINYGO_RECIPE_BASE" "$(cd "$TINYGO_PATCHES" && printf '%s,' *.patch)" "$sum"
+}
 
 # mod_dir MODULE@VERSION prints the module's directory in the module cache,
 # downloading it first if needed.
@@ -150,14 +146,6 @@ mod_dir() {
 	dir=$(printf '%s\n' "$out" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)
 	[ -n "$dir" ] && [ -d "$dir" ] || die "could not find the module directory of $1"
 	printf '%s\n' "$dir"
-}
-
-# patch_tinygo_tree DIR NETSRC applies scripts/tinygopatch's patches to DIR, a
-# writable copy of the TinyGo module; NETSRC is the v0.30.0 module (src/net).
-patch_tinygo_tree() {
-	(cd "$REPO_ROOT" && go run ./scripts/tinygopatch -net "$2" \
-		-finalizer-gc-threshold "$TINYGO_FINALIZER_GC_THRESHOLD" "$1") ||
-		die "patching TinyGo's source failed (see scripts/tinygopatch)"
 }
 
 # seed_tinygo_cache puts Debian's prebuilt wasm libraries where TinyGo 0.42
@@ -207,16 +195,15 @@ EOF
 
 tinygo_ok() {
 	[ -x "$TINYGOROOT_DIR/bin/tinygo" ] &&
-		[ "$(cat "$TINYGOROOT_DIR/.checkoutkit-recipe" 2>/dev/null)" = "$TINYGO_RECIPE" ]
+		[ "$(cat "$TINYGOROOT_DIR/.checkoutkit-recipe" 2>/dev/null)" = "$(tinygo_recipe)" ]
 }
 
 tinygo_build() {
 	need_go
-	local t stage src netsrc
+	local t stage src
 	t=$(now_s)
-	say "fetching TinyGo ${TINYGO_VERSION} and ${TINYGO_NET_FROM} module sources (Go module proxy)..."
+	say "fetching TinyGo ${TINYGO_VERSION}'s module source (Go module proxy)..."
 	src=$(mod_dir "github.com/tinygo-org/tinygo@${TINYGO_VERSION}")
-	netsrc=$(mod_dir "github.com/tinygo-org/tinygo@${TINYGO_NET_FROM}")
 
 	stage=$TOOLS_DIR/.tinygo-stage.$$
 	rm -rf "$stage"
@@ -224,7 +211,7 @@ tinygo_build() {
 	trap 'rm -rf "$stage"' EXIT
 	cp -r "$src" "$stage"          # the module cache is read-only; work on a copy
 	chmod -R u+w "$stage"
-	patch_tinygo_tree "$stage" "$netsrc"
+	"$TINYGO_PATCHES/apply.sh" "$stage" || die "patching TinyGo's source failed (see scripts/tinygo-patches)"
 
 	say "building TinyGo ${TINYGO_VERSION} against LLVM ${LLVM_MAJOR} (about 1-2 minutes)..."
 	# tinygo.org/x/go-llvm and TinyGo's cgo package carry #cgo flags for
@@ -235,7 +222,7 @@ tinygo_build() {
 			go build -tags "llvm${LLVM_MAJOR}" -o bin/tinygo .
 	) || die "building TinyGo failed"
 
-	printf '%s\n' "$TINYGO_RECIPE" >"$stage/.checkoutkit-recipe"
+	tinygo_recipe >"$stage/.checkoutkit-recipe"
 	rm -rf "$TINYGOROOT_DIR"
 	mv "$stage" "$TINYGOROOT_DIR"
 	trap - EXIT

@@ -11,7 +11,8 @@ import (
 	"syscall/js"
 )
 
-// The bridge between loader.mjs and Go. It replaces syumai/workers' request
+// The bridge between instance.mjs and Go (the protocol is described once, in
+// instance.mjs's comment). It replaces syumai/workers' request
 // handler for a Go instance that lives for many requests:
 //
 //   - bodies cross as one Uint8Array and headers as one "name: value\n"
@@ -23,7 +24,7 @@ import (
 //     cancel functions, which keeps ~17 KB per body alive);
 //   - under TinyGo each request runs on the goroutine that JavaScript's call
 //     started (spawn_tinygo.go), and finished goroutines' stacks are reused
-//     (TinyGo patch stack-reuse, scripts/tinygopatch).
+//     (scripts/tinygo-patches/06-stack-reuse.patch).
 
 var (
 	uint8ArrayClass = js.Global().Get("Uint8Array")
@@ -40,7 +41,7 @@ type server struct {
 	h http.Handler
 }
 
-// serveFunc is called by loader.mjs as serve(method, url, headers, body, reply).
+// serveFunc is called by instance.mjs as serve(method, url, headers, body, reply).
 func (s *server) serveFunc(_ js.Value, args []js.Value) any {
 	r := &bridgeRequest{
 		method:  args[0].String(),
@@ -119,7 +120,7 @@ func (w *recorder) Write(p []byte) (int, error) {
 	return w.body.Write(p)
 }
 
-// parseHeaders reads the "name: value\n" lines loader.mjs sends.
+// parseHeaders reads the "name: value\n" lines instance.mjs sends.
 func parseHeaders(s string) http.Header {
 	h := make(http.Header, strings.Count(s, "\n")+1)
 	for len(s) > 0 {

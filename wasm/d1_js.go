@@ -35,7 +35,7 @@ import (
 	"time"
 )
 
-// d1Bridge carries statements to loader.mjs.
+// d1Bridge carries statements to instance.mjs.
 type d1Bridge struct {
 	start   js.Value // the bridge's d1 function
 	binding string   // the D1 binding's name in the environment

@@ -55,7 +55,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	id, ch := t.calls.begin()
 
-	// A deadline is kept by the fetch itself: loader.mjs aborts it a little
+	// A deadline is kept by the fetch itself: instance.mjs aborts it a little
 	// before the context expires, so that the goroutine wakes in this
 	// request's own event. A Go timer wakes it in whichever request's event
 	// comes, whose I/O workerd does not let this request use; the context

@@ -2,8 +2,9 @@
 
 // Command wasm is the worker's entry point on Cloudflare Workers. It reads the
 // environment, builds the worker.Server with a fetch-based HTTP client and
-// registers it with loader.mjs, which keeps this Go instance alive for many
-// requests; main never returns.
+// registers it with instance.mjs (the bridge; its comment is the protocol's
+// reference), which keeps this Go instance alive for many requests; main
+// never returns.
 package main
 
 import (
@@ -21,7 +22,7 @@ import (
 const d1Binding = "DB"
 
 func main() {
-	// loader.mjs puts the bridge object at context.binding, next to context.env
+	// instance.mjs puts the bridge object at context.binding, next to context.env
 	// where syumai/workers' cloudflare.Getenv reads the environment.
 	runtime := js.Global().Get("context")
 	bridge := runtime.Get("binding")

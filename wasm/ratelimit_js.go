@@ -55,7 +55,7 @@ func endpointsOf(binding string) string {
 	if binding == paymentsRateLimitBinding {
 		return "POST /create-checkout-session and /create-confirm-intent"
 	}
-	return "GET /session-status"
+	return "GET /session-status (and /session_status)"
 }
 
 // bindingLimiter is one binding: Allow is env[name].limit({key}).

@@ -131,19 +131,45 @@ func answerIntent(w http.ResponseWriter, pi *stripeapi.PaymentIntent, err error)
 	writeIntent(w, pi)
 }
 
-func writeIntent(w http.ResponseWriter, pi *stripeapi.PaymentIntent) {
-	pi.ClientSecret = "" // the operator never needs it; keep it out of logs and terminals
-	writeJSON(w, http.StatusOK, pi)
+// intentView is the operator's PaymentIntent: Stripe's fields, plus whether
+// its latest charge can be incremented.
+type intentView struct {
+	*stripeapi.PaymentIntent
+	// IncrementalAuthorization is the latest charge's
+	// payment_method_details.card.incremental_authorization.status:
+	// "available" or "unavailable" (also for a charge that is not a card's,
+	// or no charge yet); omitted when the charge was not read.
+	IncrementalAuthorization string `json:"incremental_authorization,omitempty"`
 }
 
-// retrieveIntent reads the PaymentIntent the handler works on; on failure it
-// answers the error itself.
+func writeIntent(w http.ResponseWriter, pi *stripeapi.PaymentIntent) {
+	pi.ClientSecret = "" // the operator never needs it; keep it out of logs and terminals
+	writeJSON(w, http.StatusOK, intentView{pi, incrementalStatus(pi)})
+}
+
+// incrementalStatus is what intentView says of pi's latest charge ("" when
+// it was not expanded).
+func incrementalStatus(pi *stripeapi.PaymentIntent) string {
+	switch c := pi.LatestCharge; {
+	case c.IncrementalAuthorization != "":
+		return c.IncrementalAuthorization
+	case c.Expanded:
+		return "unavailable"
+	}
+	return ""
+}
+
+// retrieveIntent reads the PaymentIntent the handler works on, with its
+// latest charge (whether it allows incremental authorization); on failure
+// it answers the error itself.
 func (s *Server) retrieveIntent(w http.ResponseWriter, r *http.Request, id string) (*stripeapi.PaymentIntent, bool) {
-	pi, err := s.stripe.RetrievePaymentIntent(r.Context(), id)
+	pi, err := s.stripe.RetrievePaymentIntent(r.Context(), id, "latest_charge")
 	if err != nil {
 		writeError(w, fromStripeAdmin(err, "payment intent"))
 		return nil, false
 	}
+	// Asked for and absent (not confirmed yet): known to have no charge.
+	pi.LatestCharge.Expanded = pi.LatestCharge.Expanded || pi.LatestCharge.ID == ""
 	return pi, true
 }
 
@@ -286,6 +312,20 @@ func (s *Server) handleAdminIncrement(w http.ResponseWriter, r *http.Request) {
 	}
 	if pi.Status != string(stripe.PaymentIntentStatusRequiresCapture) {
 		writeError(w, notCapturable(pi))
+		return
+	}
+	if pi.LatestCharge.IncrementalAuthorization != "available" {
+		// Stripe would refuse it too, after counting an attempt: say why
+		// before calling.
+		charge := "it has no charge yet"
+		if pi.LatestCharge.ID != "" {
+			charge = "its charge " + pi.LatestCharge.ID + " says unavailable"
+		}
+		if pi.LatestCharge.ID != "" && pi.LatestCharge.IncrementalAuthorization == "" {
+			charge = "its charge " + pi.LatestCharge.ID + " is not a card payment"
+		}
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "incremental_authorization_unavailable",
+			Message: "this payment cannot be incremented (" + charge + "): the card, its network or the shop's account does not support incremental authorization, or the product did not ask for it; capture it and charge the difference as a new payment"})
 		return
 	}
 	if req.Amount <= pi.Amount {

@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	stubCapturable = `{"id":"pi_auth","object":"payment_intent","amount":4000,"amount_capturable":4000,"amount_received":0,"currency":"usd","status":"requires_capture","capture_method":"manual","client_secret":"pi_auth_secret_hidden","metadata":{"kit_order":"ord_0123456789abcdef"},"customer":{"id":"cus_1","object":"customer"},"payment_method_options":{"card":{"request_incremental_authorization":"if_available","request_incremental_authorization_support":true}}}`
+	stubCapturable = `{"id":"pi_auth","object":"payment_intent","amount":4000,"amount_capturable":4000,"amount_received":0,"currency":"usd","status":"requires_capture","capture_method":"manual","client_secret":"pi_auth_secret_hidden","metadata":{"kit_order":"ord_0123456789abcdef"},"customer":{"id":"cus_1","object":"customer"},"payment_method_options":{"card":{"request_incremental_authorization":"if_available","request_incremental_authorization_support":true}},"latest_charge":{"id":"ch_auth","object":"charge","payment_method_details":{"type":"card","card":{"brand":"visa","incremental_authorization":{"status":"available"}}}}}`
 	stubCaptured   = `{"id":"pi_auth","object":"payment_intent","amount":4000,"amount_capturable":0,"amount_received":3000,"currency":"usd","status":"succeeded","capture_method":"manual","client_secret":"pi_auth_secret_hidden"}`
 	stubCanceled   = `{"id":"pi_auth","object":"payment_intent","amount":4000,"amount_capturable":0,"amount_received":0,"currency":"usd","status":"canceled","cancellation_reason":"fraudulent"}`
 )
@@ -234,6 +234,44 @@ func TestAdminIncrementAuthorization(t *testing.T) {
 
 	stub.set("GET /v1/payment_intents/pi_auth", 200, stubCaptured)
 	checkError(t, adminCall(t, srv, "POST", "/admin/payment_intents/pi_auth/increment_authorization", `{"amount":9000}`), 409, "payment_intent_not_capturable", "")
+}
+
+// The operator sees whether the latest charge can be incremented, and an
+// increment of one that cannot is refused before Stripe's endpoint.
+func TestAdminIncrementalAuthorizationEligibility(t *testing.T) {
+	srv, stub := newStubServer(t, nil)
+	stub.set("GET /v1/payment_intents/pi_auth", 200, stubCapturable)
+	rec := adminCall(t, srv, "GET", "/admin/payment_intents/pi_auth", "")
+	var view map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &view)
+	if rec.Code != 200 || view["incremental_authorization"] != "available" || view["latest_charge"] != "ch_auth" || view["client_secret"] != nil {
+		t.Fatalf("view: %d %s", rec.Code, rec.Body)
+	}
+	if q := stub.Calls()[0].Query; q.Get("expand[0]") != "latest_charge" {
+		t.Errorf("retrieve query %v, want expand[0]=latest_charge", q)
+	}
+	unavailable := strings.Replace(stubCapturable, `"status":"available"`, `"status":"unavailable"`, 1)
+	notCard := strings.Replace(stubCapturable, `"payment_method_details":{"type":"card","card":{"brand":"visa","incremental_authorization":{"status":"available"}}}`, `"payment_method_details":{"type":"us_bank_account","us_bank_account":{"last4":"6789"}}`, 1)
+	noCharge := strings.Replace(stubCapturable, `"latest_charge":{"id":"ch_auth","object":"charge","payment_method_details":{"type":"card","card":{"brand":"visa","incremental_authorization":{"status":"available"}}}}`, `"latest_charge":null`, 1)
+	for name, body := range map[string]string{"unavailable": unavailable, "not a card": notCard, "no charge": noCharge} {
+		stub.set("GET /v1/payment_intents/pi_auth", 200, body)
+		rec := adminCall(t, srv, "GET", "/admin/payment_intents/pi_auth", "")
+		view = map[string]any{}
+		json.Unmarshal(rec.Body.Bytes(), &view)
+		if rec.Code != 200 || view["incremental_authorization"] != "unavailable" {
+			t.Errorf("%s: view %d %s", name, rec.Code, rec.Body)
+		}
+		n := len(stub.Calls())
+		eb := checkError(t, adminCall(t, srv, "POST", "/admin/payment_intents/pi_auth/increment_authorization", `{"amount":6000}`), 409, "incremental_authorization_unavailable", "")
+		if !strings.Contains(eb.Error.Message, "cannot be incremented") {
+			t.Errorf("%s: message %q", name, eb.Error.Message)
+		}
+		for _, c := range stub.Calls()[n:] {
+			if c.Method != "GET" {
+				t.Errorf("%s: %s %s after the refusal", name, c.Method, c.Path)
+			}
+		}
+	}
 }
 
 func TestAdminMicrodepositsBalanceAndPortal(t *testing.T) {

@@ -73,8 +73,18 @@ type Order struct {
 	// Reference is the site's own reference (client_reference_id) and
 	// PromotionCode the promotion code the request applies, else "".
 	Reference, PromotionCode string
+	// PaymentMethod is the pay page's chosen payment method (its
+	// ConfirmationToken's preview); nil in Checkout, where the shopper
+	// chooses after the session exists (card_rules.go).
+	PaymentMethod *PaymentMethodPreview
+	// ShippingCountry is where the order ships (ISO 3166-1 alpha-2), "" if
+	// not known.
+	ShippingCountry string
 	// idemKey is the base of the order's idempotency keys (payments.go).
 	idemKey string
+	// goods is what the products ask for beyond payment: shipping, phone,
+	// custom fields, texts (goods.go).
+	goods *goodsPlan
 	// held: the order's stock is reserved under Ref (stock.go).
 	held bool
 	// expires is when a Checkout Session for the order expires, and the
@@ -123,6 +133,13 @@ func (f ApprovalFunc) Approve(ctx context.Context, o *Order) *Refusal { return f
 
 // builtinRules are the rules every server runs, configured by the catalog.
 func (s *Server) builtinRules() []ApprovalRule {
+	return append(s.cartRules(), ApprovalFunc(s.approveCard)) // card_rules.go
+}
+
+// cartRules are the built-in rules that decide from the request alone. The
+// pay page runs them before it reads the ConfirmationToken, so that an
+// order they refuse costs no call to Stripe at all.
+func (s *Server) cartRules() []ApprovalRule {
 	return []ApprovalRule{
 		ApprovalFunc(s.approveAmount),
 		ApprovalFunc(s.approveEmailDomain),
@@ -133,7 +150,12 @@ func (s *Server) builtinRules() []ApprovalRule {
 
 // approve runs every rule in order; the first refusal wins.
 func (s *Server) approve(ctx context.Context, o *Order) *apiError {
-	for _, rule := range s.approvals {
+	return approveWith(ctx, o, s.approvals)
+}
+
+// approveWith runs rules in order; the first refusal wins.
+func approveWith(ctx context.Context, o *Order, rules []ApprovalRule) *apiError {
+	for _, rule := range rules {
 		if ref := rule.Approve(ctx, o); ref != nil {
 			status := ref.Status
 			if status < 400 || status > 499 {

@@ -55,6 +55,11 @@ type Product struct {
 	// payments (payment_intent_data.setup_future_usage=off_session); Checkout
 	// then creates a Customer to keep it.
 	SavePaymentMethod bool `json:"save_payment_method,omitempty"`
+	// CardRules adds to the shop's card rules for carts with this product
+	// (pay page only; card_rules.go).
+	CardRules *CardRules `json:"card_rules,omitempty"`
+	// ProductGoods: shipping, custom fields, tax and texts (catalog_goods.go).
+	ProductGoods
 }
 
 // ShopOptions are the catalog's shop-wide settings ("shop" in catalog.json).
@@ -80,6 +85,12 @@ type ShopOptions struct {
 	// RefusedCountries refuses orders from these ISO 3166-1 alpha-2 countries
 	// (from Cloudflare's CF-IPCountry header or the request's country field).
 	RefusedCountries []string `json:"refused_countries,omitempty"`
+	// CardRules refuse cards by funding, brand or issuing country on the pay
+	// page, before anything is created at Stripe (card_rules.go).
+	CardRules *CardRules `json:"card_rules,omitempty"`
+	// ShopGoods: shipping, phone, custom fields, tax, texts, recovery and
+	// consent (catalog_goods.go).
+	ShopGoods
 }
 
 // SavedPaymentMethodOptions mirrors Stripe's Checkout parameter of that name.
@@ -167,6 +178,9 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 		if err := p.validate(); err != nil {
 			return nil, fmt.Errorf("catalog: product %q: %v", p.ID, err)
 		}
+		if err := p.ProductGoods.validate(p, &c.Shop); err != nil {
+			return nil, fmt.Errorf("catalog: product %q: %v", p.ID, err)
+		}
 		c.byID[p.ID] = i
 	}
 	return c, nil
@@ -205,7 +219,7 @@ func (p *Product) validate() error {
 	if p.IncrementalAuthorization && p.Capture != CaptureManual {
 		return fmt.Errorf("incremental_authorization needs capture %q: only an authorized, uncaptured payment can be incremented", CaptureManual)
 	}
-	return nil
+	return p.CardRules.validate()
 }
 
 func (o *ShopOptions) validate() error {
@@ -256,7 +270,10 @@ func (o *ShopOptions) validate() error {
 		o.RefusedCountries[i] = cc
 	}
 	sort.Strings(o.RefusedCountries)
-	return nil
+	if err := o.CardRules.validate(); err != nil {
+		return fmt.Errorf("catalog: shop.%v", err)
+	}
+	return o.ShopGoods.validate()
 }
 
 // offersSave reports whether Checkout offers the shopper to save the payment

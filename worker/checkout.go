@@ -235,6 +235,7 @@ func (s *Server) sessionParams(o *Order) *stripe.CheckoutSessionCreateParams {
 			params.SavedPaymentMethodOptions = opts
 		}
 	}
+	s.applyGoods(params, o) // goods.go
 	params.SetIdempotencyKey(o.idempotencyKey("cs"))
 	return params
 }
@@ -290,6 +291,7 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
+	s.applyRecovery(params) // goods.go
 	if aerr := s.approve(r.Context(), order); aerr != nil {
 		writeError(w, aerr)
 		return

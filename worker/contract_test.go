@@ -86,6 +86,11 @@ func TestStripeMockAcceptsEveryRequest(t *testing.T) {
 	catalogs := map[string]string{
 		"bundled catalog": "",
 		"price ids":       `{"products":[{"id":"pro","name":"Pro","unit_amount":900,"currency":"eur","price":"price_1Pabc"}]}`,
+		// Shipping, phone, custom fields, texts, recovery (goods_test.go);
+		// then with automatic tax, tax IDs and consent.
+		"physical goods": goodsCatalog,
+		"physical goods, taxed": strings.Replace(goodsCatalog, `"abandoned_cart_recovery": true`,
+			`"abandoned_cart_recovery": true, "tax": {"automatic": true, "tax_id_collection": true}, "pay_page": false, "terms_of_service_consent": true, "custom_text": {"terms_of_service_acceptance": "I accept the [terms](https://shop.example/terms)."}`, 1),
 	}
 	for name, cat := range catalogs {
 		t.Run(name, func(t *testing.T) {
@@ -97,6 +102,11 @@ func TestStripeMockAcceptsEveryRequest(t *testing.T) {
 				{"POST", "/create-checkout-session", "", ""},
 				{"POST", "/create-checkout-session", "application/json", `{"items":[{"id":"` + first + `","quantity":2}]}`},
 				{"GET", "/session-status?session_id=cs_test_a1b2c3", "", ""},
+			}
+			if strings.Contains(name, "physical goods") {
+				for _, body := range []string{`{"items":[{"id":"tshirt","quantity":3}]}`, `{"items":[{"id":"tshirt"},{"id":"poster"}]}`, `{"items":[{"id":"rental"}]}`} {
+					requests = append(requests, struct{ method, target, ct, body string }{"POST", "/create-checkout-session", "application/json", body})
+				}
 			}
 			if cat == "" {
 				requests = append(requests, struct{ method, target, ct, body string }{"POST", "/create-checkout-session", "application/json", `{"items":[{"id":"tshirt","quantity":1},{"id":"mug","quantity":5},{"id":"stickers","quantity":20}]}`})

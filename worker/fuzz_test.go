@@ -30,7 +30,7 @@ import (
 
 // fuzzCatalog has two currencies (for mixed-currency carts), a Stripe Price
 // and distinct names (the Stripe call names products by name).
-const fuzzCatalog = `{"products":[
+const fuzzCatalog = `{"shop":{"card_rules":{"refused_funding":["prepaid"],"refused_countries":["BR"]}},"products":[
  {"id":"tshirt","name":"T-shirt","unit_amount":2000,"currency":"usd","max_quantity":10},
  {"id":"mug","name":"Mug","unit_amount":1200,"currency":"usd","max_quantity":5},
  {"id":"poster","name":"Poster","unit_amount":900,"currency":"usd","price":"price_poster"},
@@ -77,6 +77,23 @@ func (f *fuzzStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case r.Method == "POST" && r.URL.Path == "/v1/payment_intents":
 		io.WriteString(w, `{"id":"pi_f","object":"payment_intent","client_secret":"pi_f_secret_z","status":"succeeded"}`)
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_"):
+		// The token's id chooses its card: ..._prepaid_... a prepaid one,
+		// ..._BR_... a Brazilian one (both refused by fuzzCatalog's rules),
+		// ..._used_... one already used.
+		id := strings.TrimPrefix(r.URL.Path, "/v1/confirmation_tokens/")
+		funding, country, used := "credit", "US", "null"
+		if strings.Contains(id, "_prepaid_") {
+			funding = "prepaid"
+		}
+		if strings.Contains(id, "_BR_") {
+			country = "BR"
+		}
+		if strings.Contains(id, "_used_") {
+			used = `"pi_used"`
+		}
+		io.WriteString(w, `{"id":"`+id+`","object":"confirmation_token","expires_at":4102444800,"livemode":false,"payment_intent":`+used+`,"setup_intent":null,`+
+			`"payment_method_preview":{"type":"card","card":{"brand":"visa","funding":"`+funding+`","country":"`+country+`","wallet":null}},"shipping":null}`)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"no such route"}}`)
@@ -329,6 +346,10 @@ func FuzzCreateConfirmIntent(f *testing.F) {
 		{"application/json", "", `{"items":[{"id":"mug"}]}`},
 		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","email":"a@example.com\r\nBcc: b@example.com"}`},
 		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","amount":1}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_a_prepaid_b"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_a_BR_b"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_a_used_b"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_a_used_b","idempotencyKey":"key-123456789"}`},
 		{"", "", ``},
 	} {
 		f.Add(s.ct, s.origin, []byte(s.body))
@@ -348,19 +369,39 @@ func FuzzCreateConfirmIntent(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+		// Only a request valid in every field reaches Stripe, and first
+		// only to read its ConfirmationToken (a well-formed id in the
+		// path); a refusal after that creates nothing.
+		if len(calls) > 0 && (calls[0].Method != "GET" || !stripeTokenPath.MatchString(calls[0].Path)) {
+			t.Fatalf("first Stripe call %+v, want GET of the ConfirmationToken", calls[0])
+		}
 		if rec.Code != http.StatusOK {
 			checkErrorAnswer(t, rec)
-			if len(calls) != 0 {
-				t.Fatalf("status %d, yet Stripe calls %+v", rec.Code, calls)
+			for _, c := range calls {
+				if c.Method != "GET" {
+					t.Fatalf("status %d, yet Stripe calls %+v", rec.Code, calls)
+				}
 			}
 			return
 		}
-		if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/v1/payment_intents" {
+		last := len(calls) - 1
+		if last < 1 || calls[last].Method != "POST" || calls[last].Path != "/v1/payment_intents" {
 			t.Fatalf("200 with Stripe calls %+v", calls)
 		}
-		checkIntentFromCatalog(t, cfg.Catalog, calls[0].Form)
+		for _, c := range calls[:last] {
+			if c.Method != "GET" {
+				t.Fatalf("200 with Stripe calls %+v", calls)
+			}
+		}
+		if tok := strings.TrimPrefix(calls[0].Path, "/v1/confirmation_tokens/"); calls[last].Form.Get("confirmation_token") != tok ||
+			strings.Contains(tok, "_prepaid_") || strings.Contains(tok, "_BR_") {
+			t.Fatalf("PaymentIntent confirmed with %q after reading %q", calls[last].Form.Get("confirmation_token"), tok)
+		}
+		checkIntentFromCatalog(t, cfg.Catalog, calls[last].Form)
 	})
 }
+
+var stripeTokenPath = regexp.MustCompile(`^/v1/confirmation_tokens/ctoken_[A-Za-z0-9_]{1,200}$`)
 
 var stripeSessionPath = regexp.MustCompile(`^/v1/checkout/sessions/cs_(test|live)_[A-Za-z0-9]{1,200}$`)
 
@@ -447,7 +488,7 @@ func FuzzParseCatalog(f *testing.F) {
 		}
 		// What was accepted survives a round trip unchanged (a catalog can be
 		// written back, e.g. into CATALOG_JSON).
-		again, err := json.Marshal(map[string]any{"products": c.Products})
+		again, err := json.Marshal(map[string]any{"shop": c.Shop, "products": c.Products})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -455,8 +496,8 @@ func FuzzParseCatalog(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded catalog refused: %v\n%s", err, again)
 		}
-		b1, _ := json.Marshal(c.Products)
-		b2, _ := json.Marshal(c2.Products)
+		b1, _ := json.Marshal(map[string]any{"shop": c.Shop, "products": c.Products})
+		b2, _ := json.Marshal(map[string]any{"shop": c2.Shop, "products": c2.Products})
 		if !bytes.Equal(b1, b2) {
 			t.Fatalf("round trip changed the catalog:\n%s\n%s", b1, b2)
 		}

@@ -6,6 +6,7 @@ package worker
 // metadata and idempotency keys, and Stripe's payment errors.
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -58,6 +59,11 @@ func (s *Server) newOrder(r *http.Request, flow string, lines []orderLine, f *sh
 		o.Incremental = o.Incremental || l.Product.IncrementalAuthorization
 		o.SavePaymentMethod = o.SavePaymentMethod || l.Product.SavePaymentMethod
 	}
+	goods, aerr := s.planGoods(o)
+	if aerr != nil {
+		return nil, aerr
+	}
+	o.goods = goods
 	if len(o.Cart()) > maxMetadataValue {
 		return nil, badRequest("too_many_items", "items", "the cart is too long to record with the order; order fewer different products at once")
 	}
@@ -329,6 +335,25 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 		writeError(w, aerr)
 		return
 	}
+	if order.SavePaymentMethod && order.Customer == "" && order.Email == "" {
+		// A saved payment method belongs to a Customer (savedCustomer),
+		// whom the shop must be able to find and contact again.
+		writeError(w, badRequest("missing_email", "email", "this order saves your payment details for later payments: give your email (or sign in, customerToken)"))
+		return
+	}
+	if aerr := approveWith(r.Context(), order, s.cartRules()); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	// The token is read before anything is created: the rules (all of them,
+	// the custom ones too) see the payment method, and an unusable token
+	// costs no hold.
+	tok, aerr := s.confirmationToken(r.Context(), req.ConfirmationToken, order, req.IdempotencyKey != "")
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	order.withToken(tok)
 	if aerr := s.approve(r.Context(), order); aerr != nil {
 		writeError(w, aerr)
 		return
@@ -343,6 +368,13 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 	// The shopper has as long as a Checkout Session would give them to finish
 	// (3D Secure, a bank's page); the webhook then commits or releases it.
 	if aerr := s.reserve(r.Context(), order, order.expires); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := s.savedCustomer(r.Context(), order); aerr != nil {
+		// Whatever became of the Customer, no PaymentIntent exists: a retry
+		// reserves again.
+		s.releaseHold(r.Context(), order)
 		writeError(w, aerr)
 		return
 	}
@@ -393,4 +425,27 @@ func (s *Server) intentParams(o *Order, ctoken, returnURL string) *stripe.Paymen
 	}
 	params.SetIdempotencyKey(o.idempotencyKey("pi"))
 	return params
+}
+
+// savedCustomer gives an order that saves its payment method a Customer to
+// keep it: Stripe would otherwise attach the saved card to nobody. A signed-in
+// shopper's (customerToken) is used as is; otherwise a new Customer with the
+// shopper's email, under the order's idempotency key so that a retry finds
+// the same one. It is never looked up by email: an email typed in a form
+// proves nothing, and a stranger's card must not join someone's account.
+func (s *Server) savedCustomer(ctx context.Context, o *Order) *apiError {
+	if !o.SavePaymentMethod || o.Customer != "" {
+		return nil
+	}
+	params := &stripe.CustomerCreateParams{
+		Email:    stripe.String(o.Email),
+		Metadata: map[string]string{metaOrder: o.Ref, metaDeployment: s.cfg.Deployment},
+	}
+	params.SetIdempotencyKey(o.idempotencyKey("cus"))
+	cus, err := s.stripe.CreateCustomer(ctx, params)
+	if err != nil {
+		return fromStripePayment(err, "customer")
+	}
+	o.Customer = cus.ID
+	return nil
 }

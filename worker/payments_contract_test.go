@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -22,9 +24,46 @@ var retrieveIntentPath = regexp.MustCompile(`^/v1/payment_intents/pi_[A-Za-z0-9]
 
 func (c capturableStand) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodGet && retrieveIntentPath.MatchString(r.URL.Path) {
-		body := `{"id":"pi_123","object":"payment_intent","amount":5000,"amount_capturable":5000,"amount_received":0,"currency":"usd","status":"requires_capture","capture_method":"manual","metadata":{}}`
+		// stripe-mock judges the retrieve (with its expand of
+		// latest_charge); the answer is the stand's.
+		res, err := c.next.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		res.Body.Close()
+		body := `{"id":"pi_123","object":"payment_intent","amount":5000,"amount_capturable":5000,"amount_received":0,"currency":"usd","status":"requires_capture","capture_method":"manual","metadata":{},` +
+			`"latest_charge":{"id":"ch_123","object":"charge","payment_method_details":{"type":"card","card":{"incremental_authorization":{"status":"available"}}}}}`
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req_stand"}},
 			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/") {
+		// stripe-mock judges the retrieve; its fixture expired in 2009 and
+		// is live mode, so the answer is made usable (test mode, unexpired)
+		// and, for ctoken_prepaid..., a prepaid card.
+		res, err := c.next.RoundTrip(r)
+		if err != nil || res.StatusCode != 200 {
+			return res, err
+		}
+		var tok map[string]any
+		err = json.NewDecoder(res.Body).Decode(&tok)
+		res.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		tok["expires_at"], tok["livemode"] = time.Now().Add(time.Hour).Unix(), false
+		if !strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_save") {
+			tok["setup_future_usage"] = nil // as the pay page makes it for an order that saves nothing
+		}
+		funding := "credit"
+		if strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_prepaid") {
+			funding = "prepaid"
+		}
+		tok["payment_method_preview"] = map[string]any{"type": "card", "card": map[string]any{"brand": "mastercard", "funding": funding, "country": "US", "wallet": nil}}
+		b, _ := json.Marshal(tok)
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Del("Content-Length")
+		return res, nil
 	}
 	// A declined increment (stripe-mock never declines), so that the worker
 	// goes on to record the attempt with an update, which stripe-mock judges.
@@ -46,7 +85,7 @@ func (c capturableStand) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestStripeMockAcceptsPaymentRequests(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
-	cat := `{"shop":{"allow_promotion_codes":true,"customer_creation":"always","saved_payment_method_options":{"payment_method_save":"enabled","payment_method_remove":"enabled"},"max_order_amount":{"usd":100000}},
+	cat := `{"shop":{"card_rules":{"refused_funding":["prepaid"],"refused_countries":["BR"]},"allow_promotion_codes":true,"customer_creation":"always","saved_payment_method_options":{"payment_method_save":"enabled","payment_method_remove":"enabled"},"max_order_amount":{"usd":100000}},
 	  "products":[
 	    {"id":"plain","name":"Plain","description":"A thing","unit_amount":1000,"currency":"usd"},
 	    {"id":"rental","name":"Rental","unit_amount":2000,"currency":"usd","capture":"manual","incremental_authorization":true},
@@ -68,19 +107,24 @@ func TestStripeMockAcceptsPaymentRequests(t *testing.T) {
 		{rq{"POST", "/create-checkout-session", json, `{"items":[{"id":"plain"},{"id":"priced","quantity":3}],"customerToken":"` + tok + `"}`}, 200, 1},
 		{rq{"POST", "/create-checkout-session", form, `product=plain&quantity=2&email=jenny%40example.com`}, 303, 1},
 		{rq{"POST", "/create-checkout-session", form, `items=plain%3A1+priced%3A2&returnPath=%2Fthanks%2F`}, 303, 1},
-		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"rental","quantity":2}],"confirmationToken":"ctoken_1Abc","email":"jenny@example.com","idempotencyKey":"contract-0002"}`}, 200, 1},
-		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_1Abc","customerToken":"` + tok + `","returnPath":"/pay/"}`}, 200, 1},
-		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"plain"},{"id":"priced"}],"confirmationToken":"ctoken_1Abc"}`}, 200, 1},
-		{rq{"GET", "/admin/payment_intents/pi_123", "", ""}, 200, 0}, // answered by the stand; the retrieve shape is GET with no parameters
+		// Each: GET /v1/confirmation_tokens/{id}, then the PaymentIntent.
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"rental","quantity":2}],"confirmationToken":"ctoken_1Abc","email":"jenny@example.com","idempotencyKey":"contract-0002"}`}, 200, 2},
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_save1","customerToken":"` + tok + `","returnPath":"/pay/"}`}, 200, 2},
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"plain"},{"id":"priced"}],"confirmationToken":"ctoken_1Abc"}`}, 200, 2},
+		// A saved payment method without a customer: POST /v1/customers first.
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_save2","email":"sam@example.com","idempotencyKey":"contract-0003"}`}, 200, 3},
+		// A card rule's refusal: the token is read, nothing is created.
+		{rq{"POST", "/create-confirm-intent", json, `{"items":[{"id":"plain"}],"confirmationToken":"ctoken_prepaid1"}`}, 422, 1},
+		{rq{"GET", "/admin/payment_intents/pi_123", "", ""}, 200, 1}, // judged by stripe-mock (expand[]=latest_charge), answered by the stand
 		{rq{"GET", "/admin/payment_intents/search?query=status%3A%27requires_capture%27+AND+metadata%5B%27kit_order%27%5D%3A%27ord_1%27&limit=10", "", ""}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/confirm", json, `{"payment_method":"pm_card_visa","return_url":"https://shop.example/pay.html"}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/confirm", "", ""}, 200, 1},
-		{rq{"POST", "/admin/payment_intents/pi_123/capture", json, `{"amount_to_capture":3000}`}, 200, 1},
-		{rq{"POST", "/admin/payment_intents/pi_123/approve", "", ""}, 200, 1},
+		{rq{"POST", "/admin/payment_intents/pi_123/capture", json, `{"amount_to_capture":3000}`}, 200, 2}, // the retrieve, then the capture
+		{rq{"POST", "/admin/payment_intents/pi_123/approve", "", ""}, 200, 2},
 		{rq{"POST", "/admin/payment_intents/pi_123/cancel", json, `{"reason":"fraudulent"}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/reject", "", ""}, 200, 1},
-		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":7000}`}, 200, 1},
-		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":2000000}`}, 402, 1}, // the update recording the attempt
+		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":7000}`}, 200, 2},
+		{rq{"POST", "/admin/payment_intents/pi_123/increment_authorization", json, `{"amount":2000000}`}, 402, 2}, // the retrieve; the update recording the attempt
 		{rq{"POST", "/admin/payment_intents/pi_123/verify_microdeposits", json, `{"amounts":[32,45]}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/verify_microdeposits", json, `{"descriptor_code":"SM11AA"}`}, 200, 1},
 		{rq{"POST", "/admin/payment_intents/pi_123/apply_customer_balance", json, `{"amount":1000,"currency":"usd"}`}, 200, 1},

@@ -51,6 +51,10 @@ func (f *stubStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ans = stubAnswer{200, stubSession}
 		case r.Method == "POST" && r.URL.Path == "/v1/payment_intents":
 			ans = stubAnswer{200, stubIntentOK}
+		case r.Method == "POST" && r.URL.Path == "/v1/customers":
+			ans = stubAnswer{200, `{"id":"cus_new1","object":"customer","email":"` + form.Get("email") + `"}`}
+		case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/"):
+			ans = stubAnswer{200, stubToken(strings.TrimPrefix(r.URL.Path, "/v1/confirmation_tokens/"), "visa", "credit", "US", "null")}
 		default:
 			ans = stubAnswer{404, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such object"}}`}
 		}
@@ -66,6 +70,18 @@ func (f *stubStripe) Calls() []stubCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]stubCall(nil), f.calls...)
+}
+
+// Creates are the calls that may create or change something at Stripe
+// (all but GETs).
+func (f *stubStripe) Creates() []stubCall {
+	var out []stubCall
+	for _, c := range f.Calls() {
+		if c.Method != "GET" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (f *stubStripe) set(key string, status int, body string) {
@@ -133,3 +149,12 @@ const testCatalog = `{
     {"id": "euro", "name": "Euro thing", "unit_amount": 700, "currency": "eur"}
   ]
 }`
+
+// stubToken is a ConfirmationToken as Stripe answers it: unexpired, test
+// mode, a card of brand, funding and country; shipping is null or a
+// shipping object.
+func stubToken(id, brand, funding, country, shipping string) string {
+	return `{"id":"` + id + `","object":"confirmation_token","created":1700000000,"expires_at":4102444800,"livemode":false,"payment_intent":null,"setup_intent":null,` +
+		`"payment_method_preview":{"type":"card","billing_details":{"email":null,"address":{"country":null}},"card":{"brand":"` + brand + `","funding":"` + funding + `","country":"` + country + `","wallet":null}},` +
+		`"setup_future_usage":null,"shipping":` + shipping + `}`
+}

@@ -318,8 +318,13 @@ func TestApprovalRefusalsCreateNothing(t *testing.T) {
 					t.Error("no message")
 				}
 			}
-			if n := len(stub.Calls()); n != 0 {
-				t.Errorf("Stripe called %d times after a refusal", n)
+			// A refusal creates nothing; one the cart alone decides
+			// does not even read the ConfirmationToken.
+			if n := len(stub.Creates()); n != 0 {
+				t.Errorf("Stripe called %d times to create after a refusal", n)
+			}
+			if n := len(stub.Calls()); tc.store == nil && n != 0 {
+				t.Errorf("Stripe called %d times after a refusal: %+v", n, stub.Calls())
 			}
 		})
 	}
@@ -354,8 +359,12 @@ func TestCustomApprovalRuleSeesTheOrder(t *testing.T) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	checkError(t, send(t, srv, "POST", "/create-confirm-intent", hdr, `{"items":[{"id":"rental","quantity":2}],"confirmationToken":"ctoken_1"}`), 409, "needs_review", "")
-	if len(seen) != 2 || len(stub.Calls()) != 1 {
-		t.Fatalf("rule ran %d times, Stripe called %d times", len(seen), len(stub.Calls()))
+	if len(seen) != 2 || len(stub.Calls()) != 2 || len(stub.Creates()) != 1 || stub.Calls()[1].Path != "/v1/confirmation_tokens/ctoken_1" {
+		t.Fatalf("rule ran %d times, Stripe called %+v", len(seen), stub.Calls())
+	}
+	// The pay page's rules see the payment method; Checkout's cannot.
+	if pm := seen[1].PaymentMethod; pm == nil || pm.Type != "card" || pm.CardBrand != "visa" || pm.CardFunding != "credit" || pm.CardCountry != "US" || seen[0].PaymentMethod != nil {
+		t.Errorf("payment method seen: checkout %+v, pay page %+v", seen[0].PaymentMethod, seen[1].PaymentMethod)
 	}
 	o := seen[0]
 	if o.Flow != FlowCheckout || o.Stage != StageBeforeCreate || o.Amount != 2000 || o.Currency != "usd" || o.Capture != CaptureManual || !o.Incremental ||
@@ -434,7 +443,10 @@ func TestConfirmIntentCreatesAndConfirms(t *testing.T) {
 	if ans["client_secret"] != "pi_123_secret_abc" || ans["status"] != "succeeded" || ans["id"] != "pi_123" {
 		t.Errorf("answer = %v", ans)
 	}
-	c := stub.Calls()[0]
+	if c := stub.Calls()[0]; c.Method != "GET" || c.Path != "/v1/confirmation_tokens/ctoken_1Abc" {
+		t.Fatalf("first call = %s %s, want the ConfirmationToken read", c.Method, c.Path)
+	}
+	c := stub.Creates()[0]
 	if c.Method != "POST" || c.Path != "/v1/payment_intents" {
 		t.Fatalf("call = %s %s", c.Method, c.Path)
 	}
@@ -461,14 +473,19 @@ func TestConfirmIntentCreatesAndConfirms(t *testing.T) {
 
 	// Automatic capture, saving, return path, requires_action.
 	stub.set("POST /v1/payment_intents", 200, `{"id":"pi_3ds","object":"payment_intent","amount":1500,"currency":"usd","status":"requires_action","client_secret":"pi_3ds_secret_x","next_action":{"type":"use_stripe_sdk","use_stripe_sdk":{"type":"three_d_secure_redirect"}}}`)
-	rec = postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"member"}],"confirmationToken":"ctoken_2","returnPath":"/shop/pay/"}`)
+	rec = postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"member"}],"confirmationToken":"ctoken_2","returnPath":"/shop/pay/","email":"sam@example.com"}`)
 	json.Unmarshal(rec.Body.Bytes(), &ans)
 	if rec.Code != 200 || ans["status"] != "requires_action" || ans["next_action"] != "use_stripe_sdk" || ans["client_secret"] != "pi_3ds_secret_x" {
 		t.Errorf("requires_action answer: %d %s", rec.Code, rec.Body)
 	}
-	c = stub.Calls()[1]
-	wantForm(t, c, map[string]string{"setup_future_usage": "off_session", "return_url": "http://example.com/shop/pay/"})
-	wantAbsent(t, c, "capture_method", "payment_method_options[card][request_incremental_authorization]", "receipt_email")
+	// The saved payment method gets a Customer with the shopper's email.
+	cus := stub.Creates()[1]
+	if cus.Path != "/v1/customers" || cus.Form.Get("email") != "sam@example.com" || !regexp.MustCompile(`^kit-cus-ord_[0-9a-f]{16}$`).MatchString(cus.Idem) {
+		t.Errorf("customer call = %s %v key %q", cus.Path, cus.Form, cus.Idem)
+	}
+	c = stub.Creates()[2]
+	wantForm(t, c, map[string]string{"setup_future_usage": "off_session", "return_url": "http://example.com/shop/pay/", "customer": "cus_new1", "receipt_email": "sam@example.com"})
+	wantAbsent(t, c, "capture_method", "payment_method_options[card][request_incremental_authorization]")
 	if !strings.HasPrefix(c.Idem, "kit-pi-ord_") {
 		t.Errorf("Idempotency-Key without a client key = %q", c.Idem)
 	}
@@ -480,7 +497,7 @@ func TestConfirmIntentReturnURLFollowsPublicURL(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	postJSON(t, srv, "http://worker.example/create-confirm-intent", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_2","returnPath":"/elsewhere/pay"}`)
-	calls := stub.Calls()
+	calls := stub.Creates()
 	wantForm(t, calls[0], map[string]string{"return_url": "https://www.example.com/shop/pay.html"})
 	wantForm(t, calls[1], map[string]string{"return_url": "https://www.example.com/elsewhere/pay"})
 }
@@ -556,5 +573,26 @@ func TestSessionStatusNamesManualCapture(t *testing.T) {
 		if rec.Code != 200 || got["capture_method"] != want {
 			t.Errorf("cart %q: %d %s, want capture_method %q", cart, rec.Code, rec.Body, want)
 		}
+	}
+}
+
+// GET /session_status (Stripe's quickstart client) is /session-status: the
+// same answer, the same bad-input errors, and no other method.
+func TestSessionStatusAlias(t *testing.T) {
+	srv, stub := newStubServer(t, map[string]string{"CATALOG_JSON": testCatalog})
+	stub.set("GET /v1/checkout/sessions/cs_test_m1", 200, `{"id":"cs_test_m1","object":"checkout.session","status":"complete","payment_status":"paid","customer_details":{"email":"jenny@example.com"},"metadata":{"kit_cart":"rental:1"}}`)
+	dash := send(t, srv, "GET", "/session-status?session_id=cs_test_m1", nil, "")
+	under := send(t, srv, "GET", "/session_status?session_id=cs_test_m1", nil, "")
+	if dash.Code != 200 || under.Code != 200 || dash.Body.String() != under.Body.String() {
+		t.Errorf("/session-status %d %s; /session_status %d %s: want the same 200", dash.Code, dash.Body, under.Code, under.Body)
+	}
+	if !strings.Contains(under.Body.String(), `"status":"complete"`) {
+		t.Errorf("/session_status body %s, want the session's status", under.Body)
+	}
+	if rec := send(t, srv, "GET", "/session_status?session_id=nope", nil, ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "session_id") {
+		t.Errorf("bad session_id: %d %s, want 400 naming session_id", rec.Code, rec.Body)
+	}
+	if rec := send(t, srv, "POST", "/session_status?session_id=cs_test_m1", nil, ""); rec.Code != 405 {
+		t.Errorf("POST /session_status: %d %s, want 405", rec.Code, rec.Body)
 	}
 }

@@ -110,6 +110,9 @@ func TestRateLimitStatus(t *testing.T) {
 	checkRateLimited(t, rec, "10")
 	decodeError(t, rec)
 	checkRateLimited(t, send(t, srv, "HEAD", target, fromIP("198.51.100.1"), ""), "10")
+	// The quickstart's spelling shares the budget: alternating spellings
+	// does not double it.
+	checkRateLimited(t, send(t, srv, "GET", "/session_status?session_id=cs_test_abc", fromIP("198.51.100.1"), ""), "10")
 	if n := len(fake.Calls()); n != 1 {
 		t.Errorf("Stripe calls = %d, want 1", n)
 	}

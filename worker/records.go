@@ -100,7 +100,7 @@ func intentState(pi *stripeapi.IntentRecord) orders.State {
 // retrieveSession reads a Checkout Session with its line items and
 // PaymentIntent.
 func (s *Server) retrieveSession(ctx context.Context, id string) (*stripeapi.CheckoutSession, error) {
-	sess, err := s.stripe.RetrieveCheckoutSession(ctx, id, "line_items", "payment_intent")
+	sess, err := s.stripe.RetrieveCheckoutSession(ctx, id, "line_items", "payment_intent", "shipping_cost.shipping_rate")
 	if err != nil {
 		return nil, fromStripe(err, "checkout session")
 	}
@@ -135,7 +135,8 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 		return nil
 	}
 	o := &orders.Order{ID: sess.ID, Ref: sess.Metadata[metaOrder], Flow: orders.FlowCheckout, Payment: state, SessionID: sess.ID,
-		Email: sess.CustomerEmail, Currency: sess.Currency, AmountTotal: sess.AmountTotal, Livemode: sess.Livemode}
+		Email: sess.CustomerEmail, Currency: sess.Currency, AmountTotal: sess.AmountTotal, Livemode: sess.Livemode,
+		Details: sessionDetails(sess)}
 	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
 		o.Email = sess.CustomerDetails.Email
 	}
@@ -143,9 +144,6 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 	// kit's (checkout.go), which is Ref already.
 	if sess.ClientReferenceID != o.Ref {
 		o.Reference = sess.ClientReferenceID
-	}
-	if sess.TotalDetails != nil {
-		o.AmountDiscount = sess.TotalDetails.AmountDiscount
 	}
 	if sess.PaymentIntent != nil {
 		o.PaymentIntentID = sess.PaymentIntent.ID
@@ -166,12 +164,7 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 		o.Review = reviewLinesDiffer
 	}
 	for i, li := range items {
-		// A line is recorded before discounts, as the cart priced it; the
-		// order's discount is its own term (orders.Order.Check).
-		l := orders.Line{Description: li.Description, Quantity: li.Quantity, AmountTotal: li.AmountSubtotal}
-		if li.AmountSubtotal == 0 {
-			l.AmountTotal = li.AmountTotal + li.AmountDiscount
-		}
+		l := orders.Line{Description: li.Description, Quantity: li.Quantity, AmountTotal: li.AmountTotal}
 		if li.Price != nil {
 			l.UnitAmount = li.Price.UnitAmount
 		}

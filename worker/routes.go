@@ -19,6 +19,7 @@ func (s *Server) newMux() *http.ServeMux {
 	mux.HandleFunc("GET /config", s.handleConfig)                                       // checkout.go
 	mux.HandleFunc("POST /create-checkout-session", pay(s.handleCreateCheckoutSession)) // checkout.go
 	mux.HandleFunc("GET /session-status", status(s.handleSessionStatus))                // checkout.go
+	mux.HandleFunc("GET /session_status", status(s.handleSessionStatus))                // Stripe's quickstart client spells it so
 	mux.HandleFunc("POST /create-confirm-intent", pay(s.handleCreateConfirmIntent))     // payments.go
 
 	// Stripe's events (signed).

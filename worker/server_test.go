@@ -44,6 +44,8 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == "POST" && r.URL.Path == "/v1/checkout/sessions":
 		io.WriteString(w, `{"id":"cs_test_abc","object":"checkout.session","client_secret":"cs_test_abc_secret_xyz","status":"open","payment_status":"unpaid"}`)
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/"):
+		io.WriteString(w, stubToken(strings.TrimPrefix(r.URL.Path, "/v1/confirmation_tokens/"), "visa", "credit", "US", "null"))
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/checkout/sessions/"):
 		io.WriteString(w, `{"id":"`+strings.TrimPrefix(r.URL.Path, "/v1/checkout/sessions/")+`","object":"checkout.session","status":"complete","payment_status":"paid","customer_email":null,"customer_details":{"email":"jenny@example.com"}}`)
 	default:

@@ -81,7 +81,15 @@ func (s *Server) reserve(ctx context.Context, o *Order, expires time.Time) *apiE
 // (5xx, a timeout) the object may exist with only the answer lost, so the
 // hold stays and lapses at its expiry; a retry of the same request finds it.
 func (s *Server) unreserve(ctx context.Context, o *Order, failure *apiError) {
-	if s.store == nil || !o.held || failure.Status >= 500 {
+	if failure.Status >= 500 {
+		return
+	}
+	s.releaseHold(ctx, o)
+}
+
+// releaseHold gives the order's hold back: nothing to pay exists for it.
+func (s *Server) releaseHold(ctx context.Context, o *Order) {
+	if s.store == nil || !o.held {
 		return
 	}
 	if err := s.store.ReleaseHold(context.WithoutCancel(ctx), o.Ref); err != nil {

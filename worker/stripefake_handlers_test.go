@@ -113,7 +113,7 @@ func TestAdminIncrementDeclineRecordsTheAttempt(t *testing.T) {
 	f := &fakeAPI{
 		OnRetrievePaymentIntent: func(id string) (*stripeapi.PaymentIntent, error) {
 			return &stripeapi.PaymentIntent{ID: id, Status: "requires_capture", Amount: 4000, AmountCapturable: 4000, Currency: "usd",
-				Metadata: map[string]string{metaIncrements: "2"}}, nil
+				Metadata: map[string]string{metaIncrements: "2"}, LatestCharge: stripeapi.ChargeRef{ID: "ch_1", IncrementalAuthorization: "available", Expanded: true}}, nil
 		},
 		OnIncrementAuthorization: func(id string, p *stripe.PaymentIntentIncrementAuthorizationParams) (*stripeapi.PaymentIntent, error) {
 			if *p.Amount != 6000 || p.Metadata[metaIncrements] != "3" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"checkoutkit/worker/internal/stripeapi"
 
@@ -38,6 +39,11 @@ type fakeAPI struct {
 	OnSearchPaymentIntents    func(*stripe.PaymentIntentSearchParams) (*stripeapi.PaymentIntentPage, error)
 	OnCreateRefund            func(*stripe.RefundCreateParams) (*stripeapi.Refund, error)
 	OnCreatePortalSession     func(*stripe.BillingPortalSessionParams) (*stripeapi.PortalSession, error)
+	// OnRetrieveConfirmationToken nil: a usable test-mode Visa credit
+	// token (testToken), so that tests about other things need not set it;
+	// the call is recorded either way.
+	OnRetrieveConfirmationToken func(id string) (*stripeapi.ConfirmationToken, error)
+	OnCreateCustomer            func(*stripe.CustomerCreateParams) (*stripeapi.Customer, error)
 }
 
 var _ stripeapi.API = (*fakeAPI)(nil)
@@ -117,7 +123,7 @@ func (f *fakeAPI) CreatePaymentIntent(_ context.Context, p *stripe.PaymentIntent
 	return f.OnCreatePaymentIntent(p)
 }
 
-func (f *fakeAPI) RetrievePaymentIntent(_ context.Context, id string) (*stripeapi.PaymentIntent, error) {
+func (f *fakeAPI) RetrievePaymentIntent(_ context.Context, id string, _ ...string) (*stripeapi.PaymentIntent, error) {
 	if err := f.called("RetrievePaymentIntent", f.OnRetrievePaymentIntent != nil); err != nil {
 		return nil, err
 	}
@@ -192,4 +198,28 @@ func (f *fakeAPI) CreatePortalSession(_ context.Context, p *stripe.BillingPortal
 		return nil, err
 	}
 	return f.OnCreatePortalSession(p)
+}
+
+func (f *fakeAPI) RetrieveConfirmationToken(_ context.Context, id string) (*stripeapi.ConfirmationToken, error) {
+	if f.OnRetrieveConfirmationToken == nil {
+		f.called("RetrieveConfirmationToken", true)
+		return testToken(id, "visa", "credit", "US"), nil
+	}
+	if err := f.called("RetrieveConfirmationToken", true); err != nil {
+		return nil, err
+	}
+	return f.OnRetrieveConfirmationToken(id)
+}
+
+func (f *fakeAPI) CreateCustomer(_ context.Context, p *stripe.CustomerCreateParams) (*stripeapi.Customer, error) {
+	if err := f.called("CreateCustomer", f.OnCreateCustomer != nil); err != nil {
+		return nil, err
+	}
+	return f.OnCreateCustomer(p)
+}
+
+// testToken is an unused, unexpired test-mode card ConfirmationToken.
+func testToken(id, brand, funding, country string) *stripeapi.ConfirmationToken {
+	return &stripeapi.ConfirmationToken{ID: id, ExpiresAt: time.Now().Add(time.Hour).Unix(),
+		Preview: &stripeapi.PaymentMethodPreview{Type: "card", Card: &stripeapi.CardPreview{Brand: brand, Funding: funding, Country: country}}}
 }

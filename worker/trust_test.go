@@ -53,7 +53,7 @@ func TestTrustClientKeyNeverJoinsOrders(t *testing.T) {
 	if rec := postJSON(t, e.srv, "/create-checkout-session", `{"items":[{"id":"limited","quantity":1}],"idempotencyKey":"`+key+`"}`); rec.Code != 200 {
 		t.Fatalf("session: %d %s", rec.Code, rec.Body)
 	}
-	calls := e.stub.Calls()
+	calls := e.stub.Creates()
 	piMeta, csMeta := metaOf(calls[0].Form, ""), metaOf(calls[1].Form, "")
 	if piMeta[metaOrder] == csMeta[metaOrder] || calls[0].Idem == calls[1].Idem || strings.Contains(calls[1].Idem, key) {
 		t.Fatalf("one client key chose one order for two requests: refs %s / %s, keys %s / %s", piMeta[metaOrder], csMeta[metaOrder], calls[0].Idem, calls[1].Idem)
@@ -438,7 +438,7 @@ func TestTrustFraudDeclinesArePlainToTheShopper(t *testing.T) {
 			t.Errorf("%s reached the shopper: %s", code, rec.Body)
 		}
 		// The operator sees the real code on the order.
-		meta := metaOf(e.stub.Calls()[0].Form, "")
+		meta := metaOf(e.stub.Creates()[0].Form, "")
 		pi := intentObject("pi_d", "requires_payment_method", "automatic", meta)
 		pi["last_payment_error"] = map[string]any{"code": "card_declined", "decline_code": code}
 		e.deliver(t, eventJSON("evt_d", "payment_intent.payment_failed", pi))
@@ -472,7 +472,7 @@ func TestTrustStockFollowsTheOrder(t *testing.T) {
 	if n := held(e, time.Now()); n != 2 {
 		t.Fatalf("held %d after creating the intent, want 2", n)
 	}
-	meta := metaOf(e.stub.Calls()[0].Form, "")
+	meta := metaOf(e.stub.Creates()[0].Form, "")
 	pi := intentObject("pi_s", "requires_payment_method", "automatic", meta)
 	pi["amount"] = 1000
 	e.deliver(t, eventJSON("evt_s1", "payment_intent.payment_failed", pi))

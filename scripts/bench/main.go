@@ -575,7 +575,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 }
 
 // applyMigrations creates the local D1 database (binding DB) in persist with
-// the schema of worker/migrations, as scripts/stack.sh does for its stacks.
+// the schema of worker/migrations, as scripts/internal/stack does for its stacks.
 func applyMigrations(ctx context.Context, persist string, log *os.File) error {
 	cmd := exec.Command("wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "--config", benchConfig)
 	cmd.Stdin = nil

@@ -9,7 +9,7 @@ import (
 // benchConfig is the wrangler config the variants run with: wrangler.toml
 // with every [[ratelimits]] limit raised out of reach, since a run sends
 // thousands of requests from 127.0.0.1 (the checks themselves still happen
-// and are measured). Like scripts/stack.sh's copy it sits next to
+// and are measured). Like scripts/internal/stack's copy it sits next to
 // wrangler.toml, whose relative paths wrangler resolves from the file's
 // directory.
 var benchConfig = fmt.Sprintf(".wrangler-stack-bench-%d.toml", os.Getpid())

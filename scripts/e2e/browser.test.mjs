@@ -6,7 +6,7 @@
 //
 // BASE_URL is the worker origin (serving the built site and the API) and
 // SANDBOX_URL the local Stripe sandbox; both must already be running (see
-// scripts/stack.sh). The worker must be configured with the sandbox's
+// go run ./scripts/stack). The worker must be configured with the sandbox's
 // stand-in as its Stripe.js URL. Chromium set-up: chromium.mjs.
 
 import { after, before, describe, test } from "node:test";
@@ -15,7 +15,7 @@ import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
 const HINT =
   "These tests drive a running stack; start it and pass its origins, e.g.\n" +
-  "  scripts/stack.sh node --test scripts/e2e/browser.test.mjs\n" +
+  "  go run ./scripts/stack -- node --test scripts/e2e/browser.test.mjs\n" +
   "or by hand:\n" +
   "  BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 node --test scripts/e2e/browser.test.mjs";
 
@@ -123,6 +123,12 @@ async function checkoutForm(page) {
   return form;
 }
 
+/** Picks a size when the product asks for one (the demo T-shirt's custom field). */
+async function chooseSize(form) {
+  const size = form.locator('select[name="custom_fields[size]"]');
+  if ((await size.count()) > 0) await size.selectOption("M");
+}
+
 async function waitForProducts(page) {
   await page.goto("/");
   await page.locator("button[data-buy]").first().waitFor({ state: "visible" });
@@ -211,6 +217,7 @@ describe("site in the browser", { timeout: TEST_TIMEOUT * 8 }, () => {
       }
 
       await form.locator('input[name="email"]').fill(email);
+      await chooseSize(form);
       await form.locator("[data-sandbox-pay]").click();
       await page.waitForURL(RETURN_URL_RE);
       assert.equal(new URL(page.url()).searchParams.get("session_id"), sessionId, "returned for the paid session");
@@ -250,6 +257,7 @@ describe("site in the browser", { timeout: TEST_TIMEOUT * 8 }, () => {
 
       // Paying now completes the new session.
       await form.locator('input[name="email"]').fill("retry@example.com");
+      await chooseSize(form);
       await form.locator("[data-sandbox-pay]").click();
       await page.waitForURL((url) => RETURN_URL_RE.test(url.href) && url.searchParams.get("session_id") !== sessionId);
       await (await expectStatus(page, "complete")).getByText("retry@example.com").waitFor();
@@ -279,6 +287,7 @@ describe("site in the browser", { timeout: TEST_TIMEOUT * 8 }, () => {
         const form = await checkoutForm(page);
         await form.locator('input[name="email"]').fill("declined@example.com");
         await form.locator('input[name="card_number"]').fill("4000 0000 0000 0002");
+        await chooseSize(form);
         await form.locator("[data-sandbox-pay]").click();
 
         const error = form.locator("[data-sandbox-error]");

@@ -3,10 +3,10 @@
 // scripts/examples-server.mjs under a strict Content-Security-Policy, driven
 // in Chromium against the worker and the local Stripe sandbox.
 //
-//   WRANGLER_VARS="ALLOWED_ORIGINS:http://127.0.0.1:18790" \
-//     scripts/stack.sh node --test scripts/e2e/embed.test.mjs
+//   ALLOWED_ORIGINS=http://127.0.0.1:18790 \
+//     go run ./scripts/stack -- node --test scripts/e2e/embed.test.mjs
 //
-// BASE_URL (worker) and SANDBOX_URL (sandbox) come from scripts/stack.sh.
+// BASE_URL (worker) and SANDBOX_URL (sandbox) come from go run ./scripts/stack.
 // EMBED_SITE_ORIGIN (default http://127.0.0.1:18790) is the site origin the
 // worker allows; this test serves the examples there and, for the refusal
 // test, on another free port that the worker does not allow.
@@ -18,7 +18,7 @@ import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
 const HINT =
   "Run under the stack with the test site allowed, e.g.\n" +
-  '  WRANGLER_VARS="ALLOWED_ORIGINS:http://127.0.0.1:18790" scripts/stack.sh node --test scripts/e2e/embed.test.mjs';
+  '  ALLOWED_ORIGINS=http://127.0.0.1:18790 go run ./scripts/stack -- node --test scripts/e2e/embed.test.mjs';
 
 const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
 const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });
@@ -38,7 +38,7 @@ before(async () => {
     cfg.headers.get("access-control-allow-origin"),
     SITE_ORIGIN,
     `the worker does not allow ${SITE_ORIGIN} (GET /config answered ${cfg.status}); start the stack with ` +
-      `WRANGLER_VARS="ALLOWED_ORIGINS:${SITE_ORIGIN}"`,
+      `ALLOWED_ORIGINS=${SITE_ORIGIN}`,
   );
   const config = await cfg.json();
   assert.ok(config.stripeJsUrl.startsWith(SANDBOX_URL), `the worker must hand out the sandbox stand-in, not ${config.stripeJsUrl}`);
@@ -164,6 +164,9 @@ async function mountedCheckout(page, container) {
 
 async function pay(form, email) {
   await form.locator('input[name="email"]').fill(email);
+  // The demo T-shirt asks for a size (a custom field).
+  const size = form.locator('select[name="custom_fields[size]"]');
+  if ((await size.count()) > 0) await size.selectOption("M");
   await form.locator("[data-sandbox-pay]").click();
 }
 

@@ -6,7 +6,7 @@
 //   WORKER_DIR=dist/worker SANDBOX_URL=http://127.0.0.1:18789 node --test scripts/e2e/instance.test.mjs
 //
 // WORKER_DIR holds a build (app.wasm, wasm_exec.js, instance.mjs); the sandbox
-// is started by scripts/stack.sh (make test).
+// is started by go run ./scripts/stack (make browser).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 const WORKER_DIR = process.env.WORKER_DIR;
 const SANDBOX_URL = process.env.SANDBOX_URL;
 if (!WORKER_DIR || !SANDBOX_URL) {
-  throw new Error("WORKER_DIR and SANDBOX_URL must be set: run through scripts/stack.sh (make test)");
+  throw new Error("WORKER_DIR and SANDBOX_URL must be set: run through go run ./scripts/stack (make browser)");
 }
 const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 10000);
 

@@ -6,7 +6,7 @@
 //   BASE_URL=http://127.0.0.1:18787 SANDBOX_URL=http://127.0.0.1:18789 \
 //     node --test scripts/e2e/payments.test.mjs
 //
-// Both must be running (scripts/stack.sh) with the bundled catalog, the worker
+// Both must be running (go run ./scripts/stack) with the bundled catalog, the worker
 // handing out the stand-in as Stripe.js. Chromium set-up: chromium.mjs.
 
 import { after, before, describe, test } from "node:test";
@@ -15,7 +15,7 @@ import { launchChromium, requiredOrigin } from "./chromium.mjs";
 
 const HINT =
   "These tests drive a running stack; start it and pass its origins, e.g.\n" +
-  "  scripts/stack.sh node --test scripts/e2e/payments.test.mjs";
+  "  go run ./scripts/stack -- node --test scripts/e2e/payments.test.mjs";
 
 const BASE_URL = requiredOrigin("BASE_URL", { hint: HINT });
 const SANDBOX_URL = requiredOrigin("SANDBOX_URL", { hint: HINT });
@@ -26,6 +26,7 @@ const STEP_TIMEOUT = 20_000;
 const CARD_OK = "4242424242424242";
 const CARD_3DS = "4000002500003155";
 const CARD_INSUFFICIENT = "4000000000009995";
+const CARD_PREPAID = "5105105105105100"; // the bundled catalog's card rule refuses prepaid cards
 
 // The browser logs failed fetches (the worker's 4xx answers) as console errors.
 const HTTP_ERROR_LOG = /Failed to load resource: the server responded with a status of (402|409|422)/;
@@ -129,7 +130,7 @@ async function result(page, status) {
   return page.locator("#pay-result").innerText();
 }
 
-describe("pay page", { timeout: TEST_TIMEOUT * 8 }, () => {
+describe("pay page", { timeout: TEST_TIMEOUT * 9 }, () => {
   test("pays with the default card; the worker prices the order", { timeout: TEST_TIMEOUT }, async () => {
     await withPage(async (page) => {
       await chooseOrder(page, { mug: 2 }, "jenny@example.com");
@@ -212,6 +213,28 @@ describe("pay page", { timeout: TEST_TIMEOUT * 8 }, () => {
         await error.waitFor({ state: "visible" });
         assert.match(await error.innerText(), /blocked\.example/);
         assert.equal(await intentCreates(), before, "no PaymentIntent was created");
+      },
+      { allow: [HTTP_ERROR_LOG] },
+    );
+  });
+
+  test("a prepaid card is refused by the card rule, creating nothing; a credit card then pays", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(
+      async (page) => {
+        const before = await intentCreates();
+        await chooseOrder(page, { mug: 1 });
+        const refused = await pay(page, CARD_PREPAID);
+        const res = await refused.response();
+        assert.equal(res.status(), 422);
+        assert.equal((await res.json()).error.code, "card_refused");
+        const error = page.locator("#payment-error");
+        await error.waitFor({ state: "visible" });
+        assert.match(await error.innerText(), /prepaid/);
+        assert.equal(await intentCreates(), before, "no PaymentIntent was created");
+        assert.ok(await page.locator("#payment-submit").isEnabled(), "Pay can be pressed again");
+        await pay(page, CARD_OK);
+        await result(page, "succeeded");
+        assert.equal(await intentCreates(), before + 1);
       },
       { allow: [HTTP_ERROR_LOG] },
     );

@@ -47,6 +47,9 @@ type payRequest struct {
 	CVC          string `json:"cvc"`
 	// SavePaymentMethod is the "Save card" box (saved_payment_method_options[payment_method_save]=enabled).
 	SavePaymentMethod bool `json:"save_payment_method"`
+	// What the session asks besides the card: shipping address and rate,
+	// phone, custom fields, terms, tax ID (goods.go).
+	goodsPay
 }
 
 // cardInput is a validated card from a payment form.
@@ -136,6 +139,9 @@ func (sb *Sandbox) pay(r *http.Request) (int, any) {
 	case s.CustomerEmail != nil && !strings.EqualFold(email, *s.CustomerEmail):
 		return fail(devError(http.StatusBadRequest, "email_invalid", "email", "This checkout is for %s.", *s.CustomerEmail))
 	}
+	if err := sb.collectGoodsLocked(s, &req.goodsPay); err != nil {
+		return fail(err)
+	}
 	var pm *paymentMethod
 	if req.Method == "delayed" {
 		pm = &paymentMethod{ID: newID("pm_", 24), Type: "sepa_debit", Created: sb.now().Unix(), AllowRedisplay: "unspecified"}
@@ -163,6 +169,8 @@ func (sb *Sandbox) completeSessionLocked(s *session, email string, pm *paymentMe
 		if pi == nil || pi.Status == "canceled" {
 			pi = sb.sessionIntentLocked(s)
 		}
+		// Another attempt may have chosen another shipping rate.
+		pi.Amount = s.AmountTotal
 		sb.sessionCustomerLocked(s, email)
 		// Checkout runs any 3D Secure challenge inside its own page.
 		if err := sb.attemptLocked(pi, pm, true); err != nil {

@@ -28,9 +28,42 @@ type customer struct {
 	Metadata    map[string]string
 }
 
-var customerParams = []string{"address", "balance", "cash_balance", "description", "email", "expand",
-	"invoice_prefix", "invoice_settings", "metadata", "name", "next_invoice_sequence", "payment_method",
-	"phone", "preferred_locales", "shipping", "source", "tax", "tax_exempt", "tax_id_data", "test_clock", "validate"}
+// customerFields are the parameters of POST /v1/customers, one row each; the
+// rows without a kind are accepted and have no effect in the sandbox.
+var customerFields = []field{
+	{name: "email", kind: emailText, max: 512},
+	{name: "name", kind: text, max: 256},
+	{name: "description", kind: text, max: 350},
+	{name: "phone", kind: text, max: 20},
+	{name: "metadata", kind: metadataHash},
+	{name: "expand", kind: byHandler},
+	{name: "address"},
+	{name: "balance"},
+	{name: "cash_balance"},
+	{name: "invoice_prefix"},
+	{name: "invoice_settings"},
+	{name: "next_invoice_sequence"},
+	{name: "payment_method"},
+	{name: "preferred_locales"},
+	{name: "shipping"},
+	{name: "source"},
+	{name: "tax"},
+	{name: "tax_exempt"},
+	{name: "tax_id_data"},
+	{name: "test_clock"},
+	{name: "validate"},
+}
+
+// portalFields are the parameters of POST /v1/billing_portal/sessions.
+var portalFields = []field{
+	{name: "customer", kind: text, required: true}, // an existing cus_...
+	{name: "return_url", kind: text, max: 2048},    // an absolute http(s) URL
+	{name: "locale", kind: text, max: 10},
+	{name: "expand", kind: byHandler},
+	{name: "configuration"},
+	{name: "flow_data"},
+	{name: "on_behalf_of"},
+}
 
 func noSuchCustomer(param, id string) *apiError {
 	e := invalid(param, "resource_missing", "No such customer: '%s'", id)
@@ -52,31 +85,15 @@ func (sb *Sandbox) addCustomerLocked(cu *customer) *customer {
 }
 
 func (sb *Sandbox) createCustomerLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, customerParams, ""); err != nil {
-		return nil, err
-	}
-	if _, err := expansions(root); err != nil {
-		return nil, err
-	}
-	email, err := optEmail(root, "email", "email")
+	v, err := readFields(c.root, "", customerFields)
 	if err != nil {
 		return nil, err
 	}
-	cu := &customer{Metadata: map[string]string{}}
-	if cu.Name, err = optString(root, "name", "name", 256); err != nil {
+	if _, err := expansions(c.root); err != nil {
 		return nil, err
 	}
-	if cu.Description, err = optString(root, "description", "description", 350); err != nil {
-		return nil, err
-	}
-	if cu.Phone, err = optString(root, "phone", "phone", 20); err != nil {
-		return nil, err
-	}
-	if err := readMetadata(root, "metadata", cu.Metadata); err != nil {
-		return nil, err
-	}
-	cu.Email = email
+	cu := &customer{Email: v.str("email"), Name: v.str("name"), Description: v.str("description"),
+		Phone: v.str("phone"), Metadata: v["metadata"].md}
 	return sb.addCustomerLocked(cu).object(), nil
 }
 
@@ -115,33 +132,21 @@ type portalSession struct {
 }
 
 func (sb *Sandbox) createPortalSessionLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, []string{"configuration", "customer", "expand", "flow_data", "locale", "on_behalf_of", "return_url"}, ""); err != nil {
+	v, err := readFields(c.root, "", portalFields)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := expansions(root); err != nil {
+	if _, err := expansions(c.root); err != nil {
 		return nil, err
 	}
-	id, ok, err := str(root, "customer", "customer")
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, missing("customer")
-	case id == "":
-		return nil, emptyString("customer")
-	case sb.customers[id] == nil:
+	id := v["customer"].s
+	if sb.customers[id] == nil {
 		return nil, noSuchCustomer("customer", id)
 	}
-	ps := &portalSession{ID: newID("bps_", 24), Created: sb.now().Unix(), Customer: id}
-	if ps.ReturnURL, err = optString(root, "return_url", "return_url", 2048); err != nil {
-		return nil, err
-	}
+	ps := &portalSession{ID: newID("bps_", 24), Created: sb.now().Unix(), Customer: id,
+		ReturnURL: v.str("return_url"), Locale: v.str("locale")}
 	if ps.ReturnURL != nil && !validReturnURL(*ps.ReturnURL) {
 		return nil, invalid("return_url", "url_invalid", "Not a valid URL: return_url must be an absolute http(s) URL.")
-	}
-	if ps.Locale, err = optString(root, "locale", "locale", 10); err != nil {
-		return nil, err
 	}
 	ps.URL = "http://" + c.r.Host + portalPath + ps.ID
 	sb.portals[ps.ID] = ps

@@ -24,6 +24,8 @@ const (
 	hashOf                        // name[...]: its keys are the rows in sub
 	enumList                      // name[i]: each one of enum
 	refused                       // a Stripe parameter the sandbox does not simulate: refuse says why
+	listOf                        // name[i][...]: each a hash of the rows in sub; max: most elements
+	countryList                   // name[i]: each a two-letter ISO 3166-1 country code
 )
 
 // fieldOps says which operations of a resource take a row (0: all of them).
@@ -56,6 +58,7 @@ type value struct {
 	b    bool   // boolText
 	list []string
 	md   map[string]string // metadataHash
+	each []values          // listOf
 	sub  values            // hashOf
 	p    *param            // the raw parameter (accepted, byHandler)
 }
@@ -139,6 +142,44 @@ func (f *field) read(p *param, full string) (value, *apiError) {
 		v.set = true
 		v.sub, err = readFields(h, full, f.sub)
 		return v, err
+	case listOf:
+		items, keys, err := list(c, full)
+		if err != nil {
+			return v, err
+		}
+		if f.max > 0 && int64(len(items)) > f.max {
+			return v, invalid(full, "", "Invalid %s: at most %d elements", full, f.max)
+		}
+		v.set = true
+		for i, it := range items {
+			el := full + "[" + keys[i] + "]"
+			if it.value != nil {
+				return v, invalid(el, "", "Invalid %s: each element must be a hash", el)
+			}
+			sub, err := readFields(it, el, f.sub)
+			if err != nil {
+				return v, err
+			}
+			v.each = append(v.each, sub)
+		}
+		return v, nil
+	case countryList:
+		items, keys, err := list(c, full)
+		if err != nil {
+			return v, err
+		}
+		v.set = true
+		for i, it := range items {
+			el := full + "[" + keys[i] + "]"
+			if it.value == nil || len(*it.value) != 2 || strings.ToUpper(*it.value) != *it.value || !allLetters(*it.value) {
+				return v, invalid(el, "", "Invalid %s: must be a two-letter ISO 3166-1 country code such as US", el)
+			}
+			v.list = append(v.list, *it.value)
+		}
+		if f.required && len(v.list) == 0 {
+			return v, missing(full)
+		}
+		return v, nil
 	case enumList:
 		items, keys, err := list(c, full)
 		if err != nil {
@@ -202,4 +243,13 @@ func (f *field) read(p *param, full string) (value, *apiError) {
 	}
 	v.set, v.s = true, s
 	return v, nil
+}
+
+func allLetters(s string) bool {
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return s != ""
 }

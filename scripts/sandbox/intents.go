@@ -156,6 +156,15 @@ var testPaymentMethods = map[string]string{
 	"pm_card_authenticationRequired":          "4000002760003184",
 	"pm_card_threeDSecure2Required":           "4000000000003220",
 	"pm_card_radarBlock":                      "4100000000000019",
+	"pm_card_mastercard_prepaid":              "5105105105105100",
+	"pm_card_mastercard_debit":                "5200828282828210",
+	"pm_card_br":                              "4000000760000002",
+	"pm_card_ca":                              "4000001240000000",
+	"pm_card_mx":                              "4000004840008001",
+	"pm_card_de":                              "4000002760000016",
+	"pm_card_fr":                              "4000002500000003",
+	"pm_card_gb":                              "4000008260000000",
+	"pm_card_gb_debit":                        "4000058260000005",
 }
 
 func cardBrand(n string) string {
@@ -281,7 +290,7 @@ func (sb *Sandbox) attemptLocked(pi *paymentIntent, pm *paymentMethod, authentic
 // held (requires_capture) for manual capture.
 func (sb *Sandbox) authorizeLocked(pi *paymentIntent, pm *paymentMethod) {
 	ch := sb.newChargeLocked(pi, pm, "succeeded")
-	if pi.IncrementalAuth == "if_available" && pi.CaptureMethod == "manual" {
+	if pi.IncrementalAuth == "if_available" && pi.CaptureMethod == "manual" && pm.incrementable() {
 		ch.IncrementalAuth = "available"
 	}
 	pi.Charge = ch
@@ -518,16 +527,76 @@ func (pm *paymentMethod) object() map[string]any {
 	return o
 }
 
+// testCardIssue is the funding and issuing country of Stripe's test cards
+// that are not a US credit card (Stripe's testing page: cards by brand and
+// by country); any other number is a US credit card.
+var testCardIssue = map[string]struct{ funding, country string }{
+	"4000056655665556": {"debit", "US"},   // Visa (debit)
+	"5200828282828210": {"debit", "US"},   // Mastercard (debit)
+	"5105105105105100": {"prepaid", "US"}, // Mastercard (prepaid)
+	"6011981111111113": {"debit", "US"},   // Discover (debit)
+	"4000000760000002": {"credit", "BR"},
+	"4000001240000000": {"credit", "CA"},
+	"4000004840008001": {"credit", "MX"},
+	"4000000400000008": {"credit", "AT"},
+	"4000000560000004": {"credit", "BE"},
+	"4000002080000001": {"credit", "DK"},
+	"4000002460000001": {"credit", "FI"},
+	"4000002500000003": {"credit", "FR"},
+	"4000002760000016": {"credit", "DE"},
+	"4000003720000005": {"credit", "IE"},
+	"4000003800000008": {"credit", "IT"},
+	"4000005280000002": {"credit", "NL"},
+	"4000005780000007": {"credit", "NO"},
+	"4000007240000007": {"credit", "ES"},
+	"4000007520000008": {"credit", "SE"},
+	"4000007560000009": {"credit", "CH"},
+	"4000008260000000": {"credit", "GB"},
+	"4000058260000005": {"debit", "GB"}, // Visa (debit)
+	"5555558265554449": {"credit", "GB"},
+	"4000008260003178": {"credit", "GB"}, // 3D Secure, then insufficient funds
+	"4000000360000006": {"credit", "AU"},
+	"4000003920000003": {"credit", "JP"},
+}
+
+// cardIssue is a card's funding and issuing country.
+func cardIssue(number string) (funding, country string) {
+	if in, ok := testCardIssue[number]; ok {
+		return in.funding, in.country
+	}
+	return "credit", "US"
+}
+
+// scaCountries are where Strong Customer Authentication (or a rule like it)
+// applies: Stripe's incremental authorization is not available for their
+// cardholders (the EEA, the UK and Switzerland).
+var scaCountries = map[string]bool{"AT": true, "BE": true, "BG": true, "CH": true, "CY": true, "CZ": true, "DE": true, "DK": true, "EE": true,
+	"ES": true, "FI": true, "FR": true, "GB": true, "GR": true, "HR": true, "HU": true, "IE": true, "IS": true, "IT": true, "LI": true, "LT": true,
+	"LU": true, "LV": true, "MT": true, "NL": true, "NO": true, "PL": true, "PT": true, "RO": true, "SE": true, "SI": true, "SK": true}
+
+// incrementable: Stripe offers incremental authorization on the card
+// (Visa, Mastercard, American Express or Discover, not issued where SCA
+// applies). Whether it was asked for is the caller's business.
+func (pm *paymentMethod) incrementable() bool {
+	if pm.Type != "card" {
+		return false
+	}
+	switch cardBrand(pm.Number) {
+	case "visa", "mastercard", "amex", "discover":
+	default:
+		return false
+	}
+	_, country := cardIssue(pm.Number)
+	return !scaCountries[country]
+}
+
 func (pm *paymentMethod) cardDetails() map[string]any {
 	brand := cardBrand(pm.Number)
-	funding := "credit"
-	if pm.Number == "4000056655665556" {
-		funding = "debit"
-	}
+	funding, country := cardIssue(pm.Number)
 	return map[string]any{
 		"brand":                brand,
 		"checks":               map[string]any{"address_line1_check": nil, "address_postal_code_check": nil, "cvc_check": "pass"},
-		"country":              "US",
+		"country":              country,
 		"display_brand":        brand,
 		"exp_month":            pm.ExpMonth,
 		"exp_year":             pm.ExpYear,

@@ -120,6 +120,36 @@ var intentCardOptionFields = []field{
 	{name: "three_d_secure"},
 }
 
+// captureFields are the parameters of POST /v1/payment_intents/{id}/capture.
+var captureFields = []field{
+	{name: "application_fee_amount", kind: refused, refuse: noConnect},
+	{name: "transfer_data", kind: refused, refuse: noConnect},
+	{name: "amount_to_capture", kind: integer, min: 1, max: maxAmountTotal}, // at most amount_capturable
+	{name: "final_capture", kind: boolText, unused: true},
+	{name: "metadata", kind: metadataHash}, // merged into the PaymentIntent's
+	{name: "statement_descriptor", kind: text, max: 22, unused: true},
+	{name: "statement_descriptor_suffix", kind: text, max: 22, unused: true},
+	{name: "expand", kind: byHandler}, // payment_method, latest_charge
+}
+
+// cancelFields are the parameters of POST /v1/payment_intents/{id}/cancel.
+var cancelFields = []field{
+	{name: "cancellation_reason", kind: enumText, enum: []string{"abandoned", "duplicate", "fraudulent", "requested_by_customer"}},
+	{name: "expand", kind: byHandler},
+}
+
+// incrementFields are the parameters of POST
+// /v1/payment_intents/{id}/increment_authorization.
+var incrementFields = []field{
+	{name: "application_fee_amount", kind: refused, refuse: noConnect},
+	{name: "transfer_data", kind: refused, refuse: noConnect},
+	{name: "amount", kind: integer, required: true, min: 1, max: 1 << 40}, // above the authorized amount
+	{name: "description", kind: text, max: 1000},
+	{name: "metadata", kind: metadataHash}, // merged into the PaymentIntent's
+	{name: "statement_descriptor", kind: text, max: 22, unused: true},
+	{name: "expand", kind: byHandler},
+}
+
 var preConfirmStates = []string{"requires_payment_method", "requires_confirmation", "requires_action"}
 
 // minChargeAmount is Stripe's minimum charge (in minor units; 50 cents for usd).
@@ -561,12 +591,11 @@ func (sb *Sandbox) updateIntentLocked(c *apiCall) (any, *apiError) {
 }
 
 func (sb *Sandbox) captureIntentLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, []string{"amount_to_capture", "application_fee_amount", "expand", "final_capture", "metadata",
-		"statement_descriptor", "statement_descriptor_suffix", "transfer_data"}, ""); err != nil {
+	v, err := readFields(c.root, "", captureFields)
+	if err != nil {
 		return nil, err
 	}
-	expand, err := expansions(root, "payment_method", "latest_charge")
+	expand, err := expansions(c.root, "payment_method", "latest_charge")
 	if err != nil {
 		return nil, err
 	}
@@ -574,34 +603,19 @@ func (sb *Sandbox) captureIntentLocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"application_fee_amount", "transfer_data"} {
-		if root.child(name) != nil {
-			return nil, invalid(name, "", "%s is a Connect parameter; the Stripe sandbox does not simulate Connect.", name)
-		}
-	}
 	if pi.Status != "requires_capture" {
 		return nil, unexpectedState(pi, "capture", "captured", "requires_capture")
 	}
 	amount := pi.AmountCapturable
-	if v, ok, err := str(root, "amount_to_capture", "amount_to_capture"); err != nil {
-		return nil, err
-	} else if ok {
-		if amount, err = parseInt(v, "amount_to_capture", 1, maxAmountTotal); err != nil {
-			return nil, err
-		}
-		if amount > pi.AmountCapturable {
+	if a := v["amount_to_capture"]; a.set {
+		if a.n > pi.AmountCapturable {
 			return nil, invalid("amount_to_capture", "amount_too_large",
-				"The amount to capture (%d) must be less than or equal to the amount capturable (%d).", amount, pi.AmountCapturable)
+				"The amount to capture (%d) must be less than or equal to the amount capturable (%d).", a.n, pi.AmountCapturable)
 		}
-	}
-	if _, err := boolean(root, "final_capture", "final_capture"); err != nil {
-		return nil, err
+		amount = a.n
 	}
 	md := maps.Clone(pi.Metadata)
-	if err := readMetadata(root, "metadata", md); err != nil {
-		return nil, err
-	}
-	if _, err := optString(root, "statement_descriptor", "statement_descriptor", 22); err != nil {
+	if err := readMetadataAt(v["metadata"].p, "metadata", md); err != nil {
 		return nil, err
 	}
 	pi.Metadata = md
@@ -621,11 +635,11 @@ func (sb *Sandbox) captureIntentLocked(c *apiCall) (any, *apiError) {
 var cancelableStates = []string{"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"}
 
 func (sb *Sandbox) cancelIntentAPILocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, []string{"cancellation_reason", "expand"}, ""); err != nil {
+	v, err := readFields(c.root, "", cancelFields)
+	if err != nil {
 		return nil, err
 	}
-	expand, err := expansions(root, "payment_method", "latest_charge")
+	expand, err := expansions(c.root, "payment_method", "latest_charge")
 	if err != nil {
 		return nil, err
 	}
@@ -633,10 +647,7 @@ func (sb *Sandbox) cancelIntentAPILocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	reason, err := enum(root, "cancellation_reason", "cancellation_reason", "abandoned", "duplicate", "fraudulent", "requested_by_customer")
-	if err != nil {
-		return nil, err
-	}
+	reason := v["cancellation_reason"].s
 	if !slices.Contains(cancelableStates, pi.Status) {
 		return nil, unexpectedState(pi, "cancel", "canceled", cancelableStates...)
 	}
@@ -648,12 +659,11 @@ func (sb *Sandbox) cancelIntentAPILocked(c *apiCall) (any, *apiError) {
 }
 
 func (sb *Sandbox) incrementIntentLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, []string{"amount", "application_fee_amount", "description", "expand", "metadata",
-		"statement_descriptor", "transfer_data"}, ""); err != nil {
+	v, err := readFields(c.root, "", incrementFields)
+	if err != nil {
 		return nil, err
 	}
-	expand, err := expansions(root, "payment_method", "latest_charge")
+	expand, err := expansions(c.root, "payment_method", "latest_charge")
 	if err != nil {
 		return nil, err
 	}
@@ -661,23 +671,9 @@ func (sb *Sandbox) incrementIntentLocked(c *apiCall) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	v, ok, err := str(root, "amount", "amount")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, missing("amount")
-	}
-	amount, err := parseInt(v, "amount", 1, 1<<40)
-	if err != nil {
-		return nil, err
-	}
+	amount, desc := v["amount"].n, v.str("description")
 	md := maps.Clone(pi.Metadata)
-	if err := readMetadata(root, "metadata", md); err != nil {
-		return nil, err
-	}
-	desc, err := optString(root, "description", "description", 1000)
-	if err != nil {
+	if err := readMetadataAt(v["metadata"].p, "metadata", md); err != nil {
 		return nil, err
 	}
 	if pi.Status != "requires_capture" {

@@ -674,3 +674,69 @@ func TestIntentSearch(t *testing.T) {
 		t.Errorf("bad page: %d", res.StatusCode)
 	}
 }
+
+// A ConfirmationToken previews the card typed in as Stripe's test cards
+// are: brand, funding and issuing country; the worker's card rules read them.
+func TestTokenPreviewOfTestCards(t *testing.T) {
+	e := newEnv(t)
+	for number, want := range map[string][3]string{
+		"4242424242424242": {"visa", "credit", "US"},
+		"5105105105105100": {"mastercard", "prepaid", "US"},
+		"4000056655665556": {"visa", "debit", "US"},
+		"4000000760000002": {"visa", "credit", "BR"},
+		"4000001240000000": {"visa", "credit", "CA"},
+		"4000058260000005": {"visa", "debit", "GB"},
+		"378282246310005":  {"amex", "credit", "US"},
+	} {
+		id := e.tokenID(number)
+		tok, err := e.sc.V1ConfirmationTokens.Retrieve(context.Background(), id, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", number, err)
+		}
+		c := tok.PaymentMethodPreview.Card
+		if got := [3]string{string(c.Brand), string(c.Funding), c.Country}; got != want || c.Wallet != nil || tok.PaymentMethodPreview.Type != "card" {
+			t.Errorf("%s: preview %v wallet %v, want %v", number, got, c.Wallet, want)
+		}
+		if tok.PaymentIntent != "" || tok.SetupIntent != "" || tok.Livemode || tok.ExpiresAt <= tok.Created {
+			t.Errorf("%s: a new token is used, live or expired: %+v", number, tok)
+		}
+	}
+	// The test PaymentMethods of the secret-key helper say the same.
+	form := url.Values{"payment_method": {"pm_card_mastercard_prepaid"}}
+	res, body := e.postForm("/v1/test_helpers/confirmation_tokens", form, nil)
+	if m := decodeMap(t, body); res.StatusCode != 200 || m["payment_method_preview"].(map[string]any)["card"].(map[string]any)["funding"] != "prepaid" {
+		t.Errorf("helper token: %d %s", res.StatusCode, body)
+	}
+}
+
+// Incremental authorization is available on a manual-capture payment that
+// asked for it with a card that allows it (Visa, Mastercard, Amex, Discover,
+// not issued where SCA applies), and the sandbox refuses to increment one
+// that is not.
+func TestIncrementalAuthorizationByCard(t *testing.T) {
+	e := newEnv(t)
+	for pm, want := range map[string]string{
+		"pm_card_visa":                            "available",
+		"pm_card_mastercard_prepaid":              "available",
+		"pm_card_debit_incrementalAuthAuthorized": "available",
+		"pm_card_gb":                              "unavailable",
+		"pm_card_de":                              "unavailable",
+	} {
+		p := usd(2000)
+		p.CaptureMethod = stripe.String("manual")
+		p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
+			Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
+		}
+		p.Confirm = stripe.Bool(true)
+		p.PaymentMethod = stripe.String(pm)
+		p.AddExpand("latest_charge")
+		pi := e.createPI(p)
+		if got := pi.LatestCharge.PaymentMethodDetails.Card.IncrementalAuthorization.Status; string(got) != want || pi.Status != "requires_capture" {
+			t.Errorf("%s: %s %s, want requires_capture %s", pm, pi.Status, got, want)
+		}
+		_, err := e.sc.V1PaymentIntents.IncrementAuthorization(context.Background(), pi.ID, &stripe.PaymentIntentIncrementAuthorizationParams{Amount: stripe.Int64(3000)})
+		if (err == nil) != (want == "available") {
+			t.Errorf("%s: increment error %v with %s", pm, err, want)
+		}
+	}
+}

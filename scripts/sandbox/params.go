@@ -7,12 +7,9 @@ import (
 	"strings"
 )
 
-// readMetadata reads a top-level name[key]=value into into, with Stripe's limits.
-// An empty value unsets a key; "name=" (empty) unsets every key.
-func readMetadata(parent *param, name string, into map[string]string) *apiError {
-	return readMetadataAt(parent.child(name), name, into)
-}
-
+// readMetadataAt reads md, the parameter full (name[key]=value), into into,
+// with Stripe's limits. An empty value unsets a key; "name=" (empty) unsets
+// every key.
 func readMetadataAt(md *param, full string, into map[string]string) *apiError {
 	if md == nil {
 		return nil

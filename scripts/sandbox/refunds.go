@@ -31,8 +31,25 @@ import (
 	"strings"
 )
 
-var refundCreateParams = []string{"amount", "charge", "currency", "customer", "expand", "instructions_email",
-	"metadata", "origin", "payment_intent", "reason", "refund_application_fee", "reverse_transfer"}
+// refundFields are the parameters of POST /v1/refunds, one row each, read in
+// this order (readFields); a new Stripe option is a new row.
+var refundFields = []field{
+	{name: "refund_application_fee", kind: refused, refuse: noConnect},
+	{name: "reverse_transfer", kind: refused, refuse: noConnect},
+	{name: "customer", kind: refused, refuse: noBalanceRefunds},
+	{name: "origin", kind: refused, refuse: noBalanceRefunds},
+	{name: "amount", kind: integer, min: 1, max: maxAmountTotal}, // default: all that is left; at most that
+	{name: "reason", kind: enumText, enum: []string{"duplicate", "fraudulent", "requested_by_customer"}},
+	{name: "metadata", kind: metadataHash},
+	{name: "instructions_email", kind: emailText, max: 512, unused: true},
+	{name: "currency", kind: text},       // must be the charge's (createRefundLocked)
+	{name: "payment_intent", kind: text}, // pi_...; this or charge (refundChargeLocked)
+	{name: "charge", kind: text},         // ch_...
+	{name: "expand", kind: byHandler},    // charge, payment_intent
+}
+
+// noBalanceRefunds is the refusal of a customer-balance refund's parameters.
+const noBalanceRefunds = "is for refunds of a customer balance, which the Stripe sandbox does not simulate; refund a payment_intent or charge."
 
 // refund is a Refund of (part of) a charge.
 type refund struct {
@@ -86,16 +103,10 @@ func (sb *Sandbox) retrieveChargeLocked(c *apiCall) (any, *apiError) {
 	return ch.object(expand), nil
 }
 
-// refundChargeLocked finds the charge a refund is for, from payment_intent and/or charge.
-func (sb *Sandbox) refundChargeLocked(root *param) (*charge, *apiError) {
-	piID, err := optString(root, "payment_intent", "payment_intent", 0)
-	if err != nil {
-		return nil, err
-	}
-	chID, err := optString(root, "charge", "charge", 0)
-	if err != nil {
-		return nil, err
-	}
+// refundChargeLocked finds the charge a refund is for, from payment_intent
+// and/or charge (refundFields' values).
+func (sb *Sandbox) refundChargeLocked(v values) (*charge, *apiError) {
+	piID, chID := v.str("payment_intent"), v.str("charge")
 	var pi *paymentIntent
 	var ch *charge
 	switch {
@@ -137,50 +148,25 @@ func (sb *Sandbox) refundChargeLocked(root *param) (*charge, *apiError) {
 }
 
 func (sb *Sandbox) createRefundLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, refundCreateParams, ""); err != nil {
-		return nil, err
-	}
-	expand, err := expansions(root, "charge", "payment_intent")
+	v, err := readFields(c.root, "", refundFields)
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"refund_application_fee", "reverse_transfer"} {
-		if root.child(name) != nil {
-			return nil, invalid(name, "", "%s is a Connect parameter; the Stripe sandbox does not simulate Connect.", name)
-		}
-	}
-	for _, name := range []string{"customer", "origin"} {
-		if root.child(name) != nil {
-			return nil, invalid(name, "", "Refunds of a customer balance are not simulated by the Stripe sandbox (got %s); refund a payment_intent or charge.", name)
-		}
+	expand, err := expansions(c.root, "charge", "payment_intent")
+	if err != nil {
+		return nil, err
 	}
 	var amount *int64
-	if v, ok, err := str(root, "amount", "amount"); err != nil {
-		return nil, err
-	} else if ok {
-		n, err := parseInt(v, "amount", 1, maxAmountTotal)
-		if err != nil {
-			return nil, err
-		}
-		amount = &n
+	if a := v["amount"]; a.set {
+		amount = &a.n
 	}
-	reason, err := enum(root, "reason", "reason", "duplicate", "fraudulent", "requested_by_customer")
-	if err != nil {
-		return nil, err
+	reason := v["reason"].s
+	md := v["metadata"].md
+	if md == nil {
+		md = map[string]string{}
 	}
-	md := map[string]string{}
-	if err := readMetadata(root, "metadata", md); err != nil {
-		return nil, err
-	}
-	if _, err := optEmail(root, "instructions_email", "instructions_email"); err != nil {
-		return nil, err
-	}
-	cur, err := optString(root, "currency", "currency", 0)
-	if err != nil {
-		return nil, err
-	}
-	ch, err := sb.refundChargeLocked(root)
+	cur := v.str("currency")
+	ch, err := sb.refundChargeLocked(v)
 	if err != nil {
 		return nil, err
 	}

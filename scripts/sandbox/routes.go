@@ -134,6 +134,7 @@ func (sb *Sandbox) routes() *http.ServeMux {
 	dev("GET /_sandbox/sessions/{id}", withID(sb.devSession))
 	dev("POST /_sandbox/sessions/{id}/expire", withID(sb.devExpire))
 	dev("POST /_sandbox/sessions/{id}/async", withID(sb.devAsync))
+	dev("GET /_sandbox/recover/{id}", sb.devRecover) // goods.go
 	unknownDev := func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r, devFallback); allow != "" {
 			methodNotAllowed(w, allow+", OPTIONS")

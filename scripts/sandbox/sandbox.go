@@ -176,6 +176,7 @@ type session struct {
 	ThreeDSecure         string         // payment_method_options[card][request_three_d_secure]
 	CardSetupFutureUsage string         // payment_method_options[card][setup_future_usage]
 	SavedPM              *savedPMOptions
+	Goods                sessionGoods // shipping, phone, custom fields, tax, texts (goods.go)
 }
 
 // intentData is a Checkout Session's payment_intent_data: how the
@@ -197,6 +198,13 @@ type lineItem struct {
 	Currency    string
 	Price       *price
 	Discount    int64 // amount_discount: this line's share of the session's discount
+	// TaxBehavior and TaxCode (price_data, product_data), Images, and
+	// the line's tax once priced (goods.go): added to its total unless
+	// TaxIncluded.
+	TaxBehavior, TaxCode string
+	Images               []string
+	Tax                  int64
+	TaxIncluded          bool
 }
 
 type price struct {
@@ -794,7 +802,7 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	if err != nil {
 		return nil, err
 	}
-	expand, err := expansions(root, "line_items", "payment_intent")
+	expand, err := expansions(root, "line_items", "payment_intent", "shipping_cost.shipping_rate")
 	if err != nil {
 		return nil, err
 	}
@@ -853,6 +861,10 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	}
 	// discounts (promotions.go)
 	if err := sb.sessionDiscountsLocked(s, root); err != nil {
+		return nil, err
+	}
+	// shipping, phone, custom fields, tax, texts (goods.go)
+	if err := sb.readGoodsLocked(s, v); err != nil {
 		return nil, err
 	}
 
@@ -1017,8 +1029,36 @@ func (sb *Sandbox) lineItemLocked(item *param, p string, now time.Time) (*lineIt
 		}
 		l.Price = &price{Product: newID("prod_", 14)}
 		l.Description = name
+		if l.TaxCode, _, err = str(prodData, "tax_code", pd+"[tax_code]"); err != nil {
+			return nil, err
+		}
+		if img := prodData.child("images"); img != nil {
+			imgs, keys, err := list(img, pd+"[images]")
+			if err != nil {
+				return nil, err
+			}
+			if len(imgs) > 8 {
+				return nil, invalid(pd+"[images]", "", "Invalid %s[images]: at most 8 images.", pd)
+			}
+			for i, im := range imgs {
+				if im.value == nil || !validReturnURL(*im.value) {
+					return nil, invalid(pd+"[images]["+keys[i]+"]", "url_invalid", "Not a valid URL: images must be absolute http(s) URLs.")
+				}
+				l.Images = append(l.Images, *im.value)
+			}
+		}
 	}
 
+	tb, _, err := str(dataNode, "tax_behavior", d+"[tax_behavior]")
+	if err != nil {
+		return nil, err
+	}
+	switch tb {
+	case "", "exclusive", "inclusive", "unspecified":
+		l.TaxBehavior = tb
+	default:
+		return nil, invalid(d+"[tax_behavior]", "", "Invalid %s[tax_behavior]: must be one of exclusive, inclusive or unspecified", d)
+	}
 	ua, uaOK, err := str(dataNode, "unit_amount", d+"[unit_amount]")
 	if err != nil {
 		return nil, err
@@ -1066,6 +1106,7 @@ func (sb *Sandbox) refreshLocked(s *session) {
 // attempt is canceled, and checkout.session.expired is emitted.
 func (sb *Sandbox) expireLocked(s *session) {
 	s.Status = "expired"
+	s.expireGoodsLocked()
 	if pi := s.PaymentIntent; pi != nil && (pi.Status == "requires_payment_method" || pi.Status == "requires_action") {
 		sb.cancelIntentLocked(pi, "automatic")
 	}
@@ -1101,7 +1142,7 @@ func (sb *Sandbox) sessionAndExpandLocked(id string, root *param) (*session, map
 	if err := checkUnknown(root, []string{"expand"}, ""); err != nil {
 		return nil, nil, err
 	}
-	expand, err := expansions(root, "line_items", "payment_intent")
+	expand, err := expansions(root, "line_items", "payment_intent", "shipping_cost.shipping_rate")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -1196,6 +1237,15 @@ type sessionObject struct {
 	ID                        string            `json:"id"`
 	Object                    string            `json:"object"`
 	AfterExpiration           any               `json:"after_expiration"`
+	CollectedInformation      any               `json:"collected_information"`
+	Consent                   any               `json:"consent"`
+	ConsentCollection         any               `json:"consent_collection"`
+	CustomText                any               `json:"custom_text"`
+	PhoneNumberCollection     any               `json:"phone_number_collection"`
+	RecoveredFrom             any               `json:"recovered_from"`
+	ShippingAddressCollection any               `json:"shipping_address_collection"`
+	ShippingCost              any               `json:"shipping_cost"`
+	TaxIDCollection           any               `json:"tax_id_collection"`
 	AllowPromotionCodes       any               `json:"allow_promotion_codes"`
 	AmountSubtotal            int64             `json:"amount_subtotal"`
 	AmountTotal               int64             `json:"amount_total"`
@@ -1294,9 +1344,11 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 		o.Discounts = []any{s.Discount}
 	}
 	o.PaymentMethodOptions, o.SavedPaymentMethodOptions = s.optionsObject()
+	s.goodsObject(o, expand) // goods.go
 	if s.PaidEmail != "" {
 		o.CustomerDetails = map[string]any{"address": nil, "email": s.PaidEmail, "name": nil,
 			"phone": nil, "tax_exempt": "none", "tax_ids": []any{}}
+		s.customerDetailsGoods(o.CustomerDetails)
 	}
 	if pi := s.PaymentIntent; pi != nil {
 		if expand["payment_intent"] {
@@ -1320,13 +1372,17 @@ func (s *session) lineItemList(items []*lineItem, more bool) *listObject {
 	data := make([]any, 0, len(items))
 	for _, l := range items {
 		amount := l.UnitAmount * l.Quantity
+		total := amount - l.Discount
+		if !l.TaxIncluded {
+			total += l.Tax
+		}
 		data = append(data, map[string]any{
 			"id":              l.ID,
 			"object":          "item",
 			"amount_discount": l.Discount,
 			"amount_subtotal": amount,
-			"amount_tax":      0,
-			"amount_total":    amount - l.Discount,
+			"amount_tax":      l.Tax,
+			"amount_total":    total,
 			"currency":        l.Currency,
 			"description":     l.Description,
 			"price":           l.Price.object(),
@@ -1491,6 +1547,8 @@ type checkoutSummary struct {
 	// SavePaymentMethod: the form offers "Save card" (payment_method_save enabled).
 	SavePaymentMethod bool           `json:"save_payment_method"`
 	Sandbox           map[string]any `json:"sandbox"`
+	// Goods: what the form asks besides the card (goods.go).
+	Goods map[string]any `json:"goods"`
 }
 
 type summaryItem struct {
@@ -1517,7 +1575,7 @@ func (sb *Sandbox) devCheckout(w http.ResponseWriter, r *http.Request) {
 			CustomerEmail: s.CustomerEmail, ReturnURL: s.ReturnURL, ExpiresAt: s.ExpiresAt,
 			Locale: s.Locale, LineItems: []summaryItem{},
 			SavePaymentMethod: s.SavedPM != nil && s.SavedPM.Save != nil && *s.SavedPM.Save == "enabled",
-			Sandbox:           map[string]any{"test_cards": testCardHints}}
+			Sandbox:           map[string]any{"test_cards": testCardHints}, Goods: s.standinGoods()}
 		if s.Customer != nil && sb.customers[*s.Customer] != nil {
 			sum.CustomerEmail = sb.customers[*s.Customer].Email
 		}

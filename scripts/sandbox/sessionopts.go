@@ -36,20 +36,23 @@ import "slices"
 // createSessionLocked's own code (their rules depend on other parameters).
 var sessionFields = []field{
 	{name: "adaptive_pricing"},
-	{name: "after_expiration"},
+	{name: "after_expiration", kind: hashOf, sub: []field{{name: "recovery", kind: hashOf, sub: []field{
+		{name: "allow_promotion_codes", kind: boolText, unused: true}, {name: "enabled", kind: boolText, required: true}}}}}, // hosted only: goods.go
 	{name: "allow_promotion_codes", kind: boolText},
-	{name: "automatic_tax"},
+	{name: "automatic_tax", kind: hashOf, sub: []field{{name: "enabled", kind: boolText, required: true}, {name: "liability", unused: true}}},
 	{name: "billing_address_collection"},
 	{name: "cancel_url", kind: byHandler}, // hosted only: embeddedURLs, hostedURLsLocked
 	{name: "client_reference_id", kind: text, max: maxClientRefLen},
-	{name: "consent_collection"},
-	{name: "currency", kind: currencyCode, unused: true}, // the line items' currency is the session's
-	{name: "custom_fields"},
-	{name: "custom_text"},
+	{name: "consent_collection", kind: hashOf, sub: []field{{name: "payment_method_reuse_agreement", unused: true},
+		{name: "promotions", kind: enumText, enum: []string{"auto", "none"}, unused: true}, {name: "terms_of_service", kind: enumText, enum: []string{"none", "required"}}}},
+	{name: "currency", kind: currencyCode, unused: true},                  // the line items' currency is the session's
+	{name: "custom_fields", kind: listOf, max: 3, sub: customFieldFields}, // goods.go
+	{name: "custom_text", kind: hashOf, sub: customTextFields},
 	{name: "customer", kind: text}, // an existing cus_...; not with customer_email or customer_creation
 	{name: "customer_creation", kind: enumText, enum: []string{"always", "if_required"}},
 	{name: "customer_email", kind: emailText},
-	{name: "customer_update"},
+	{name: "customer_update", kind: hashOf, sub: []field{{name: "address", kind: enumText, enum: []string{"auto", "never"}},
+		{name: "name", kind: enumText, enum: []string{"auto", "never"}}, {name: "shipping", kind: enumText, enum: []string{"auto", "never"}}}}, // needs customer
 	{name: "discounts", kind: byHandler}, // not with allow_promotion_codes; promotions.go
 	{name: "expand", kind: byHandler},
 	{name: "expires_at", kind: integer, min: 0, max: 1 << 62}, // 30 minutes to 24 hours from now
@@ -67,17 +70,18 @@ var sessionFields = []field{
 	{name: "payment_method_options", kind: hashOf, sub: pmOptionFields},
 	{name: "payment_method_types"},
 	{name: "permissions"},
-	{name: "phone_number_collection"},
+	{name: "phone_number_collection", kind: hashOf, sub: []field{{name: "enabled", kind: boolText, required: true}}},
 	{name: "redirect_on_completion", kind: byHandler}, // embedded only
 	{name: "return_url", kind: byHandler},             // embedded only
 	{name: "saved_payment_method_options", kind: hashOf, sub: savedPMFields},
 	{name: "setup_intent_data"},
-	{name: "shipping_address_collection"},
-	{name: "shipping_options"},
+	{name: "shipping_address_collection", kind: hashOf, sub: []field{{name: "allowed_countries", kind: countryList, required: true}}},
+	{name: "shipping_options", kind: listOf, max: 5, sub: shippingOptionFields}, // needs shipping_address_collection
 	{name: "submit_type"},
 	{name: "subscription_data"},
 	{name: "success_url", kind: byHandler}, // hosted only
-	{name: "tax_id_collection"},
+	{name: "tax_id_collection", kind: hashOf, sub: []field{{name: "enabled", kind: boolText, required: true},
+		{name: "required", kind: enumText, enum: []string{"if_supported", "never"}, unused: true}}},
 	{name: "ui_mode", kind: byHandler}, // its values depend on the API version: uiModes
 	{name: "wallet_options"},
 }

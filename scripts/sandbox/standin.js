@@ -285,6 +285,123 @@
       this.render(gen, secret, data);
     }
 
+    // goodsSection builds what the session asks besides the card (sandbox
+    // goods.go): shipping address and rate, phone, custom fields, tax ID,
+    // the billing country automatic tax needs, terms, and custom text. Its
+    // inputs join `inputs` under the names the sandbox's errors use as param.
+    goodsSection(gen, data, money, field, inputs) {
+      const g = data.goods || {};
+      const text = g.text || {};
+      const nodes = [], beforePay = [], afterPay = [];
+      let totalListener = () => {};
+      const note = (message, attr) => el("p", { [attr]: "", text: message }, css.hint);
+      const select = (label, name, options, attrs) => {
+        const id = "sandbox-checkout-" + name.replace(/\W/g, "-") + "-" + gen;
+        const s = el("select", Object.assign({ id, name }, attrs || {}), css.input,
+          options.map((o) => el("option", { value: o.value, text: o.label })));
+        inputs[name] = s;
+        return { input: s, wrap: el("div", {}, null, [el("label", { for: id, text: label }, css.label), s]) };
+      };
+      const ship = {};
+      let rates = null;
+      if (g.shipping) {
+        nodes.push(el("h3", { text: "Shipping address" }, css.label));
+        if (text.shipping_address) nodes.push(note(text.shipping_address, "data-sandbox-shipping-text"));
+        // Prefilled with a test address, as the card is with a test card.
+        for (const [key, label, ac, test] of [["name", "Full name", "name", "Jenny Rosen"], ["line1", "Address", "address-line1", "354 Oyster Point Blvd"],
+          ["line2", "Apartment, suite (optional)", "address-line2", ""], ["city", "City", "address-level2", "South San Francisco"],
+          ["state", "State / region", "address-level1", "CA"], ["postal_code", "Postal code", "postal-code", "94080"]]) {
+          const f = field(label, "shipping[" + key + "]", { type: "text", autocomplete: "shipping " + ac, required: key !== "line2" && key !== "state", value: test });
+          inputs["shipping[" + key + "]"] = f.input;
+          ship[key] = f.input;
+          nodes.push(f.wrap);
+        }
+        const country = select("Country", "shipping[country]", g.shipping.countries.map((c) => ({ value: c, label: c })), { autocomplete: "shipping country" });
+        if (g.shipping.countries.includes("US")) country.input.value = "US"; // the test address's
+        ship.country = country.input;
+        nodes.push(country.wrap);
+        if (g.shipping.options.length) {
+          const fieldset = el("fieldset", { "data-sandbox-shipping-rates": "" }, { border: "0", padding: "0", margin: "10px 0 0" },
+            [el("legend", { text: "Shipping method" }, css.label)]);
+          rates = [];
+          g.shipping.options.forEach((o, i) => {
+            const id = "sandbox-rate-" + i + "-" + gen;
+            const radio = el("input", { type: "radio", name: "shipping_rate", id, value: o.id, checked: i === 0 }, null);
+            radio.addEventListener("change", () => totalListener(o.amount));
+            rates.push(radio);
+            fieldset.appendChild(el("div", {}, css.row, [
+              el("label", { for: id }, null, [radio, el("span", { text: " " + o.display_name })]),
+              el("span", { text: money(o.amount) }),
+            ]));
+          });
+          inputs.shipping_rate = rates[0];
+          nodes.push(fieldset);
+        }
+      }
+      if (g.phone) {
+        const f = field("Phone number", "phone", { type: "tel", autocomplete: "tel", required: true });
+        inputs.phone = f.input;
+        nodes.push(f.wrap);
+      }
+      const custom = {};
+      for (const cf of g.custom_fields || []) {
+        const name = "custom_fields[" + cf.key + "]";
+        const label = cf.label + (cf.optional ? " (optional)" : "");
+        if (cf.type === "dropdown") {
+          const s = select(label, name, [{ value: "", label: "Choose…" }].concat(cf.options), { required: !cf.optional });
+          custom[cf.key] = s.input;
+          nodes.push(s.wrap);
+        } else {
+          const f = field(label, name, { type: "text", inputmode: cf.type === "numeric" ? "numeric" : "text", required: !cf.optional });
+          inputs[name] = f.input;
+          custom[cf.key] = f.input;
+          nodes.push(f.wrap);
+        }
+      }
+      let billing = null;
+      if (g.tax && !g.shipping) {
+        const f = field("Country (for tax)", "billing_country", { type: "text", autocomplete: "country", required: true, maxLength: 2 });
+        inputs.billing_country = billing = f.input;
+        nodes.push(f.wrap);
+      }
+      let taxId = null;
+      if (g.tax_id) {
+        const f = field("Tax ID (businesses, optional), e.g. DE123456789", "tax_id", { type: "text" });
+        taxId = f.input;
+        nodes.push(f.wrap);
+      }
+      let terms = null;
+      if (g.terms) {
+        terms = el("input", { type: "checkbox", name: "terms_accepted", "data-sandbox-terms": "" }, null);
+        inputs.terms_accepted = terms;
+        beforePay.push(el("label", {}, css.hint, [terms, el("span", { text: " " + (text.terms_of_service_acceptance || "I agree to the Terms of Service") })]));
+      }
+      if (text.submit) beforePay.push(note(text.submit, "data-sandbox-submit-text"));
+      if (text.after_submit) afterPay.push(note(text.after_submit, "data-sandbox-after-submit-text"));
+      return {
+        nodes, beforePay, afterPay,
+        onTotal(listener) {
+          totalListener = listener;
+          if (g.shipping && g.shipping.options.length) listener(g.shipping.options[0].amount);
+        },
+        values() {
+          const out = {};
+          if (g.shipping) {
+            out.shipping = {};
+            for (const [k, input] of Object.entries(ship)) out.shipping[k] = input.value;
+            if (rates) out.shipping_rate = (rates.find((r) => r.checked) || rates[0]).value;
+          }
+          if (inputs.phone) out.phone = inputs.phone.value;
+          out.custom_fields = {};
+          for (const [k, input] of Object.entries(custom)) out.custom_fields[k] = input.value;
+          if (billing) out.billing_country = billing.value;
+          if (taxId && taxId.value.trim()) out.tax_id = { type: /^[A-Z]{2}/i.test(taxId.value.trim()) ? "eu_vat" : "us_ein", value: taxId.value };
+          if (terms) out.terms_accepted = terms.checked;
+          return out;
+        },
+      };
+    }
+
     render(gen, secret, data) {
       const locale = this.locale || (data.locale && data.locale !== "auto" ? data.locale : undefined);
       const money = (amount) => formatAmount(amount, data.currency, locale);
@@ -336,6 +453,7 @@
         value: "123",
       }, css.splitCell);
       const inputs = { email: email.input, card_number: card.input, exp: exp.input, cvc: cvc.input };
+      const goods = this.goodsSection(gen, data, money, field, inputs);
       // A delayed-notification payment method (like SEPA Debit): the session completes
       // unpaid and settles later through POST /_sandbox/sessions/{id}/async.
       const delayed = el("input", { type: "checkbox", name: "delayed", "data-sandbox-delayed": "" }, null);
@@ -353,10 +471,11 @@
       });
 
       const error = el("div", { "data-sandbox-error": "", role: "alert", "aria-live": "assertive" }, css.error);
-      const payLabel = "Pay " + total;
+      let payLabel = "Pay " + total;
       const button = el("button", { type: "submit", "data-sandbox-pay": "", text: payLabel }, css.button);
       const form = el("form", { "data-sandbox-form": "", noValidate: true }, null, [
         email.wrap,
+        ...goods.nodes,
         card.wrap,
         el("div", {}, css.split, [exp.wrap, cvc.wrap]),
         el("p", {
@@ -364,13 +483,24 @@
         }, css.hint),
         ...(saveWrap ? [saveWrap] : []),
         delayedWrap,
+        ...goods.beforePay,
         error,
         button,
+        ...goods.afterPay,
       ]);
+      // The chosen shipping rate changes what is due (tax is added at payment).
+      const totalNode = el("span", { text: total });
+      goods.onTotal((extra) => {
+        const t = money(data.amount_total + extra) + (data.goods && data.goods.tax ? " + tax" : "");
+        totalNode.textContent = t;
+        payLabel = "Pay " + t;
+        if (!button.disabled) button.textContent = payLabel;
+      });
 
       const showError = (message, param) => {
         error.textContent = message;
         for (const [name, input] of Object.entries(inputs)) {
+          if (!input.setAttribute) continue;
           if (name === param) input.setAttribute("aria-invalid", "true");
           else input.removeAttribute("aria-invalid");
         }
@@ -393,7 +523,7 @@
           res = await fetch(BASE + "/_sandbox/checkout/pay", {
             method: "POST",
             headers: { "Content-Type": "application/json" },
-            body: JSON.stringify(
+            body: JSON.stringify(Object.assign(
               delayed.checked
                 ? { client_secret: secret, email: inputs.email.value, method: "delayed" }
                 : {
@@ -404,7 +534,8 @@
                     cvc: inputs.cvc.value,
                     save_payment_method: Boolean(save && save.checked),
                   },
-            ),
+              goods.values(),
+            )),
           });
           body = await res.json();
         } catch (err) {
@@ -451,7 +582,7 @@
       this.root.replaceChildren(
         this.root.firstChild,
         items,
-        el("div", { "data-sandbox-total": "" }, css.total, [el("span", { text: "Total" }), el("span", { text: total })]),
+        el("div", { "data-sandbox-total": "" }, css.total, [el("span", { text: "Total" }), totalNode]),
         form,
       );
     }
@@ -571,7 +702,7 @@
         number.wrap,
         el("div", {}, css.split, [exp.wrap, cvc.wrap]),
         el("p", {
-          text: "Test cards: 4242 4242 4242 4242 succeeds; 4000 0025 0000 3155 asks for authentication; 4000 0000 0000 9995 is declined.",
+          text: "Test cards: 4242 4242 4242 4242 succeeds; 5105 1051 0510 5100 is prepaid; 4000 0007 6000 0002 is issued in Brazil; 4000 0025 0000 3155 asks for authentication; 4000 0000 0000 9995 is declined.",
         }, css.hint),
         this.errorNode,
       ]);

@@ -11,7 +11,11 @@
 //
 // The environment chooses the build, ports, secrets and ALLOWED_ORIGINS as for
 // the Go suites (stack.FromEnv); logs go to $E2E_LOG_DIR/<flavour>-<name>/.
-// `make dev` runs scripts/stack.sh instead.
+//
+// With -dev it is `make dev` (dev.go): the stack on fixed ports with the
+// examples server, rebuilding and reloading on edits until Ctrl-C or SIGTERM:
+//
+//	go run ./build all && go build -o dist/.bin/stack ./scripts/stack && dist/.bin/stack -dev
 package main
 
 import (
@@ -26,11 +30,15 @@ import (
 
 func main() {
 	name := flag.String("name", "stack", "the stack's name: its logs go to <E2E_LOG_DIR>/<flavour>-<name>/")
+	devMode := flag.Bool("dev", false, "make dev: serve on fixed ports and reload on edits until stopped (see dev.go)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/stack [-name NAME] -- command [args...]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/stack [-name NAME] -- command [args...]\n       stack -dev")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *devMode {
+		os.Exit(dev())
+	}
 	if flag.NArg() == 0 {
 		flag.Usage()
 		os.Exit(2)

@@ -153,6 +153,8 @@ function readOrder(config: SiteConfig): Order | string {
   if (products.some((p) => p.captureMethod !== first.captureMethod)) {
     return "Rentals are paid differently from purchases (authorized now, charged later); please order them separately.";
   }
+  const email = orderEmail.value.trim();
+  const savePaymentMethod = products.some((p) => p.savePaymentMethod);
   let amount = 0;
   items.forEach((item, i) => {
     amount += (products[i]?.unitAmount ?? 0) * item.quantity;
@@ -162,8 +164,8 @@ function readOrder(config: SiteConfig): Order | string {
     amount,
     currency: first.currency,
     captureMethod: first.captureMethod,
-    savePaymentMethod: products.some((p) => p.savePaymentMethod),
-    email: orderEmail.value.trim(),
+    savePaymentMethod,
+    email,
   };
 }
 
@@ -409,6 +411,13 @@ async function start(): Promise<void> {
     const order = readOrder(config);
     if (typeof order === "string") {
       show(orderError, order);
+      return;
+    }
+    if (order.savePaymentMethod && order.email === "") {
+      // The worker saves the card to a customer with this email, and
+      // refuses to save it to nobody (missing_email).
+      show(orderError, "Enter your email: your payment details are saved to your account for later payments.");
+      orderEmail.focus();
       return;
     }
     void startPayment(config, order);

@@ -145,16 +145,15 @@ type Order struct {
 	AmountReceived   int64 `json:"amount_received"`
 	AmountCapturable int64 `json:"amount_capturable"`
 	AmountRefunded   int64 `json:"amount_refunded"`
-	// AmountDiscount is what a promotion code took off the lines
-	// (total_details.amount_discount of a Checkout Session).
-	AmountDiscount int64 `json:"amount_discount,omitempty"`
 	// Dispute is DisputeNone, DisputeOpen, DisputeWon or DisputeLoss.
 	Dispute string `json:"dispute,omitempty"`
 	// DeclineCode is the last decline's code as Stripe gave it (fraud codes
 	// included: the shopper only ever sees a plain decline).
-	DeclineCode string      `json:"decline_code,omitempty"`
-	Livemode    bool        `json:"livemode"`
-	Lines       []Line      `json:"lines"`
+	DeclineCode string `json:"decline_code,omitempty"`
+	Livemode    bool   `json:"livemode"`
+	Lines       []Line `json:"lines"`
+	// Details are the shipping, phone, custom fields, tax and discounts.
+	Details     Details     `json:"details"`
 	Fulfillment Fulfillment `json:"fulfillment"`
 	// Created and Updated are Unix times (seconds) of the worker's records.
 	Created int64 `json:"created"`
@@ -171,6 +170,83 @@ type Line struct {
 	Quantity    int64  `json:"quantity"`
 	UnitAmount  int64  `json:"unit_amount"`
 	AmountTotal int64  `json:"amount_total"`
+}
+
+// Details are what the shopper gave besides the payment, and how the
+// order's total is made beyond its lines. A Line's AmountTotal already
+// holds its discounts and tax (Stripe's line item amount_total), so what an
+// order costs is its lines plus AmountShipping; AmountTax and
+// AmountDiscount are the parts of that total shown to the operator.
+type Details struct {
+	Shipping       *Shipping     `json:"shipping,omitempty"`
+	Phone          string        `json:"phone,omitempty"`
+	CustomFields   []CustomField `json:"custom_fields,omitempty"`
+	TaxIDs         []TaxID       `json:"tax_ids,omitempty"`
+	AmountShipping int64         `json:"amount_shipping,omitempty"`
+	AmountTax      int64         `json:"amount_tax,omitempty"`
+	AmountDiscount int64         `json:"amount_discount,omitempty"`
+	// RecoveryURL is an expired Checkout Session's recovery link (shop
+	// abandoned_cart_recovery), for the shop to send to the shopper.
+	RecoveryURL string `json:"recovery_url,omitempty"`
+}
+
+// Shipping is where an order goes and how.
+type Shipping struct {
+	Name    string  `json:"name"`
+	Phone   string  `json:"phone,omitempty"`
+	Address Address `json:"address"`
+	// Rate is the catalog's shipping rate id, RateName its display name,
+	// Amount what it cost (tax included).
+	Rate     string `json:"rate,omitempty"`
+	RateName string `json:"rate_name,omitempty"`
+	Amount   int64  `json:"amount"`
+}
+
+// Address is a postal address in Stripe's fields.
+type Address struct {
+	Line1      string `json:"line1,omitempty"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city,omitempty"`
+	State      string `json:"state,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+// CustomField is one of the shop's custom fields as the shopper filled it
+// ("" for an optional field left empty).
+type CustomField struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// TaxID is a business customer's tax ID as given in Checkout.
+type TaxID struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// merge fills what d lacks from in: a payment's details do not change once
+// given, and a later snapshot (an expired session's) may add the recovery
+// link.
+func (d *Details) merge(in *Details) {
+	if d.Shipping == nil {
+		d.Shipping = in.Shipping
+	}
+	if d.Phone == "" {
+		d.Phone = in.Phone
+	}
+	if d.CustomFields == nil {
+		d.CustomFields = in.CustomFields
+	}
+	if d.TaxIDs == nil {
+		d.TaxIDs = in.TaxIDs
+	}
+	d.AmountShipping = max(d.AmountShipping, in.AmountShipping)
+	d.AmountTax = max(d.AmountTax, in.AmountTax)
+	d.AmountDiscount = max(d.AmountDiscount, in.AmountDiscount)
+	if d.RecoveryURL == "" {
+		d.RecoveryURL = in.RecoveryURL
+	}
 }
 
 // Fulfillment is how far the order's fulfillment got.
@@ -248,16 +324,13 @@ func (o *Order) Merge(in *Order) bool {
 	if o.Reference == "" {
 		o.Reference = in.Reference
 	}
-	// Set once with the session's total; a snapshot never changes it.
-	if o.AmountDiscount == 0 {
-		o.AmountDiscount = in.AmountDiscount
-	}
 	if o.Currency == "" {
 		o.Currency = in.Currency
 	}
 	if len(o.Lines) == 0 {
 		o.Lines = in.Lines
 	}
+	o.Details.merge(&in.Details)
 	if in.DeclineCode != "" && !o.paid() {
 		o.DeclineCode = in.DeclineCode
 	}
@@ -297,24 +370,30 @@ func (o *Order) same(b *Order) bool {
 		o.Email == b.Email && o.Currency == b.Currency && o.AmountTotal == b.AmountTotal &&
 		o.AmountReceived == b.AmountReceived && o.AmountCapturable == b.AmountCapturable &&
 		o.AmountRefunded == b.AmountRefunded && o.Dispute == b.Dispute && o.DeclineCode == b.DeclineCode &&
-		o.Livemode == b.Livemode && o.Reference == b.Reference && o.AmountDiscount == b.AmountDiscount
+		o.Livemode == b.Livemode && o.Reference == b.Reference && o.Details.same(&b.Details)
 }
 
-// Check compares what arrived with what the lines say was bought, less the
-// discount, once the money has arrived, and sets Review when they differ. Automatic payments
+// same compares details as merge changes them: it only fills what is
+// missing, so an empty part becoming set is the only change there is.
+func (d *Details) same(b *Details) bool {
+	return (d.Shipping == nil) == (b.Shipping == nil) && d.Phone == b.Phone &&
+		(d.CustomFields == nil) == (b.CustomFields == nil) && (d.TaxIDs == nil) == (b.TaxIDs == nil) &&
+		d.AmountShipping == b.AmountShipping && d.AmountTax == b.AmountTax && d.AmountDiscount == b.AmountDiscount &&
+		d.RecoveryURL == b.RecoveryURL
+}
+
+// Check compares what arrived with what the lines say was bought, once the
+// money has arrived, and sets Review when they differ. Automatic payments
 // must match exactly; a manual capture may take more than the lines (an
 // incremental authorization for a late return) but never less.
 func (o *Order) Check() {
 	if o.Review != "" || !o.paid() {
 		return
 	}
-	var want int64
+	want := o.Details.AmountShipping
 	for _, l := range o.Lines {
 		want += l.AmountTotal
 	}
-	// The discount term: lines are recorded before discounts (unit amount
-	// × quantity), and a promotion code takes AmountDiscount off the total.
-	want -= o.AmountDiscount
 	switch {
 	case len(o.Lines) == 0:
 		o.Review = "no_lines"

@@ -558,12 +558,68 @@ func TestMigrationKeepsOrders(t *testing.T) {
 	}
 }
 
-// The site's reference and a discount are kept by both stores, through a
-// create and an update.
-func TestStoreKeepsReferenceAndDiscount(t *testing.T) {
+// A shipped order's details (address, rate, phone, custom fields, tax)
+// are stored and read back whole by both stores, and a later snapshot that
+// adds the recovery link changes the order without losing them.
+func TestStoreKeepsDetails(t *testing.T) {
+	eachStore(t, func(t *testing.T, st Store) {
+		o := paidOrder("cs_test_ship")
+		o.Lines[0].AmountTotal, o.AmountTotal, o.AmountReceived = 2600, 3100, 3100 // 100 tax in the line
+		o.Details = Details{
+			Shipping: &Shipping{Name: "Ada L", Address: Address{Line1: "1 Main St", City: "Springfield", PostalCode: "12345", Country: "US"},
+				Rate: "standard", RateName: "Standard", Amount: 500},
+			Phone: "+15555550100", CustomFields: []CustomField{{Key: "size", Value: "M"}}, TaxIDs: []TaxID{{Type: "eu_vat", Value: "DE123456789"}},
+			AmountShipping: 500, AmountTax: 100}
+		o.Check()
+		o.Derive()
+		if o.State != Paid {
+			t.Fatalf("lines 2600 + shipping 500 = received 3100: state %s (%s), want paid", o.State, o.Review)
+		}
+		if ok, err := st.Create(ctx, o); err != nil || !ok {
+			t.Fatalf("create: %v %v", ok, err)
+		}
+		got := mustGet(t, st, o.ID)
+		if got.Details.Shipping == nil || *got.Details.Shipping != *o.Details.Shipping || got.Details.Phone != o.Details.Phone ||
+			len(got.Details.CustomFields) != 1 || got.Details.CustomFields[0] != o.Details.CustomFields[0] ||
+			len(got.Details.TaxIDs) != 1 || got.Details.AmountShipping != 500 || got.Details.AmountTax != 100 {
+			t.Fatalf("details: got %+v, want %+v", got.Details, o.Details)
+		}
+		later := *got
+		later.Details = Details{RecoveryURL: "https://buy.stripe.com/r/x"}
+		if !got.Merge(&later) {
+			t.Fatal("a snapshot adding the recovery link changed nothing")
+		}
+		if ok, err := st.Update(ctx, got); err != nil || !ok {
+			t.Fatalf("update: %v %v", ok, err)
+		}
+		again := mustGet(t, st, o.ID)
+		if again.Details.RecoveryURL == "" || again.Details.Shipping == nil || again.Details.Phone == "" {
+			t.Fatalf("after merge: %+v", again.Details)
+		}
+	})
+}
+
+// Shipping is part of what must have been paid: lines alone that match the
+// amount received while shipping was charged on top means the shipping was
+// not paid.
+func TestCheckCountsShipping(t *testing.T) {
+	o := paidOrder("cs_test_short")
+	o.Details.AmountShipping = 500 // lines 2500, received 2500
+	o.Check()
+	o.Derive()
+	if o.State != NeedsReview {
+		t.Fatalf("received 2500 for lines 2500 + shipping 500: state %s, want needs_review", o.State)
+	}
+}
+
+// The site's reference (client_reference_id) and a discounted order's
+// details are kept by both stores, through a create and an update. Lines
+// are what Stripe charged for them (after the discount), so the order adds up.
+func TestStoreKeepsReference(t *testing.T) {
 	eachStore(t, func(t *testing.T, st Store) {
 		o := paidOrder("cs_test_r")
-		o.Reference, o.AmountDiscount, o.AmountReceived = "blog-order_42", 250, 2250
+		o.Lines[0].AmountTotal, o.AmountTotal, o.AmountReceived = 2250, 2250, 2250
+		o.Reference, o.Details.AmountDiscount = "blog-order_42", 250
 		o.Check()
 		o.Derive()
 		if o.State != Paid {
@@ -573,16 +629,16 @@ func TestStoreKeepsReferenceAndDiscount(t *testing.T) {
 			t.Fatalf("create: %v %v", ok, err)
 		}
 		got := mustGet(t, st, "cs_test_r")
-		if got.Reference != "blog-order_42" || got.AmountDiscount != 250 {
-			t.Fatalf("after create: reference %q, discount %d", got.Reference, got.AmountDiscount)
+		if got.Reference != "blog-order_42" || got.Details.AmountDiscount != 250 {
+			t.Fatalf("after create: reference %q, discount %d", got.Reference, got.Details.AmountDiscount)
 		}
-		got.Reference, got.AmountDiscount = "other", 300
+		got.Reference = "other"
 		got.Updated = 2000
 		if ok, err := st.Update(ctx, got); err != nil || !ok {
 			t.Fatalf("update: %v %v", ok, err)
 		}
-		if again := mustGet(t, st, "cs_test_r"); again.Reference != "other" || again.AmountDiscount != 300 {
-			t.Fatalf("after update: reference %q, discount %d", again.Reference, again.AmountDiscount)
+		if again := mustGet(t, st, "cs_test_r"); again.Reference != "other" {
+			t.Fatalf("after update: reference %q", again.Reference)
 		}
 	})
 }

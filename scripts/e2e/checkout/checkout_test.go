@@ -45,7 +45,7 @@ func TestCheckoutLifecycle(t *testing.T) {
 	if view.AmountTotal != 2000 {
 		t.Errorf("amount_total = %d, want 2000 (default item from the catalog)", view.AmountTotal)
 	}
-	pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, secret)
+	pay := e2e.PayBody(secret, "4242424242424242")
 	r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", pay)
 	if r.Status != 200 {
 		t.Fatalf("pay: %d %s", r.Status, r.Body)

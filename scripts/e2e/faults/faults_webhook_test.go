@@ -45,7 +45,7 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 				f[k] = v
 			}
 			fltFault(t, f)
-			pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, secret)
+			pay := e2e.PayBody(secret, "4242424242424242")
 			if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
 				t.Fatalf("pay: %d %s", r.Status, r.Body)
 			}
@@ -55,7 +55,7 @@ func TestFaultsWebhookRetriedUntilFulfilledOnce(t *testing.T) {
 			if left := fltClear(t); left != 0 {
 				t.Errorf("%d injected faults were never hit", left)
 			}
-			if o.State != "paid" || o.AmountReceived != 1200 || len(o.Lines) != 1 || o.Lines[0].Product != "mug" {
+			if o.State != "paid" || o.AmountReceived != 1200+500 || o.Details.AmountShipping != 500 || len(o.Lines) != 1 || o.Lines[0].Product != "mug" { // a mug and standard shipping
 				t.Errorf("order %+v", o)
 			}
 			// The deliveries of checkout.session.completed: c.failed 5xx, then 200.

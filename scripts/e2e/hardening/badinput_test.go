@@ -296,7 +296,11 @@ func badRequests(t *testing.T) []badRequest {
 		jsonPost("confirm-intent returnPath elsewhere", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x","returnPath":"https://evil.example/"}`, 400, "invalid_return_path"),
 		jsonPost("confirm-intent as text/plain", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x"}`, 415, "unsupported_media_type").with("Content-Type", "text/plain"),
 		jsonPost("confirm-intent from a disallowed origin", confirmPath, `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_x"}`, 403, "origin_not_allowed").with("Origin", evil),
+		jsonPost("confirm-intent saving a card for nobody", confirmPath, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_x"}`, 400, "missing_email"),
+		jsonPost("confirm-intent saving a card, bad email", confirmPath, `{"items":[{"id":"member"}],"confirmationToken":"ctoken_x","email":"nobody"}`, 400, "invalid_email"),
 		get("GET on confirm-intent", confirmPath, 405, "method_not_allowed"),
+		get("session_status alias without session_id", "/session_status", 400, "missing_session_id"),
+		get("session_status alias with a bad id", "/session_status?session_id=pi_123", 400, "invalid_session_id"),
 		// The operator's payment endpoints: refused before any Stripe call.
 		get("payment intent without a token", intentPath, 401, "missing_token"),
 		get("payment intent id of a session", "/admin/payment_intents/cs_test_x", 400, "invalid_payment_intent").with("Authorization", "Bearer "+tok),
@@ -466,7 +470,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	// Paying it makes the sandbox send checkout.session.completed, and the
 	// worker records the order: the D1 probe sees that.
-	pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, created.ClientSecret)
+	pay := e2e.PayBody(created.ClientSecret, "4242424242424242")
 	if r := e2e.Call(t, "POST", sandbox+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
 		t.Fatalf("paying the control session: %d %s", r.Status, r.Body)
 	}

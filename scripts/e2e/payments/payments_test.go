@@ -199,7 +199,7 @@ func TestPaymentsCheckoutManualCapture(t *testing.T) {
 		t.Fatalf("session: %s", sess.Raw)
 	}
 	pay := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", map[string]string{"Content-Type": "application/json"},
-		`{"client_secret":"`+secret+`","email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`)
+		e2e.PayBody(secret, "4242424242424242"))
 	if pay.Status != 200 {
 		t.Fatalf("pay: %d %s", pay.Status, pay.Raw)
 	}
@@ -238,7 +238,7 @@ func TestPaymentsStockRunsOut(t *testing.T) {
 			t.Fatalf("order %d: %d %s", i+1, r.Status, r.Raw)
 		}
 		pay := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", map[string]string{"Content-Type": "application/json"},
-			`{"client_secret":"`+secret+`","email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`)
+			e2e.PayBody(secret, "4242424242424242"))
 		if pay.Status != 200 {
 			t.Fatalf("pay %d: %d %s", i+1, pay.Status, pay.Raw)
 		}
@@ -260,7 +260,8 @@ func TestPaymentsStockRunsOut(t *testing.T) {
 	if r.Status != 409 || r.Str("error", "code") != "out_of_stock" || r.Str("error", "param") != "items[0].quantity" || !strings.Contains(r.Str("error", "message"), "only 1 ") {
 		t.Fatalf("2 posters with 1 left: %d %s", r.Status, r.Raw)
 	}
-	c := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"poster","quantity":2}],"confirmationToken":"ctoken_neverused"}`)
+	// The pay page reads its token before reserving: a real one.
+	c := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"poster","quantity":2}],"confirmationToken":"`+cardToken(t, "4242424242424242")+`"}`)
 	if c.Status != 409 || c.Str("error", "code") != "out_of_stock" {
 		t.Errorf("confirm-intent with 1 left: %d %s", c.Status, c.Raw)
 	}
@@ -303,5 +304,113 @@ func TestPaymentsOperatorExtras(t *testing.T) {
 	}
 	if r := e2e.PayDo(t, "GET", e2e.Env(t, "BASE_URL")+"/admin/payment_intents/"+id, nil, ""); r.Status != 401 {
 		t.Errorf("without the token: %d", r.Status)
+	}
+}
+
+// cardToken makes a ConfirmationToken from a typed card number, as the
+// Payment Element does in the browser (publishable key).
+func cardToken(t *testing.T, number string) string {
+	t.Helper()
+	form := url.Values{"payment_method_data[type]": {"card"}, "payment_method_data[card][number]": {number},
+		"payment_method_data[card][exp_month]": {"12"}, "payment_method_data[card][exp_year]": {"2040"}, "payment_method_data[card][cvc]": {"123"}}
+	r := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
+		"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
+	if r.Status != 200 || !strings.HasPrefix(r.Str("id"), "ctoken_") {
+		t.Fatalf("confirmation token for %s: %d %s", number, r.Status, r.Raw)
+	}
+	return r.Str("id")
+}
+
+// sandboxRequests are the Stripe requests the sandbox saw after the first
+// skip (e2e.StripeCalls counts them), in order.
+func sandboxRequests(t *testing.T, skip int) []string {
+	t.Helper()
+	var log struct {
+		Requests []struct{ Method, Path string }
+	}
+	e2e.Decode(t, e2e.Call(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/requests", "", ""), &log)
+	var out []string
+	for _, r := range log.Requests[min(skip, len(log.Requests)):] {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// The bundled catalog refuses prepaid cards (shop.card_rules): the pay page's
+// prepaid card is refused after the worker reads its ConfirmationToken, and
+// nothing is created at Stripe (no PaymentIntent, the token unused); other
+// cards pay.
+func TestPaymentsCardRuleRefusesPrepaid(t *testing.T) {
+	e2e.WaitWebhooksSettled(t)
+	prepaid := cardToken(t, "5105 1051 0510 5100")
+	before := e2e.StripeCalls(t)
+	r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"poster","quantity":3}],"confirmationToken":"`+prepaid+`","email":"jenny@example.com","idempotencyKey":"e2e-prepaid-`+os.Getenv("PORT")+`"}`)
+	if r.Status != 422 || r.Str("error", "code") != "card_refused" || r.Str("error", "param") != "confirmationToken" || !strings.Contains(r.Str("error", "message"), "prepaid") {
+		t.Fatalf("prepaid card: %d %s", r.Status, r.Raw)
+	}
+	if n := e2e.StripeCalls(t) - before; n != 1 {
+		t.Errorf("%d Stripe calls for the refused order, want 1 (the token's read): %v", n, sandboxRequests(t, before))
+	}
+	for _, req := range sandboxRequests(t, before) {
+		if req != "GET /v1/confirmation_tokens/"+prepaid {
+			t.Errorf("Stripe request %s for a refused order", req)
+		}
+	}
+	tok := e2e.PayDo(t, "GET", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens/"+prepaid, map[string]string{"Authorization": "Bearer sk_test_sandbox"}, "")
+	if tok.Status != 200 || tok.Body["payment_intent"] != nil {
+		t.Errorf("the refused token: %d %s", tok.Status, tok.Raw)
+	}
+	// The same card through the test-helper PaymentMethod, and a debit card
+	// and a Brazilian card that the catalog allows.
+	if r := e2e.ConfirmIntent(t, `[{"id":"mug"}]`, "pm_card_mastercard_prepaid", ""); r.Status != 422 || r.Str("error", "code") != "card_refused" {
+		t.Errorf("pm_card_mastercard_prepaid: %d %s", r.Status, r.Raw)
+	}
+	for _, number := range []string{"4000056655665556", "4000000760000002"} {
+		if r := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug"}],"confirmationToken":"`+cardToken(t, number)+`"}`); r.Status != 200 || r.Str("status") != "succeeded" {
+			t.Errorf("card %s: %d %s", number, r.Status, r.Raw)
+		}
+	}
+	// A credit card pays.
+	good := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"mug","quantity":2}],"confirmationToken":"`+cardToken(t, "4242424242424242")+`","email":"jenny@example.com"}`)
+	if good.Status != 200 || good.Str("status") != "succeeded" {
+		t.Fatalf("credit card: %d %s", good.Status, good.Raw)
+	}
+	pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+good.Str("id"), "")
+	if pi.Status != 200 || pi.Num("amount_received") != 2400 || pi.Str("metadata", "kit_cart") != "mug:2:1200" {
+		t.Errorf("the paid order: %d %s", pi.Status, pi.Raw)
+	}
+}
+
+// The operator sees whether a rental's card can be incremented; a card that
+// cannot (issued in the UK, where SCA applies) is refused with 409 before the
+// increment endpoint is called.
+func TestPaymentsIncrementalAuthorizationEligibility(t *testing.T) {
+	ok := e2e.ConfirmIntent(t, `[{"id":"stove-rental","quantity":1}]`, "pm_card_visa", "")
+	if ok.Status != 200 || ok.Str("status") != "requires_capture" {
+		t.Fatalf("confirm-intent: %d %s", ok.Status, ok.Raw)
+	}
+	if pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+ok.Str("id"), ""); pi.Str("incremental_authorization") != "available" || !strings.HasPrefix(pi.Str("latest_charge"), "ch_") {
+		t.Errorf("visa: %s", pi.Raw)
+	}
+	gb := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"stove-rental","quantity":1}],"confirmationToken":"`+cardToken(t, "4000058260000005")+`"}`)
+	if gb.Status != 200 || gb.Str("status") != "requires_capture" {
+		t.Fatalf("confirm-intent: %d %s", gb.Status, gb.Raw)
+	}
+	id := gb.Str("id")
+	if pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+id, ""); pi.Str("incremental_authorization") != "unavailable" {
+		t.Errorf("GB debit: %s", pi.Raw)
+	}
+	before := e2e.StripeCalls(t)
+	r := e2e.PayAdmin(t, "POST", "/payment_intents/"+id+"/increment_authorization", `{"amount":6000}`)
+	if r.Status != 409 || r.Str("error", "code") != "incremental_authorization_unavailable" {
+		t.Fatalf("increment: %d %s", r.Status, r.Raw)
+	}
+	for _, req := range sandboxRequests(t, before) {
+		if strings.HasSuffix(req, "/increment_authorization") {
+			t.Errorf("the increment endpoint was called: %s", req)
+		}
+	}
+	if pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+id, ""); pi.Num("amount_capturable") != 4000 || pi.Str("metadata", "kit_increment_attempts") != "" {
+		t.Errorf("after the refusal: %s", pi.Raw)
 	}
 }

@@ -63,7 +63,7 @@ func newCheckout(t *testing.T, body string) (id, secret string) {
 // payCheckout pays a session in the sandbox's stand-in with a card.
 func payCheckout(t *testing.T, secret, email, card string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"client_secret":%q,"email":%q,"card_number":%q,"exp":"12/34","cvc":"123"}`, secret, email, card)
+	body := e2e.PayBodyAs(secret, email, card)
 	if r := e2e.Call(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", body); r.Status != 200 {
 		t.Fatalf("pay: %d %s", r.Status, r.Body)
 	}
@@ -293,6 +293,10 @@ func refundOrder(t *testing.T, r e2e.PayResult) e2e.Order {
 
 // paidCheckout buys items through the worker's Checkout and waits until the
 // order is paid and fulfilled.
+// shipping is what the demo catalog's standard rate costs below its free
+// threshold: every Checkout order of mugs and stickers here pays it.
+const shipping = 500
+
 func paidCheckout(t *testing.T, items string) *e2e.Order {
 	t.Helper()
 	id := e2e.PaidSession(t, items, "card")
@@ -356,8 +360,8 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 	paid := e2e.WaitOrder(t, csID, "paid and fulfilled", func(o *e2e.Order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
 	stickers := e2e.OrderLine{Product: "stickers", Quantity: 1, UnitAmount: 500, AmountTotal: 500}
 	if paid.ID != csID || paid.Flow != "checkout" || !strings.HasPrefix(paid.PaymentIntentID, "pi_") || paid.PaymentIntentID == piID ||
-		paid.AmountTotal != 500 || paid.AmountReceived != 500 || !sameLines(paid.Lines, stickers) {
-		t.Errorf("the paid order: %+v, want %s with only 1 × stickers for 500", paid, csID)
+		paid.AmountTotal != 500+shipping || paid.AmountReceived != 500+shipping || !sameLines(paid.Lines, stickers) {
+		t.Errorf("the paid order: %+v, want %s with only 1 × stickers for 500 and shipping", paid, csID)
 	}
 
 	declined := e2e.WaitOrder(t, piID, "failed", func(o *e2e.Order) bool { return o.State == "failed" })
@@ -382,7 +386,7 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 	if n := s.Count(csID); n != 1 {
 		t.Errorf("the paid order was fulfilled %d times, want 1", n)
 	}
-	if f, ok := s.LastOrder(csID); !ok || f.AmountTotal != 500 || !sameLines(f.Lines, stickers) {
+	if f, ok := s.LastOrder(csID); !ok || f.AmountTotal != 500+shipping || !sameLines(f.Lines, stickers) {
 		t.Errorf("the fulfillment call carried %+v, want only 1 × stickers", f)
 	}
 	if n := s.Count(piID); n != 0 {
@@ -430,7 +434,7 @@ func TestTrustIdempotencyKeyRetriesTheSameRequestOnly(t *testing.T) {
 		{pi.Str("id"), "confirm_intent", e2e.OrderLine{Product: "mug", Quantity: 1, UnitAmount: 1200, AmountTotal: 1200}},
 	} {
 		o := e2e.WaitOrder(t, c.id, "fulfilled", fulfilled)
-		if o.ID != c.id || o.Flow != c.flow || o.State != "paid" || o.AmountReceived != c.line.AmountTotal || !sameLines(o.Lines, c.line) {
+		if o.ID != c.id || o.Flow != c.flow || o.State != "paid" || o.AmountReceived != c.line.AmountTotal+o.Details.AmountShipping || !sameLines(o.Lines, c.line) {
 			t.Errorf("order %s: %+v, want %s, %d × %s", c.id, o, c.flow, c.line.Quantity, c.line.Product)
 		}
 	}
@@ -759,9 +763,9 @@ func TestTrustRefunds(t *testing.T) {
 	if r := e2e.PayDo(t, "POST", e2e.Env(t, "BASE_URL")+"/admin/orders/"+o.ID+"/refund", map[string]string{"Content-Type": "application/json"}, `{"amount":100}`); r.Status != 401 {
 		t.Errorf("refund without the admin token: %d %s, want 401", r.Status, r.Raw)
 	}
-	for _, body := range []string{`{"amount":0}`, `{"amount":-100}`, `{"amount":2901}`} {
+	for _, body := range []string{`{"amount":0}`, `{"amount":-100}`, `{"amount":3401}`} {
 		if r := adminRefund(t, o.ID, body, ""); r.Status != 400 || errorCode(r) != "invalid_amount" {
-			t.Errorf("refund %s of 2900: %d %s, want 400 invalid_amount", body, r.Status, r.Raw)
+			t.Errorf("refund %s of 2900 + 500 shipping: %d %s, want 400 invalid_amount", body, r.Status, r.Raw)
 		}
 	}
 	for _, body := range []string{`{"amount":12.5}`, `{"amount":"100"}`} {
@@ -795,10 +799,10 @@ func TestTrustRefunds(t *testing.T) {
 	}
 
 	rest := adminRefund(t, o.ID, "", "")
-	if rest.Status != 200 || refundAmount(rest) != 1900 {
+	if rest.Status != 200 || refundAmount(rest) != 1900+shipping {
 		t.Fatalf("refund the rest: %d %s", rest.Status, rest.Raw)
 	}
-	if ro := refundOrder(t, rest); ro.State != "refunded" || ro.AmountRefunded != 2900 {
+	if ro := refundOrder(t, rest); ro.State != "refunded" || ro.AmountRefunded != 2900+shipping {
 		t.Errorf("order after the full refund: %+v", ro)
 	}
 	for _, body := range []string{"", `{"amount":1}`} {
@@ -807,11 +811,11 @@ func TestTrustRefunds(t *testing.T) {
 		}
 	}
 	deliveredEvents(t, []string{"charge.refunded"}, charge)
-	if n := chargeRefunded(); n != 2900 {
-		t.Errorf("refunded at Stripe: %d, want 2900", n)
+	if n := chargeRefunded(); n != 2900+shipping {
+		t.Errorf("refunded at Stripe: %d, want 2900 + shipping", n)
 	}
 	got := e2e.WaitOrder(t, o.ID, "refunded", func(o *e2e.Order) bool { return o.State == "refunded" })
-	if got.AmountRefunded != 2900 || got.AmountReceived != 2900 || got.Fulfillment.Attempts != 1 || s.Count(o.ID) != 1 {
+	if got.AmountRefunded != 2900+shipping || got.AmountReceived != 2900+shipping || got.Fulfillment.Attempts != 1 || s.Count(o.ID) != 1 {
 		t.Errorf("refunded order: %+v, %d fulfillment calls, want 1", got, s.Count(o.ID))
 	}
 
@@ -858,7 +862,7 @@ func TestTrustDisputes(t *testing.T) {
 				t.Fatalf("close the dispute: %d %s", r.Status, r.Body)
 			}
 			got := e2e.WaitOrder(t, o.ID, c.after, func(o *e2e.Order) bool { return o.State == c.after && o.Dispute == c.outcome })
-			if got.PaymentState != "paid" || got.AmountReceived != 1200 {
+			if got.PaymentState != "paid" || got.AmountReceived != 1200+shipping {
 				t.Errorf("after the dispute was %s: %+v", c.outcome, got)
 			}
 			deliveredEvents(t, []string{"charge.dispute.created", "charge.dispute.closed"}, du.ID)

@@ -68,7 +68,7 @@ func TestHooksPaidSessionBecomesOneFulfilledOrder(t *testing.T) {
 	id := e2e.PaidSession(t, `[{"id":"mug","quantity":2},{"id":"stickers","quantity":1}]`, "card")
 	o := e2e.WaitOrder(t, id, "fulfilled", func(o *e2e.Order) bool { return o.Fulfillment.Status == "done" })
 	if o.ID != id || !strings.HasPrefix(o.Reference, "ord_") || o.State != "paid" || o.Flow != "checkout" || o.SessionID != id || !strings.HasPrefix(o.PaymentIntentID, "pi_") ||
-		o.Email != "jenny@example.com" || o.AmountTotal != 2900 || o.AmountReceived != 2900 || len(o.Lines) != 2 ||
+		o.Email != "jenny@example.com" || o.AmountTotal != 2900+500 || o.AmountReceived != 2900+500 || o.Details.AmountShipping != 500 || len(o.Lines) != 2 ||
 		o.Lines[0].Product != "mug" || o.Lines[0].Quantity != 2 || o.Lines[0].UnitAmount != 1200 || o.Lines[1].Product != "stickers" {
 		t.Fatalf("order: %+v", o)
 	}
@@ -182,7 +182,7 @@ func TestHooksAsyncPaymentSucceedsAndFails(t *testing.T) {
 			}
 			if outcome == "succeeded" {
 				o = e2e.WaitOrder(t, id, "paid and fulfilled", func(o *e2e.Order) bool { return o.State == "paid" && o.Fulfillment.Status == "done" })
-				if s.Count(o.ID) != 1 || o.AmountReceived != 1000 {
+				if s.Count(o.ID) != 1 || o.AmountReceived != 1000+500 { // standard shipping
 					t.Errorf("fulfillment calls %d, order %+v", s.Count(o.ID), o)
 				}
 			} else {

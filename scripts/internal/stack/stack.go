@@ -10,7 +10,7 @@
 // another run would answer for this one.
 //
 // The suites use it through scripts/e2e/internal/e2e (TestMain), the node
-// tests through the scripts/stack command. `make dev` keeps scripts/stack.sh.
+// tests and `make dev` through the scripts/stack command.
 package stack
 
 import (
@@ -64,8 +64,9 @@ type Config struct {
 	// Empty: random for this stack.
 	WebhookSecret, AdminToken string
 	// RateLimit is every [[ratelimits]] binding's limit (the periods stay
-	// wrangler.toml's), or "off" for no bindings; wrangler dev then runs a
-	// generated copy of wrangler.toml. Empty: 1000000, since the suites send
+	// wrangler.toml's), "off" for no bindings, or "wrangler.toml" for the
+	// limits as configured; wrangler dev runs a generated copy of
+	// wrangler.toml. Empty: 1000000, since the suites send
 	// thousands of requests from one address and are not about rate limits.
 	RateLimit string
 	// D1Dir is where the local D1 database lives; empty: a fresh directory
@@ -73,6 +74,14 @@ type Config struct {
 	D1Dir string
 	// StartTimeout bounds waiting for wrangler dev to answer; default 3 min.
 	StartTimeout time.Duration
+	// NoSandbox runs no sandbox: the worker talks to Stripe with the keys
+	// .dev.vars sets (make dev with a real test key), and serves dist/site as
+	// built.
+	NoSandbox bool
+	// DevVarsWin leaves out every variable .dev.vars sets (wrangler dev reads
+	// that file next to the config): a developer's own ADMIN_TOKEN or
+	// ALLOWED_ORIGINS wins over the stack's. The suites leave it false.
+	DevVarsWin bool
 }
 
 // Stack is a running stack.
@@ -86,10 +95,22 @@ type Stack struct {
 	D1Dir         string
 	LogDir        string
 
+	// SiteDir is the directory wrangler dev serves the site from: a
+	// development copy of dist/site (go run ./build dev-site), or dist/site
+	// itself with NoSandbox. Rewriting it while the stack runs is served on
+	// the next request.
+	SiteDir string
+
 	tmp    string
 	config string // generated wrangler config, removed on Stop
-	groups []*group
-	once   sync.Once
+	env    []string
+	vars   map[string]string // the worker's --var values
+	worker *group            // wrangler dev, replaced by RestartWorker
+
+	mu      sync.Mutex // guards groups and stopped: RunTracked adds and removes builds
+	groups  []*group
+	stopped bool
+	once    sync.Once
 }
 
 // FindRoot returns the repository root: the nearest directory at or above
@@ -223,28 +244,12 @@ func Start(cfg Config) (_ *Stack, err error) {
 	// remove each other's entry. Each stack keeps a registry of its own.
 	env := append(os.Environ(), "WRANGLER_REGISTRY_PATH="+filepath.Join(s.tmp, "registry"),
 		"WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false")
-
-	// The sandbox: built from source (go build), signing its events with the
-	// stack's secret and POSTing them to the worker's /webhook.
-	sandboxBin := filepath.Join(s.tmp, "stripe-sandbox")
-	if out, err := s.command(env, "go", "build", "-o", sandboxBin, "./scripts/sandbox").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("stack: building the sandbox: %v\n%s", err, out)
-	}
-	sb := s.command(append(env, "STRIPE_WEBHOOK_SECRET="+cfg.WebhookSecret, "SANDBOX_WEBHOOK_URL="+s.BaseURL+"/webhook"),
-		sandboxBin, "-addr", fmt.Sprintf("%s:%d", Host, cfg.SandboxPort))
-	if err := s.start("sandbox", sb); err != nil {
+	s.env = env
+	if cfg.NoSandbox {
+		s.SandboxURL = ""
+		s.SiteDir = cfg.abs("dist/site")
+	} else if err := s.startSandbox(); err != nil {
 		return nil, err
-	}
-	if err := s.waitHTTP(s.SandboxURL+"/_sandbox/health", 30*time.Second, "the Stripe sandbox", "sandbox.log"); err != nil {
-		return nil, err
-	}
-
-	// The pages' Content-Security-Policy must also allow the sandbox's
-	// origin: a copy of the built site whose policy adds it, dist/site
-	// (what gets deployed) left as built.
-	devSite := filepath.Join(s.tmp, "site")
-	if out, err := s.command(env, "go", "run", "./build", "dev-site", "-site-out", "dist/site", "-dev-site-out", devSite, "-dev-origin", s.SandboxURL).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("stack: go run ./build dev-site: %v\n%s", err, out)
 	}
 
 	// Rate limits: a copy of wrangler.toml next to it (wrangler resolves the
@@ -260,41 +265,191 @@ func Start(cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("stack: applying the D1 migrations (worker/migrations): %v; see %s", err, filepath.Join(s.LogDir, "d1-migrations.log"))
 	}
 
-	vars := map[string]string{
+	s.vars = map[string]string{}
+	if !cfg.NoSandbox {
 		// Development-only values: a fake key the sandbox accepts, and its
 		// stand-in for Stripe.js instead of js.stripe.com.
-		"STRIPE_SECRET_KEY":      "sk_test_sandbox",
-		"STRIPE_PUBLISHABLE_KEY": "pk_test_sandbox",
-		"STRIPE_API_BASE":        s.SandboxURL,
-		"STRIPE_JS_URL":          s.SandboxURL + "/stripe.js",
-		"STRIPE_WEBHOOK_SECRET":  cfg.WebhookSecret,
-		"ADMIN_TOKEN":            cfg.AdminToken,
+		s.vars["STRIPE_SECRET_KEY"] = "sk_test_sandbox"
+		s.vars["STRIPE_PUBLISHABLE_KEY"] = "pk_test_sandbox"
+		s.vars["STRIPE_API_BASE"] = s.SandboxURL
+		s.vars["STRIPE_JS_URL"] = s.SandboxURL + "/stripe.js"
+		s.vars["STRIPE_WEBHOOK_SECRET"] = cfg.WebhookSecret
+		s.vars["ADMIN_TOKEN"] = cfg.AdminToken
 	}
 	if cfg.AllowedOrigins != "" {
-		vars["ALLOWED_ORIGINS"] = cfg.AllowedOrigins
+		s.vars["ALLOWED_ORIGINS"] = cfg.AllowedOrigins
+	}
+	if cfg.DevVarsWin {
+		for k := range devVarsKeys(cfg.Root) {
+			delete(s.vars, k)
+			if k == "ADMIN_TOKEN" {
+				s.AdminToken = ""
+			}
+		}
 	}
 	if cfg.CatalogJSON != "" {
-		vars["CATALOG_JSON"] = cfg.CatalogJSON
+		s.vars["CATALOG_JSON"] = cfg.CatalogJSON
 	}
 	for k, v := range cfg.Vars {
-		vars[k] = v
+		s.vars[k] = v
 	}
-	args := []string{"dev", filepath.Join(cfg.abs(cfg.WorkerDir), "worker.mjs"), "--config", s.config, "--local",
-		"--ip", Host, "--port", strconv.Itoa(cfg.Port), "--inspector-port", strconv.Itoa(cfg.InspectorPort),
-		"--show-interactive-dev-session=false", "--persist-to", s.D1Dir, "--assets", devSite}
-	for _, k := range sortedKeys(vars) {
-		// wrangler splits a --var at its first colon only: JSON passes unchanged.
-		args = append(args, "--var", k+":"+vars[k])
-	}
-	w := s.command(env, "wrangler", args...)
-	if err := s.start("wrangler", w); err != nil {
-		return nil, err
-	}
-	s.WranglerPID = w.Process.Pid
-	if err := s.waitHTTP(s.BaseURL+"/config", cfg.StartTimeout, "wrangler dev", "wrangler.log"); err != nil {
+	if err := s.startWorker(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startSandbox builds and starts the Stripe sandbox and makes the
+// development copy of the site whose policy allows it.
+func (s *Stack) startSandbox() error {
+	cfg, env := s.Config, s.env
+
+	// The sandbox: built from source (go build), signing its events with the
+	// stack's secret and POSTing them to the worker's /webhook.
+	sandboxBin := filepath.Join(s.tmp, "stripe-sandbox")
+	if out, err := s.command(env, "go", "build", "-o", sandboxBin, "./scripts/sandbox").CombinedOutput(); err != nil {
+		return fmt.Errorf("stack: building the sandbox: %v\n%s", err, out)
+	}
+	sb := s.command(append(env, "STRIPE_WEBHOOK_SECRET="+cfg.WebhookSecret, "SANDBOX_WEBHOOK_URL="+s.BaseURL+"/webhook"),
+		sandboxBin, "-addr", fmt.Sprintf("%s:%d", Host, cfg.SandboxPort))
+	if _, err := s.start("sandbox", sb); err != nil {
+		return err
+	}
+	if err := s.waitHTTP(s.SandboxURL+"/_sandbox/health", 30*time.Second, "the Stripe sandbox", "sandbox.log"); err != nil {
+		return err
+	}
+
+	// The pages' Content-Security-Policy must also allow the sandbox's
+	// origin: a copy of the built site whose policy adds it, dist/site
+	// (what gets deployed) left as built.
+	s.SiteDir = filepath.Join(s.tmp, "site")
+	if out, err := s.command(env, "go", "run", "./build", "dev-site", "-site-out", "dist/site", "-dev-site-out", s.SiteDir, "-dev-origin", s.SandboxURL).CombinedOutput(); err != nil {
+		return fmt.Errorf("stack: go run ./build dev-site: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// startWorker starts wrangler dev with the stack's variables and waits
+// until the worker answers.
+func (s *Stack) startWorker() error {
+	cfg := s.Config
+	args := []string{"dev", filepath.Join(cfg.abs(cfg.WorkerDir), "worker.mjs"), "--config", s.config, "--local",
+		"--ip", Host, "--port", strconv.Itoa(cfg.Port), "--inspector-port", strconv.Itoa(cfg.InspectorPort),
+		"--show-interactive-dev-session=false", "--persist-to", s.D1Dir, "--assets", s.SiteDir}
+	for _, k := range sortedKeys(s.vars) {
+		// wrangler splits a --var at its first colon only: JSON passes unchanged.
+		args = append(args, "--var", k+":"+s.vars[k])
+	}
+	w := s.command(s.env, "wrangler", args...)
+	g, err := s.start("wrangler", w)
+	if err != nil {
+		return err
+	}
+	s.worker = g
+	s.WranglerPID = w.Process.Pid
+	return s.waitHTTP(s.BaseURL+"/config", cfg.StartTimeout, "wrangler dev", "wrangler.log")
+}
+
+// RestartWorker stops wrangler dev (its whole process group, workerd
+// included) and starts it again, with CATALOG_JSON set to catalogJSON when
+// that is not empty; the sandbox, the D1 database and the ports stay. It is
+// how `make dev` applies a new catalog or a rebuilt worker: a restart takes
+// seconds and is certain, where wrangler's own file watching is not.
+func (s *Stack) RestartWorker(catalogJSON string) error {
+	if catalogJSON != "" {
+		s.vars["CATALOG_JSON"] = catalogJSON
+	}
+	if g := s.worker; g != nil {
+		g.signal(syscall.SIGTERM)
+		g.wait(5 * time.Second)
+		g.signal(syscall.SIGKILL)
+		g.wait(5 * time.Second)
+		s.forget(g)
+	}
+	if err := waitPortFree(s.Config.Port, 10*time.Second); err != nil {
+		return err
+	}
+	return s.startWorker()
+}
+
+// waitPortFree waits until nothing listens on port (a stopped server's
+// socket can outlive it briefly).
+func waitPortFree(port int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := checkPortFree(port, "worker")
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// StartServer starts another server of the stack (make dev's examples
+// server) in a process group of its own, its output in name.log; Stop ends it
+// with the others.
+func (s *Stack) StartServer(name string, args ...string) error {
+	_, err := s.start(name, s.command(s.env, args[0], args[1:]...))
+	return err
+}
+
+// RunTracked runs c to its end in a process group of its own, with the
+// output c already has; while it runs, Stop ends it like a server. make dev's
+// rebuilds run so, so that stopping make dev never leaves a compiler behind.
+func (s *Stack) RunTracked(name string, c *exec.Cmd) error {
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.mu.Lock()
+	stopped := s.stopped
+	if !stopped {
+		if err := c.Start(); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	var g *group
+	if !stopped {
+		g = &group{name: name, pid: c.Process.Pid, done: make(chan struct{})}
+		s.groups = append(s.groups, g)
+	}
+	s.mu.Unlock()
+	if stopped {
+		return errors.New("stack: stopped")
+	}
+	err := c.Wait()
+	close(g.done)
+	s.forget(g)
+	return err
+}
+
+// forget drops a group that has ended from the stack's list.
+func (s *Stack) forget(g *group) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, h := range s.groups {
+		if h == g {
+			s.groups = append(s.groups[:i], s.groups[i+1:]...)
+			break
+		}
+	}
+}
+
+// devVarsKeys is the set of variables .dev.vars (KEY=VALUE lines) sets.
+func devVarsKeys(root string) map[string]bool {
+	keys := map[string]bool{}
+	b, err := os.ReadFile(filepath.Join(root, ".dev.vars"))
+	if err != nil {
+		return keys
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); ok {
+			keys[strings.TrimSpace(k)] = true
+		}
+	}
+	return keys
 }
 
 // Env is the stack's description as environment variables, as the suites
@@ -318,12 +473,17 @@ func (s *Stack) Env() []string {
 // 5 s) and removes its temporary files. It may be called more than once.
 func (s *Stack) Stop() {
 	s.once.Do(func() {
-		for _, g := range s.groups {
+		s.mu.Lock()
+		s.stopped = true
+		groups := append([]*group(nil), s.groups...)
+		s.mu.Unlock()
+		for _, g := range groups {
 			g.signal(syscall.SIGTERM)
 		}
-		for _, g := range s.groups {
+		for _, g := range groups {
 			g.wait(5 * time.Second)
 			g.signal(syscall.SIGKILL)
+			g.wait(2 * time.Second)
 		}
 		if s.config != "" {
 			os.Remove(s.config)
@@ -357,16 +517,22 @@ func (s *Stack) runLogged(c *exec.Cmd, log string) error {
 }
 
 // start runs c as the leader of a new process group, its output in name.log.
-func (s *Stack) start(name string, c *exec.Cmd) error {
+func (s *Stack) start(name string, c *exec.Cmd) (*group, error) {
 	f, err := s.logFile(name + ".log")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.Stdout, c.Stderr = f, f
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		f.Close()
+		return nil, fmt.Errorf("stack: not starting %s: the stack is stopping", name)
+	}
 	if err := c.Start(); err != nil {
 		f.Close()
-		return fmt.Errorf("stack: starting %s: %v", name, err)
+		return nil, fmt.Errorf("stack: starting %s: %v", name, err)
 	}
 	g := &group{name: name, pid: c.Process.Pid, done: make(chan struct{})}
 	go func() {
@@ -375,7 +541,7 @@ func (s *Stack) start(name string, c *exec.Cmd) error {
 		close(g.done)
 	}()
 	s.groups = append(s.groups, g)
-	return nil
+	return g, nil
 }
 
 // waitHTTP polls url until it answers 2xx, failing early when a server of
@@ -384,13 +550,21 @@ func (s *Stack) waitHTTP(url string, limit time.Duration, what, log string) erro
 	client := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if r, err := client.Get(url); err == nil {
-			io.Copy(io.Discard, r.Body)
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 			r.Body.Close()
 			if r.StatusCode < 300 {
 				return nil
 			}
+			// A worker that refuses its configuration (a bad catalog, say)
+			// answers so for good: waiting longer changes nothing.
+			if r.StatusCode == http.StatusInternalServerError && bytes.Contains(body, []byte(`"configuration_error"`)) {
+				return fmt.Errorf("stack: %s answers %s with %d: %s", what, url, r.StatusCode, bytes.TrimSpace(body))
+			}
 		}
-		for _, g := range s.groups {
+		s.mu.Lock()
+		groups := append([]*group(nil), s.groups...)
+		s.mu.Unlock()
+		for _, g := range groups {
 			if g.exited() {
 				return fmt.Errorf("stack: %s exited while waiting for %s (port in use?); %s ends:\n%s", g.name, what, g.name+".log", s.tail(g.name+".log"))
 			}
@@ -419,6 +593,8 @@ func writeRateLimitConfig(root, limit string) (string, error) {
 	}
 	var out []byte
 	switch {
+	case limit == "wrangler.toml":
+		out = src // the limits as configured (make dev)
 	case limit == "off":
 		skip := false
 		var b bytes.Buffer
@@ -565,7 +741,11 @@ func watchSignals() {
 			sig := <-c
 			fmt.Fprintf(os.Stderr, "stack: %v: stopping the stacks\n", sig)
 			StopAll()
-			os.Exit(130)
+			code := 130 // a shell's status for a process ended by SIGINT
+			if n, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(n)
+			}
+			os.Exit(code)
 		}()
 	})
 }
@@ -592,7 +772,7 @@ func StripeMock(logDir string) (url string, stop func(), err error) {
 	watchSignals()
 	register(s)
 	c := exec.Command(bin, "-http-addr", fmt.Sprintf("%s:%d", Host, port), "-https-port", "-1")
-	if err := s.start("stripe-mock", c); err != nil {
+	if _, err := s.start("stripe-mock", c); err != nil {
 		s.Stop()
 		return "", nil, err
 	}

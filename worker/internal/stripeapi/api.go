@@ -52,8 +52,9 @@ type API interface {
 
 	// CreatePaymentIntent: POST /v1/payment_intents.
 	CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error)
-	// RetrievePaymentIntent: GET /v1/payment_intents/{id}.
-	RetrievePaymentIntent(ctx context.Context, id string) (*PaymentIntent, error)
+	// RetrievePaymentIntent: GET /v1/payment_intents/{id}, expanding the
+	// named fields (latest_charge).
+	RetrievePaymentIntent(ctx context.Context, id string, expand ...string) (*PaymentIntent, error)
 	// UpdatePaymentIntent: POST /v1/payment_intents/{id}.
 	UpdatePaymentIntent(ctx context.Context, id string, params *stripe.PaymentIntentUpdateParams) (*PaymentIntent, error)
 	// ConfirmPaymentIntent: POST /v1/payment_intents/{id}/confirm.
@@ -71,6 +72,11 @@ type API interface {
 	// SearchPaymentIntents: GET /v1/payment_intents/search, one page (query,
 	// limit and page; Single is implied).
 	SearchPaymentIntents(ctx context.Context, params *stripe.PaymentIntentSearchParams) (*PaymentIntentPage, error)
+
+	// RetrieveConfirmationToken: GET /v1/confirmation_tokens/{id}.
+	RetrieveConfirmationToken(ctx context.Context, id string) (*ConfirmationToken, error)
+	// CreateCustomer: POST /v1/customers.
+	CreateCustomer(ctx context.Context, params *stripe.CustomerCreateParams) (*Customer, error)
 
 	// CreateRefund: POST /v1/refunds.
 	CreateRefund(ctx context.Context, params *stripe.RefundCreateParams) (*Refund, error)

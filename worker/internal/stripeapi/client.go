@@ -138,8 +138,12 @@ func (c *Client) CreatePaymentIntent(ctx context.Context, params *stripe.Payment
 }
 
 // RetrievePaymentIntent implements API.
-func (c *Client) RetrievePaymentIntent(ctx context.Context, id string) (*PaymentIntent, error) {
-	return c.intentCall(ctx, http.MethodGet, id, "", &stripe.PaymentIntentRetrieveParams{})
+func (c *Client) RetrievePaymentIntent(ctx context.Context, id string, expand ...string) (*PaymentIntent, error) {
+	params := &stripe.PaymentIntentRetrieveParams{}
+	for _, f := range expand {
+		params.AddExpand(f)
+	}
+	return c.intentCall(ctx, http.MethodGet, id, "", params)
 }
 
 // UpdatePaymentIntent implements API.
@@ -201,6 +205,27 @@ func (c *Client) SearchPaymentIntents(ctx context.Context, params *stripe.Paymen
 		return nil, err
 	}
 	return &page, nil
+}
+
+// RetrieveConfirmationToken implements API.
+func (c *Client) RetrieveConfirmationToken(ctx context.Context, id string) (*ConfirmationToken, error) {
+	if id == "" {
+		return nil, errNoID
+	}
+	var tok ConfirmationToken
+	if err := c.call(ctx, http.MethodGet, stripe.FormatURLPath("/v1/confirmation_tokens/%s", id), &stripe.ConfirmationTokenRetrieveParams{}, &tok); err != nil {
+		return nil, err
+	}
+	return &tok, nil
+}
+
+// CreateCustomer implements API.
+func (c *Client) CreateCustomer(ctx context.Context, params *stripe.CustomerCreateParams) (*Customer, error) {
+	var cus Customer
+	if err := c.call(ctx, http.MethodPost, "/v1/customers", orNew(params), &cus); err != nil {
+		return nil, err
+	}
+	return &cus, nil
 }
 
 // CreateRefund implements API.

@@ -2,6 +2,7 @@ package stripeapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -115,6 +116,11 @@ func TestEveryCallSendsItsRequest(t *testing.T) {
 			_, err := c.SearchPaymentIntents(ctx, search)
 			return err
 		}},
+		{"GET /v1/confirmation_tokens/ctoken_1", nil, func() error { _, err := c.RetrieveConfirmationToken(ctx, "ctoken_1"); return err }},
+		{"POST /v1/customers", map[string]string{"email": "j@example.com"}, func() error {
+			_, err := c.CreateCustomer(ctx, &stripe.CustomerCreateParams{Email: stripe.String("j@example.com")})
+			return err
+		}},
 		{"POST /v1/refunds", map[string]string{"payment_intent": "pi_1"}, func() error {
 			_, err := c.CreateRefund(ctx, &stripe.RefundCreateParams{PaymentIntent: stripe.String("pi_1")})
 			return err
@@ -226,5 +232,53 @@ func TestErrors(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error quotes the body: %v", err)
+	}
+}
+
+// The ConfirmationToken's retrieve and what the worker reads of it; a
+// PaymentIntent's latest_charge as an id or expanded, always written as
+// the id.
+func TestConfirmationTokenAndLatestCharge(t *testing.T) {
+	c, seen := newTestClient(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/"):
+			io.WriteString(w, `{"id":"ctoken_1","object":"confirmation_token","expires_at":1700000000,"livemode":false,"payment_intent":"pi_9","setup_intent":null,`+
+				`"payment_method_preview":{"type":"card","billing_details":{"email":"j@example.com","address":{"country":"US"}},"card":{"brand":"mastercard","funding":"prepaid","country":"US","wallet":{"type":"google_pay"}}},`+
+				`"shipping":{"name":"J","address":{"country":"CA"}}}`)
+		case r.URL.Query().Get("expand[0]") == "latest_charge":
+			io.WriteString(w, `{"id":"pi_1","latest_charge":{"id":"ch_1","payment_method_details":{"type":"card","card":{"incremental_authorization":{"status":"available"}}}}}`)
+		default:
+			io.WriteString(w, `{"id":"pi_1","latest_charge":"ch_1"}`)
+		}
+	})
+	ctx := context.Background()
+	tok, err := c.RetrieveConfirmationToken(ctx, "ctoken_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ExpiresAt != 1700000000 || tok.PaymentIntent != "pi_9" || tok.SetupIntent != "" || tok.Preview.Type != "card" || tok.Preview.Card.Funding != "prepaid" ||
+		tok.Preview.Card.Wallet.Type != "google_pay" || tok.Preview.BillingDetails.Email != "j@example.com" || tok.Shipping.Address.Country != "CA" {
+		t.Errorf("token = %+v", tok)
+	}
+	if _, err := c.RetrieveConfirmationToken(ctx, ""); !errors.Is(err, errNoID) {
+		t.Errorf("empty id: %v", err)
+	}
+	plain, err := c.RetrievePaymentIntent(ctx, "pi_1")
+	if err != nil || plain.LatestCharge != (ChargeRef{ID: "ch_1"}) {
+		t.Errorf("plain: %+v %v", plain, err)
+	}
+	exp, err := c.RetrievePaymentIntent(ctx, "pi_1", "latest_charge")
+	if err != nil || exp.LatestCharge != (ChargeRef{ID: "ch_1", IncrementalAuthorization: "available", Expanded: true}) {
+		t.Errorf("expanded: %+v %v", exp, err)
+	}
+	if b, _ := json.Marshal(exp); !strings.Contains(string(b), `"latest_charge":"ch_1"`) {
+		t.Errorf("encoded: %s", b)
+	}
+	if b, _ := json.Marshal(&PaymentIntent{ID: "pi_2"}); strings.Contains(string(b), "latest_charge") {
+		t.Errorf("no charge encoded: %s", b)
+	}
+	s := seen()
+	if s[0].Method != "GET" || s[0].Path != "/v1/confirmation_tokens/ctoken_1" || s[0].Auth != "Bearer "+testKey || len(s[0].Values) != 0 {
+		t.Errorf("token request %+v", s[0])
 	}
 }

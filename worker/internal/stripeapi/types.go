@@ -44,8 +44,6 @@ type CheckoutSession struct {
 	// ClientReferenceID is the site's own reference for the order
 	// (data-checkout-reference), recorded with it.
 	ClientReferenceID string `json:"client_reference_id"`
-	// TotalDetails holds the discount a promotion code took off.
-	TotalDetails *TotalDetails `json:"total_details"`
 	// CustomerDetails holds the email the shopper typed in Checkout.
 	CustomerDetails *CustomerDetails  `json:"customer_details"`
 	Metadata        map[string]string `json:"metadata"`
@@ -53,12 +51,13 @@ type CheckoutSession struct {
 	PaymentIntent *IntentRef `json:"payment_intent"`
 	// LineItems is present when expanded: the first page only.
 	LineItems *LineItemList `json:"line_items"`
-}
-
-// TotalDetails is a Checkout Session's total_details: what was taken off
-// amount_subtotal (discounts) on the way to amount_total.
-type TotalDetails struct {
-	AmountDiscount int64 `json:"amount_discount"`
+	// What Checkout collected for physical goods, and the total's parts
+	// (the worker's goods.go).
+	CollectedInformation *CollectedInformation `json:"collected_information"`
+	ShippingCost         *ShippingCost         `json:"shipping_cost"`
+	TotalDetails         *TotalDetails         `json:"total_details"`
+	CustomFields         []CustomFieldValue    `json:"custom_fields"`
+	AfterExpiration      *AfterExpiration      `json:"after_expiration"`
 }
 
 // PromotionCodeList is a page of promotion codes.
@@ -78,7 +77,104 @@ type PromotionCode struct {
 
 // CustomerDetails is a Checkout Session's customer_details.
 type CustomerDetails struct {
-	Email string `json:"email"`
+	Email  string       `json:"email"`
+	Phone  string       `json:"phone"`
+	TaxIDs []TaxIDValue `json:"tax_ids"`
+}
+
+// TaxIDValue is a tax ID the shopper gave in Checkout.
+type TaxIDValue struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// CollectedInformation is a Checkout Session's collected_information (the
+// basil API's home of shipping_details).
+type CollectedInformation struct {
+	ShippingDetails *ShippingDetails `json:"shipping_details"`
+}
+
+// ShippingDetails is a name, phone and postal address (a Checkout
+// Session's collected shipping_details, a ConfirmationToken's or a
+// PaymentIntent's shipping).
+type ShippingDetails struct {
+	Name    string   `json:"name"`
+	Phone   string   `json:"phone"`
+	Address *Address `json:"address"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// ShippingCost is the shipping the shopper chose and paid; ShippingRate is
+// an object when expanded (shipping_cost.shipping_rate).
+type ShippingCost struct {
+	AmountTotal  int64           `json:"amount_total"`
+	AmountTax    int64           `json:"amount_tax"`
+	ShippingRate ShippingRateRef `json:"shipping_rate"`
+}
+
+// ShippingRateRef is a shipping rate's id, with the rate when expanded.
+type ShippingRateRef struct {
+	ID     string
+	Object *ShippingRate
+}
+
+// ShippingRate is what the worker reads of a shipping rate.
+type ShippingRate struct {
+	ID          string            `json:"id"`
+	DisplayName string            `json:"display_name"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// UnmarshalJSON reads an id or an expanded rate.
+func (r *ShippingRateRef) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &r.ID)
+	case len(b) > 0 && b[0] == '{':
+		r.Object = &ShippingRate{}
+		if err := json.Unmarshal(b, r.Object); err != nil {
+			return err
+		}
+		r.ID = r.Object.ID
+	}
+	return nil
+}
+
+// TotalDetails are the parts of a session's amount_total.
+type TotalDetails struct {
+	AmountDiscount int64 `json:"amount_discount"`
+	AmountShipping int64 `json:"amount_shipping"`
+	AmountTax      int64 `json:"amount_tax"`
+}
+
+// CustomFieldValue is one custom field as the shopper filled it.
+type CustomFieldValue struct {
+	Key      string      `json:"key"`
+	Type     string      `json:"type"`
+	Dropdown *FieldValue `json:"dropdown"`
+	Text     *FieldValue `json:"text"`
+	Numeric  *FieldValue `json:"numeric"`
+}
+
+// FieldValue is a custom field's value.
+type FieldValue struct {
+	Value string `json:"value"`
+}
+
+// AfterExpiration holds an expired session's recovery link.
+type AfterExpiration struct {
+	Recovery *struct {
+		URL string `json:"url"`
+	} `json:"recovery"`
 }
 
 // LineItemList is a page of a Checkout Session's line items.
@@ -90,14 +186,10 @@ type LineItemList struct {
 
 // LineItem is one line of a Checkout Session.
 type LineItem struct {
-	Description string `json:"description"`
-	Quantity    int64  `json:"quantity"`
-	AmountTotal int64  `json:"amount_total"`
-	// AmountSubtotal is the line before discounts (unit amount × quantity),
-	// AmountDiscount what a promotion code took off it.
-	AmountSubtotal int64      `json:"amount_subtotal"`
-	AmountDiscount int64      `json:"amount_discount"`
-	Price          *LinePrice `json:"price"`
+	Description string     `json:"description"`
+	Quantity    int64      `json:"quantity"`
+	AmountTotal int64      `json:"amount_total"`
+	Price       *LinePrice `json:"price"`
 }
 
 // LinePrice is a line item's price.
@@ -179,7 +271,7 @@ type PaymentIntent struct {
 	ClientSecret       string            `json:"client_secret,omitempty"`
 	Customer           ExpandableID      `json:"customer,omitempty"`
 	PaymentMethod      ExpandableID      `json:"payment_method,omitempty"`
-	LatestCharge       ExpandableID      `json:"latest_charge,omitempty"`
+	LatestCharge       ChargeRef         `json:"latest_charge,omitzero"`
 	CancellationReason string            `json:"cancellation_reason,omitempty"`
 	Created            int64             `json:"created,omitempty"`
 	Livemode           bool              `json:"livemode"`
@@ -264,4 +356,104 @@ type PortalSession struct {
 	apiResource
 	ID  string `json:"id"`
 	URL string `json:"url"`
+}
+
+// ChargeRef is a PaymentIntent's latest_charge: an id, or, expanded, the
+// object, of which the worker reads whether the card allows incremental
+// authorization. It always encodes as the ID.
+type ChargeRef struct {
+	ID string
+	// IncrementalAuthorization is the expanded charge's
+	// payment_method_details.card.incremental_authorization.status
+	// ("available", "unavailable"); "" when not expanded or not a card.
+	IncrementalAuthorization string
+	// Expanded: the object was read, so an empty IncrementalAuthorization
+	// means the charge did not say (not a card payment).
+	Expanded bool
+}
+
+// UnmarshalJSON reads an id or an expanded charge.
+func (c *ChargeRef) UnmarshalJSON(b []byte) error {
+	*c = ChargeRef{}
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &c.ID)
+	case len(b) > 0 && b[0] == '{':
+		var obj struct {
+			ID                   string `json:"id"`
+			PaymentMethodDetails *struct {
+				Card *struct {
+					IncrementalAuthorization *struct {
+						Status string `json:"status"`
+					} `json:"incremental_authorization"`
+				} `json:"card"`
+			} `json:"payment_method_details"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		c.ID, c.Expanded = obj.ID, true
+		if d := obj.PaymentMethodDetails; d != nil && d.Card != nil && d.Card.IncrementalAuthorization != nil {
+			c.IncrementalAuthorization = d.Card.IncrementalAuthorization.Status
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the ID ("" when there is no charge).
+func (c ChargeRef) MarshalJSON() ([]byte, error) { return json.Marshal(c.ID) }
+
+// IsZero lets omitempty-aware encoders skip a missing charge.
+func (c ChargeRef) IsZero() bool { return c.ID == "" }
+
+// ConfirmationToken is what the worker reads of a ConfirmationToken before
+// it confirms a PaymentIntent with it: whether it can still be used, and the
+// preview of the payment method and the shipping address that the approval
+// rules see.
+type ConfirmationToken struct {
+	apiResource
+	ID string `json:"id"`
+	// ExpiresAt: after it the token cannot confirm anything (0: not said).
+	ExpiresAt int64 `json:"expires_at"`
+	Livemode  bool  `json:"livemode"`
+	// PaymentIntent and SetupIntent name the intent the token already
+	// confirmed: a token is used once.
+	PaymentIntent    ExpandableID          `json:"payment_intent"`
+	SetupIntent      ExpandableID          `json:"setup_intent"`
+	SetupFutureUsage string                `json:"setup_future_usage"`
+	Preview          *PaymentMethodPreview `json:"payment_method_preview"`
+	Shipping         *ShippingDetails      `json:"shipping"`
+}
+
+// PaymentMethodPreview is a ConfirmationToken's payment_method_preview: what
+// the Payment Element collected, without the card number.
+type PaymentMethodPreview struct {
+	// Type is the payment method type (card, link, sepa_debit, ...).
+	Type           string          `json:"type"`
+	BillingDetails *BillingDetails `json:"billing_details"`
+	Card           *CardPreview    `json:"card"`
+}
+
+// BillingDetails is what the worker reads of billing_details.
+type BillingDetails struct {
+	Email   string   `json:"email"`
+	Address *Address `json:"address"`
+}
+
+// CardPreview is a card's brand, funding (credit, debit, prepaid, unknown),
+// issuing country, and the wallet it came from, if any.
+type CardPreview struct {
+	Brand   string `json:"brand"`
+	Funding string `json:"funding"`
+	Country string `json:"country"`
+	Wallet  *struct {
+		Type string `json:"type"`
+	} `json:"wallet"`
+}
+
+// Customer is a created Customer.
+type Customer struct {
+	apiResource
+	ID    string `json:"id"`
+	Email string `json:"email"`
 }

@@ -130,7 +130,22 @@ type Order struct {
 	DeclineCode      string      `json:"decline_code"`
 	Livemode         bool        `json:"livemode"`
 	Lines            []OrderLine `json:"lines"`
-	Fulfillment      struct {
+	Details          struct {
+		Shipping *struct {
+			Name    string            `json:"name"`
+			Address map[string]string `json:"address"`
+			Rate    string            `json:"rate"`
+			Amount  int64             `json:"amount"`
+		} `json:"shipping"`
+		Phone        string `json:"phone"`
+		CustomFields []struct {
+			Key, Value string
+		} `json:"custom_fields"`
+		AmountShipping int64  `json:"amount_shipping"`
+		AmountTax      int64  `json:"amount_tax"`
+		RecoveryURL    string `json:"recovery_url"`
+	} `json:"details"`
+	Fulfillment struct {
 		Status      string `json:"status"`
 		Attempts    int64  `json:"attempts"`
 		FulfilledAt int64  `json:"fulfilled_at"`
@@ -265,9 +280,9 @@ func Event(id, typ string, obj any) []byte {
 func PaidSession(t *testing.T, items, method string) string {
 	t.Helper()
 	secret, id := CreateSession(t, `{"items":`+items+`}`)
-	pay := fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","card_number":"4242424242424242","exp":"12/34","cvc":"123"}`, secret)
+	pay := PayBody(secret, "4242424242424242")
 	if method == "delayed" {
-		pay = fmt.Sprintf(`{"client_secret":%q,"email":"jenny@example.com","method":"delayed"}`, secret)
+		pay = PayBody(secret, "")
 	}
 	if r := Call(t, "POST", Env(t, "SANDBOX_URL")+"/_sandbox/checkout/pay", "application/json", pay); r.Status != 200 {
 		t.Fatalf("pay: %d %s", r.Status, r.Body)
@@ -290,4 +305,22 @@ func SandboxEvents(t *testing.T, objectID string) []SandboxEvent {
 	var out struct{ Events []SandboxEvent }
 	Decode(t, Call(t, "GET", Env(t, "SANDBOX_URL")+"/_sandbox/events?object_id="+objectID, "", ""), &out)
 	return out.Events
+}
+
+// testGoods is what a shopper types in Checkout for the goods the demo
+// catalog asks for: a US shipping address and a T-shirt size. The sandbox
+// ignores what a session does not ask for.
+const testGoods = `"shipping":{"name":"Jenny Rosen","line1":"354 Oyster Point Blvd","city":"South San Francisco","state":"CA",` +
+	`"postal_code":"94080","country":"US"},"custom_fields":{"size":"M"}`
+
+// PayBody is the stand-in's form for the session with client secret
+// secret, paid with card ("" pays with a delayed method).
+func PayBody(secret, card string) string { return PayBodyAs(secret, "jenny@example.com", card) }
+
+// PayBodyAs is PayBody with the shopper's email.
+func PayBodyAs(secret, email, card string) string {
+	if card == "" {
+		return fmt.Sprintf(`{"client_secret":%q,"email":%q,"method":"delayed",%s}`, secret, email, testGoods)
+	}
+	return fmt.Sprintf(`{"client_secret":%q,"email":%q,"card_number":%q,"exp":"12/34","cvc":"123",%s}`, secret, email, card, testGoods)
 }

@@ -1,5 +1,0 @@
-package net
-
-import "errors"
-
-var ErrNotImplemented = errors.New("operation not implemented")

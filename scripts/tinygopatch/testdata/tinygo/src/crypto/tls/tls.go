@@ -1,3 +1,0 @@
-package tls
-
-type Config struct{}

@@ -85,6 +85,10 @@ type Order struct {
 	// goods is what the products ask for beyond payment: shipping, phone,
 	// custom fields, texts (goods.go).
 	goods *goodsPlan
+	// shipRate and fields: the pay page's chosen rate (in Amount) and
+	// custom fields, URL-encoded (goods_intent.go).
+	shipRate *plannedRate
+	fields   string
 	// held: the order's stock is reserved under Ref (stock.go).
 	held bool
 	// expires is when a Checkout Session for the order expires, and the

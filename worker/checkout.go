@@ -27,6 +27,48 @@ type publicProduct struct {
 	// the worker will create.
 	CaptureMethod     string `json:"captureMethod"`
 	SavePaymentMethod bool   `json:"savePaymentMethod,omitempty"`
+	// What the pay page asks for this product (goods.go): an address and
+	// a rate (of ShippingRates when limited), a phone, custom fields; and
+	// what the shopper agrees to. CheckoutOnly products are not sold there.
+	Shippable             bool          `json:"shippable,omitempty"`
+	ShippingRates         []string      `json:"shippingRates,omitempty"`
+	PhoneNumberCollection bool          `json:"phoneNumberCollection,omitempty"`
+	CustomFields          []publicField `json:"customFields,omitempty"`
+	Disclosure            string        `json:"disclosure,omitempty"`
+	CheckoutOnly          bool          `json:"checkoutOnly,omitempty"`
+}
+
+// publicField is a custom field as the pay page shows it.
+type publicField struct {
+	Key       string           `json:"key"`
+	Label     string           `json:"label"`
+	Type      string           `json:"type"`
+	Optional  bool             `json:"optional,omitempty"`
+	Options   []DropdownOption `json:"options,omitempty"`
+	MinLength int64            `json:"minLength,omitempty"`
+	MaxLength int64            `json:"maxLength,omitempty"`
+}
+
+// publicShipping is the shop's shipping for the pay page.
+type publicShipping struct {
+	AllowedCountries []string     `json:"allowedCountries"`
+	Rates            []publicRate `json:"rates"`
+}
+
+type publicRate struct {
+	ID          string            `json:"id"`
+	DisplayName string            `json:"displayName"`
+	Amount      map[string]int64  `json:"amount"`
+	FreeOver    map[string]int64  `json:"freeOver,omitempty"`
+	Delivery    *DeliveryEstimate `json:"deliveryEstimate,omitempty"`
+}
+
+func publicFields(fs []CustomField) []publicField {
+	var out []publicField
+	for _, f := range fs {
+		out = append(out, publicField{Key: f.Key, Label: f.Label, Type: f.Type, Optional: f.Optional, Options: f.Options, MinLength: f.MinLength, MaxLength: f.MaxLength})
+	}
+	return out
 }
 
 type configResponse struct {
@@ -34,6 +76,10 @@ type configResponse struct {
 	StripeJSURL    string          `json:"stripeJsUrl"`
 	DefaultItem    string          `json:"defaultItem"`
 	Catalog        []publicProduct `json:"catalog"`
+	// The shop's shipping, phone and custom fields, for the pay page.
+	Shipping              *publicShipping `json:"shipping,omitempty"`
+	PhoneNumberCollection bool            `json:"phoneNumberCollection,omitempty"`
+	CustomFields          []publicField   `json:"customFields,omitempty"`
 }
 
 // configBody is GET /config's answer. It depends only on the configuration,
@@ -45,10 +91,21 @@ func configBody(cfg Config) []byte {
 		DefaultItem:    cfg.DefaultItem,
 		Catalog:        make([]publicProduct, len(cfg.Catalog.Products)),
 	}
-	for i, p := range cfg.Catalog.Products {
+	shop := &cfg.Catalog.Shop
+	for i := range cfg.Catalog.Products {
+		p := &cfg.Catalog.Products[i]
 		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity,
-			CaptureMethod: p.Capture, SavePaymentMethod: p.SavePaymentMethod}
+			CaptureMethod: p.Capture, SavePaymentMethod: p.SavePaymentMethod,
+			Shippable: p.Shippable, ShippingRates: p.ShippingRates, PhoneNumberCollection: p.PhoneNumberCollection, CustomFields: publicFields(p.CustomFields),
+			Disclosure: productDisclosure(shop, p), CheckoutOnly: !shop.onPayPage(p)}
 	}
+	if sh := shop.Shipping; sh != nil {
+		resp.Shipping = &publicShipping{AllowedCountries: sh.AllowedCountries}
+		for _, r := range sh.Rates {
+			resp.Shipping.Rates = append(resp.Shipping.Rates, publicRate{ID: r.ID, DisplayName: r.DisplayName, Amount: r.Amount, FreeOver: r.FreeOver, Delivery: r.DeliveryEstimate})
+		}
+	}
+	resp.PhoneNumberCollection, resp.CustomFields = shop.PhoneNumberCollection, publicFields(shop.CustomFields)
 	body, err := json.Marshal(resp)
 	if err != nil {
 		panic("encoding /config: " + err.Error()) // only strings and numbers: cannot fail

@@ -147,6 +147,35 @@ func (s *Server) disclosure(o *Order) string {
 	return strings.Join(parts, " ")
 }
 
+// productDisclosure is what a shopper of product p alone agrees to, for the
+// pay page (Checkout shows the order's, disclosure).
+func productDisclosure(shop *ShopOptions, p *Product) string {
+	if p.Disclosure != "" {
+		return p.Disclosure
+	}
+	d := shop.Disclosures
+	if d == nil {
+		d = &Disclosures{}
+	}
+	pick := func(text, fallback string) string {
+		if text != "" {
+			return text
+		}
+		return fallback
+	}
+	var parts []string
+	if p.Capture == CaptureManual {
+		parts = append(parts, pick(d.ManualCapture, defaultManualDisclosure))
+	}
+	if p.IncrementalAuthorization {
+		parts = append(parts, pick(d.IncrementalAuthorization, defaultIncrementalDisclosure))
+	}
+	if p.SavePaymentMethod {
+		parts = append(parts, pick(d.SavePaymentMethod, defaultSaveDisclosure))
+	}
+	return strings.Join(parts, " ")
+}
+
 // applyGoods adds what the order's products ask for to its Checkout Session.
 func (s *Server) applyGoods(params *stripe.CheckoutSessionCreateParams, o *Order) {
 	shop := &s.cfg.Catalog.Shop

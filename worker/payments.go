@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -264,6 +265,9 @@ type confirmIntentRequest struct {
 	Country        string `json:"country"`
 	IdempotencyKey string `json:"idempotencyKey"`
 	CustomerToken  string `json:"customerToken"`
+	// ShippingRate and CustomFields: the shop's goods (goods_intent.go).
+	ShippingRate string            `json:"shippingRate"`
+	CustomFields map[string]string `json:"customFields"`
 }
 
 // intentAnswer is the create-confirm-intent answer, in the names Stripe's
@@ -329,9 +333,18 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
+	fields := url.Values{}
+	for k, v := range req.CustomFields {
+		fields.Set(k, v)
+	}
 	order, aerr := s.newOrder(r, FlowConfirmIntent, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken,
-		req.ConfirmationToken + "\x00" + req.ReturnPath})
+		req.ConfirmationToken + "\x00" + req.ReturnPath + "\x00" + req.ShippingRate + "\x00" + fields.Encode()})
 	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	// The shipping rate (charged) and custom fields (goods_intent.go).
+	if aerr := s.payPageGoods(order, req.ShippingRate, req.CustomFields); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -354,6 +367,10 @@ func (s *Server) handleCreateConfirmIntent(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	order.withToken(tok)
+	if aerr := s.payPageShipping(order, tok); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	if aerr := s.approve(r.Context(), order); aerr != nil {
 		writeError(w, aerr)
 		return
@@ -406,6 +423,7 @@ func (s *Server) intentParams(o *Order, ctoken, returnURL string) *stripe.Paymen
 		ReturnURL:               stripe.String(returnURL),
 		Metadata:                s.metadata(o),
 	}
+	o.goodsMetadata(params.Metadata) // goods_intent.go
 	if o.Capture == CaptureManual {
 		params.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodManual))
 	}

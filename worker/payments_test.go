@@ -493,10 +493,10 @@ func TestConfirmIntentCreatesAndConfirms(t *testing.T) {
 
 func TestConfirmIntentReturnURLFollowsPublicURL(t *testing.T) {
 	srv, stub := newStubServer(t, map[string]string{"PUBLIC_URL": "https://www.example.com/shop"})
-	if rec := postJSON(t, srv, "http://worker.example/create-confirm-intent", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_1"}`); rec.Code != 200 {
+	if rec := postJSON(t, srv, "http://worker.example/create-confirm-intent", `{"items":[{"id":"stove-rental"}],"confirmationToken":"ctoken_1"}`); rec.Code != 200 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
-	postJSON(t, srv, "http://worker.example/create-confirm-intent", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_2","returnPath":"/elsewhere/pay"}`)
+	postJSON(t, srv, "http://worker.example/create-confirm-intent", `{"items":[{"id":"stove-rental"}],"confirmationToken":"ctoken_2","returnPath":"/elsewhere/pay"}`)
 	calls := stub.Creates()
 	wantForm(t, calls[0], map[string]string{"return_url": "https://www.example.com/shop/pay.html"})
 	wantForm(t, calls[1], map[string]string{"return_url": "https://www.example.com/elsewhere/pay"})
@@ -505,7 +505,7 @@ func TestConfirmIntentReturnURLFollowsPublicURL(t *testing.T) {
 func TestConfirmIntentDecline(t *testing.T) {
 	srv, stub := newStubServer(t, nil)
 	stub.set("POST /v1/payment_intents", 402, stubDecline)
-	rec := postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"mug"}],"confirmationToken":"ctoken_9"}`)
+	rec := postJSON(t, srv, "/create-confirm-intent", `{"items":[{"id":"stove-rental"}],"confirmationToken":"ctoken_9"}`)
 	eb := checkError(t, rec, 402, "card_declined", "")
 	var full struct {
 		Error struct {

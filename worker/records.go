@@ -317,6 +317,7 @@ func (s *Server) fulfillIntent(ctx context.Context, pi *stripeapi.IntentRecord, 
 	}
 	o.Flow = orders.FlowConfirmIntent
 	o.Lines = s.cartLines(parseCartMeta(pi.Metadata[metaCart]))
+	o.Details = s.intentDetails(pi) // goods_intent.go
 	return s.recordOrder(ctx, o)
 }
 

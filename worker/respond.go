@@ -184,7 +184,12 @@ func jsonError(err error) *apiError {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("invalid_json", "", "the JSON body is truncated")
 	case errors.As(err, &te):
-		return badRequest("invalid_field_type", te.Field, "%s must be a %s, not a JSON %s", fieldName(te.Field), jsonKind(te.Type.Kind().String()), te.Value)
+		kind := jsonKind(te.Type.Kind().String())
+		article := "a"
+		if strings.IndexByte("aeiou", kind[0]) >= 0 {
+			article = "an"
+		}
+		return badRequest("invalid_field_type", te.Field, "%s must be %s %s, not a JSON %s", fieldName(te.Field), article, kind, te.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest("unknown_field", name, "unknown field %q", name)

@@ -130,14 +130,19 @@ async function result(page, status) {
   return page.locator("#pay-result").innerText();
 }
 
-describe("pay page", { timeout: TEST_TIMEOUT * 9 }, () => {
+describe("pay page", { timeout: TEST_TIMEOUT * 10 }, () => {
   test("pays with the default card; the worker prices the order", { timeout: TEST_TIMEOUT }, async () => {
     await withPage(async (page) => {
       await chooseOrder(page, { mug: 2 }, "jenny@example.com");
-      assert.match(await page.locator("#payment-submit").innerText(), /Pay \$24\.00/);
+      // 2 mugs and standard shipping; express changes the total.
+      assert.match(await page.locator("#payment-submit").innerText(), /Pay \$29\.00/);
+      await page.locator('#shipping-rates input[value="express"]').check();
+      assert.match(await page.locator("#payment-submit").innerText(), /Pay \$39\.00/);
+      await page.locator('#address-element input[name="name"]').fill("Ada Lovelace");
       const request = await pay(page, CARD_OK);
       const sent = request.postDataJSON();
       assert.deepEqual(sent.items, [{ id: "mug", quantity: 2 }], "the page sends only ids and quantities");
+      assert.equal(sent.shippingRate, "express", "the chosen rate, by id");
       assert.match(sent.confirmationToken, /^ctoken_/);
       assert.match(sent.idempotencyKey, /^[A-Za-z0-9_-]{8,64}$/);
       assert.equal(sent.email, "jenny@example.com");
@@ -147,11 +152,35 @@ describe("pay page", { timeout: TEST_TIMEOUT * 9 }, () => {
       assert.match(text, /successful/);
       const pi = await sandboxIntent(answer.id);
       assert.equal(pi.status, "succeeded");
-      assert.equal(pi.amount, 2400);
+      assert.equal(pi.amount, 2400 + 1500, "the worker charged the lines and the express rate");
       assert.equal(pi.metadata.kit_cart, "mug:2:1200");
+      assert.equal(pi.metadata.kit_shipping, "express:1500");
+      assert.equal(pi.shipping.name, "Ada Lovelace", "the Address Element's address went with the token");
       assert.match(pi.metadata.kit_order, /^ord_[0-9a-f]{16}$/);
       assert.equal(pi.receipt_email, "jenny@example.com");
     });
+  });
+
+  test("a T-shirt asks its size on the pay page; the size reaches the payment", { timeout: TEST_TIMEOUT }, async () => {
+    await withPage(
+      async (page) => {
+        await chooseOrder(page, { tshirt: 1 });
+        const number = page.locator('#payment-element input[name="cardnumber"]');
+        await number.waitFor({ state: "visible" });
+        await page.locator("#payment-submit").click();
+        await page.locator("#payment-error").waitFor({ state: "visible" });
+        assert.match(await page.locator("#payment-error").innerText(), /Size/, "the size is required before paying");
+        await page.locator('#custom-fields select[data-field="size"]').selectOption("L");
+        const request = await pay(page, CARD_OK);
+        assert.deepEqual(request.postDataJSON().customFields, { size: "L" });
+        const answer = await (await request.response()).json();
+        await result(page, "succeeded");
+        const pi = await sandboxIntent(answer.id);
+        assert.equal(pi.metadata.kit_fields, "size=L");
+        assert.equal(pi.amount, 2000 + 500);
+      },
+      { allow: [HTTP_ERROR_LOG] },
+    );
   });
 
   test("a rental is authorized after 3D Secure (handleNextAction), not charged", { timeout: TEST_TIMEOUT }, async () => {

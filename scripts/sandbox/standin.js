@@ -778,6 +778,113 @@
     }
   }
 
+  // The Address Element in shipping mode: elements.create("address",
+  // {mode: "shipping", allowedCountries, fields: {phone: "always"}}). Its value
+  // goes into the ConfirmationToken's shipping, as Stripe.js does. Prefilled
+  // with a test address, as the Payment Element is with a test card.
+  class AddressElement {
+    constructor(elements, options) {
+      const o = options || {};
+      if (o.mode !== "shipping" && o.mode !== "billing") {
+        throw new IntegrationError("elements.create('address') needs mode: 'shipping' or 'billing'.");
+      }
+      if (o.allowedCountries !== undefined && (!Array.isArray(o.allowedCountries) || !o.allowedCountries.every((c) => /^[A-Z]{2}$/.test(c)))) {
+        throw new IntegrationError("allowedCountries must be a list of two-letter country codes such as 'US'.");
+      }
+      this.elements = elements;
+      this.options = o;
+      this.state = "created";
+      this.root = null;
+      this.inputs = null;
+      this.errorNode = null;
+    }
+
+    mount(target) {
+      if (this.state === "destroyed") throw new IntegrationError("this Address Element was destroyed; create another.");
+      if (this.state === "mounted") throw new IntegrationError("this Address Element is already mounted; call unmount() first.");
+      const node = resolveTarget(target, "addressElement.mount()");
+      const o = this.options;
+      const countries = o.allowedCountries || ["US"];
+      const phone = o.fields && o.fields.phone === "always";
+      const field = (label, name, value, attrs) => {
+        const id = "sandbox-ae-" + name + "-" + Math.random().toString(36).slice(2, 8);
+        const input = el("input", Object.assign({ id, name, type: "text", value }, attrs || {}), css.input);
+        return { input, wrap: el("div", {}, null, [el("label", { for: id, text: label }, css.label), input]) };
+      };
+      const id = "sandbox-ae-country-" + Math.random().toString(36).slice(2, 8);
+      const country = el("select", { id, name: "country", autocomplete: "shipping country" }, css.input,
+        countries.map((c) => el("option", { value: c, text: c })));
+      if (countries.includes("US")) country.value = "US";
+      const parts = [
+        field("Full name", "name", "Jenny Rosen", { autocomplete: "shipping name" }),
+        field("Address", "line1", "354 Oyster Point Blvd", { autocomplete: "shipping address-line1" }),
+        field("Apartment, suite (optional)", "line2", "", { autocomplete: "shipping address-line2" }),
+        field("City", "city", "South San Francisco", { autocomplete: "shipping address-level2" }),
+        field("State / region", "state", "CA", { autocomplete: "shipping address-level1" }),
+        field("Postal code", "postal_code", "94080", { autocomplete: "shipping postal-code" }),
+      ];
+      if (phone) parts.push(field("Phone number", "phone", "+1 555 555 0100", { type: "tel", autocomplete: "shipping tel" }));
+      this.inputs = { country };
+      for (const p of parts) this.inputs[p.input.name] = p.input;
+      for (const input of Object.values(this.inputs)) input.addEventListener("input", () => (this.elements.submitted = false));
+      this.errorNode = el("div", { "data-sandbox-element-error": "", role: "alert", "aria-live": "assertive" }, css.error);
+      this.root = el("div", { "data-sandbox-address-element": "" }, css.root, [
+        el("p", { "data-sandbox-banner": "", role: "note", text: "Stripe sandbox — Address Element stand-in (" + o.mode + ")" }, css.banner),
+        ...parts.slice(0, 6).map((p) => p.wrap),
+        el("div", {}, null, [el("label", { for: id, text: "Country" }, css.label), country]),
+        ...parts.slice(6).map((p) => p.wrap),
+        this.errorNode,
+      ]);
+      node.appendChild(this.root);
+      this.state = "mounted";
+      this.elements.submitted = false;
+    }
+
+    // value is Stripe.js's getValue() answer, and the first missing field.
+    value() {
+      const v = {};
+      for (const [k, input] of Object.entries(this.inputs || {})) v[k] = input.value.trim();
+      const missing = ["name", "line1", "city", "postal_code", "country"].concat(this.inputs && this.inputs.phone ? ["phone"] : []).find((k) => !v[k]);
+      const value = { name: v.name, address: { line1: v.line1, line2: v.line2 || null, city: v.city, state: v.state || null, postal_code: v.postal_code, country: v.country } };
+      if (this.inputs && this.inputs.phone) value.phone = v.phone.replace(/\s+/g, "");
+      return { complete: !missing, isNewAddress: true, value, missing };
+    }
+
+    getValue() {
+      if (this.state !== "mounted") return Promise.reject(new IntegrationError("getValue() needs a mounted Address Element."));
+      const { complete, isNewAddress, value } = this.value();
+      return Promise.resolve({ complete, isNewAddress, value });
+    }
+
+    showError(message, field) {
+      if (!this.errorNode) return;
+      this.errorNode.textContent = message || "";
+      for (const [name, input] of Object.entries(this.inputs || {})) {
+        if (message && name === field) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+      }
+      if (message && this.inputs[field]) this.inputs[field].focus();
+    }
+
+    on() {
+      return this;
+    }
+
+    unmount() {
+      if (this.state !== "mounted") return;
+      if (this.root && this.root.parentNode) this.root.parentNode.removeChild(this.root);
+      this.root = this.inputs = this.errorNode = null;
+      this.state = "created";
+      this.elements.submitted = false;
+    }
+
+    destroy() {
+      this.unmount();
+      this.state = "destroyed";
+      if (this.elements.address === this) this.elements.address = null;
+    }
+  }
+
   const MODES = ["payment", "setup", "subscription"];
   const CAPTURE_METHODS = ["automatic", "automatic_async", "manual"];
 
@@ -786,6 +893,7 @@
       this.stripe = stripe;
       this.options = {};
       this.payment = null;
+      this.address = null;
       this.submitted = false;
       this.update(options || {}, true);
     }
@@ -817,8 +925,13 @@
     }
 
     create(type, options) {
+      if (type === "address") {
+        if (this.address) throw new IntegrationError("this Elements group already has an Address Element.");
+        this.address = new AddressElement(this, options);
+        return this.address;
+      }
       if (type !== "payment") {
-        throw new IntegrationError("elements.create(" + JSON.stringify(type) + ") is not implemented by the stand-in; only 'payment' is.");
+        throw new IntegrationError("elements.create(" + JSON.stringify(type) + ") is not implemented by the stand-in; only 'payment' and 'address' are.");
       }
       if (this.payment) throw new IntegrationError("this Elements group already has a Payment Element.");
       this.payment = new PaymentElement(this, options);
@@ -826,7 +939,7 @@
     }
 
     getElement(type) {
-      return type === "payment" ? this.payment : null;
+      return type === "payment" ? this.payment : type === "address" ? this.address : null;
     }
 
     fetchUpdates() {
@@ -848,6 +961,16 @@
           return { error: { type: "validation_error", code: check.code, message: check.message } };
         }
         pe.showError(null);
+        const ae = this.address;
+        if (ae && ae.state === "mounted") {
+          const { missing } = ae.value();
+          if (missing) {
+            ae.showError("Your address is incomplete.", missing);
+            this.submitted = false;
+            return { error: { type: "validation_error", code: "incomplete_address", message: "Your address is incomplete." } };
+          }
+          ae.showError(null);
+        }
         this.submitted = true;
         return {};
       });
@@ -907,7 +1030,13 @@
     flatten("payment_method_data[billing_details]", pmd.billing_details, form);
     if (pmd.allow_redisplay) form["payment_method_data[allow_redisplay]"] = pmd.allow_redisplay;
     if (params.return_url) form.return_url = params.return_url;
-    flatten("shipping", params.shipping, form);
+    if (params.shipping) {
+      flatten("shipping", params.shipping, form);
+    } else if (elements.address && elements.address.state === "mounted" && elements.address.options.mode === "shipping") {
+      // Stripe.js takes the shipping address from a mounted Address Element.
+      const a = elements.address.value().value;
+      flatten("shipping", { name: a.name, phone: a.phone, address: a.address }, form);
+    }
     const o = elements.options;
     if (o.setupFutureUsage) form.setup_future_usage = o.setupFutureUsage;
     if (o.mode) form["client_context[mode]"] = o.mode;

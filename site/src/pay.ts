@@ -28,11 +28,12 @@ import {
   stripeFor,
   toShopError,
   type CartItem,
+  type CustomField,
   type Product,
   type SiteConfig,
 } from "./shared";
 // Type-only: nothing from @stripe/stripe-js is bundled (see shared.ts).
-import type { Stripe, StripeElements, StripeElementsOptionsMode, StripePaymentElement } from "@stripe/stripe-js";
+import type { Stripe, StripeAddressElement, StripeElements, StripeElementsOptionsMode, StripePaymentElement } from "@stripe/stripe-js";
 
 const orderStatus = byId("order-status");
 const orderForm = byId<HTMLFormElement>("order-form");
@@ -47,6 +48,9 @@ const paymentTitle = byId("payment-title");
 const paymentSummary = byId("payment-summary");
 const paymentForm = byId<HTMLFormElement>("payment-form");
 const paymentMount = byId("payment-element");
+const addressMount = byId("address-element");
+const ratesFieldset = byId<HTMLFieldSetElement>("shipping-rates");
+const fieldsMount = byId("custom-fields");
 const paymentError = byId("payment-error");
 const paymentStatus = byId("payment-status");
 const paymentSubmit = byId<HTMLButtonElement>("payment-submit");
@@ -65,6 +69,13 @@ interface Order {
   captureMethod: "automatic" | "manual";
   savePaymentMethod: boolean;
   email: string;
+  /** Shipped: an address (Address Element) and one of rates, priced for this order. */
+  ship: boolean;
+  rates: { id: string; name: string; amount: number }[];
+  phone: boolean;
+  fields: CustomField[];
+  /** What the shopper agrees to, from the catalog. */
+  disclosure: string;
 }
 
 /** The Payment Element step in progress. */
@@ -73,6 +84,7 @@ interface PaymentStep {
   stripe: Stripe;
   elements: StripeElements;
   element: StripePaymentElement;
+  address: StripeAddressElement | undefined;
 }
 
 let step: PaymentStep | undefined;
@@ -91,7 +103,9 @@ function renderOrderForm(config: SiteConfig): void {
   const wanted = new URLSearchParams(location.search).get("product");
   const preselected = config.catalog.some((p) => p.id === wanted) ? wanted : config.defaultItem;
   orderLines.replaceChildren(
-    ...config.catalog.map((product, i) => {
+    ...config.catalog
+      .filter((product) => !product.checkoutOnly)
+      .map((product, i) => {
       const inputId = `qty-${i}`;
       const detail = [formatPrice(product.unitAmount, product.currency)];
       if (product.captureMethod === "manual") {
@@ -159,6 +173,27 @@ function readOrder(config: SiteConfig): Order | string {
   items.forEach((item, i) => {
     amount += (products[i]?.unitAmount ?? 0) * item.quantity;
   });
+  // What the goods ask, as the worker works it out (goods.go): the rates
+  // every shipped product may use, priced in the order's currency.
+  const shipped = products.filter((p) => p.shippable);
+  const rates = (config.shipping?.rates ?? [])
+    .filter((r) => r.amount[first.currency] !== undefined && shipped.every((p) => p.shippingRates.length === 0 || p.shippingRates.includes(r.id)))
+    .map((r) => {
+      const free = r.freeOver[first.currency];
+      return { id: r.id, name: r.displayName, amount: free !== undefined && amount >= free ? 0 : (r.amount[first.currency] ?? 0) };
+    });
+  if (shipped.length > 0 && rates.length === 0) {
+    return "These products ship in different ways; please order them separately.";
+  }
+  const fields: CustomField[] = [...config.customFields];
+  for (const p of products) {
+    for (const f of p.customFields) {
+      if (!fields.some((g) => g.key === f.key)) {
+        fields.push(f);
+      }
+    }
+  }
+  const disclosure = [...new Set(products.map((p) => p.disclosure).filter((d) => d !== ""))].join(" ");
   return {
     items,
     amount,
@@ -166,7 +201,63 @@ function readOrder(config: SiteConfig): Order | string {
     captureMethod: first.captureMethod,
     savePaymentMethod,
     email,
+    ship: shipped.length > 0,
+    rates,
+    phone: config.phoneNumberCollection || products.some((p) => p.phoneNumberCollection),
+    fields,
+    disclosure,
   };
+}
+
+/** The chosen shipping rate of the order, if it ships. */
+function chosenRate(order: Order): { id: string; amount: number } | undefined {
+  const checked = ratesFieldset.querySelector<HTMLInputElement>("input[name=shipping_rate]:checked");
+  return order.rates.find((r) => r.id === checked?.value) ?? order.rates[0];
+}
+
+/** The amount due: the lines plus the chosen shipping. */
+function amountDue(order: Order): number {
+  return order.amount + (order.ship ? (chosenRate(order)?.amount ?? 0) : 0);
+}
+
+/** The custom fields' values as typed, by key. */
+function fieldValues(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const input of fieldsMount.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-field]")) {
+    const v = input.value.trim();
+    if (v !== "") {
+      out[input.dataset["field"] ?? ""] = v;
+    }
+  }
+  return out;
+}
+
+/** Renders the shipping rates and custom fields of the payment step. */
+function renderGoods(order: Order, onChange: () => void): void {
+  ratesFieldset.hidden = !order.ship;
+  ratesFieldset.replaceChildren(
+    h("legend", {}, "Shipping"),
+    ...order.rates.map((r, i) => {
+      const input = h("input", { type: "radio", name: "shipping_rate", id: `rate-${i}`, value: r.id });
+      input.checked = i === 0;
+      input.addEventListener("change", onChange);
+      return h("div", { class: "order-field" }, input, h("label", { for: `rate-${i}` }, ` ${r.name} — ${r.amount === 0 ? "free" : formatPrice(r.amount, order.currency)}`));
+    }),
+  );
+  fieldsMount.replaceChildren(
+    ...order.fields.map((f, i) => {
+      const id = `field-${i}`;
+      const label = h("label", { for: id }, f.label + (f.optional ? " (optional)" : ""));
+      let input: HTMLInputElement | HTMLSelectElement;
+      if (f.type === "dropdown") {
+        input = h("select", { id, "data-field": f.key }, h("option", { value: "" }, "Choose…"), ...f.options.map((o) => h("option", { value: o.value }, o.label)));
+      } else {
+        input = h("input", { id, type: "text", inputmode: f.type === "numeric" ? "numeric" : "text", "data-field": f.key, maxlength: String(f.maxLength ?? 255) });
+      }
+      input.required = !f.optional;
+      return h("div", { class: "order-field" }, label, input);
+    }),
+  );
 }
 
 function updateTotal(config: SiteConfig): void {
@@ -178,11 +269,11 @@ function updateTotal(config: SiteConfig): void {
   }
   orderTotal.textContent = `Total: ${formatPrice(order.amount, order.currency)}`;
   const notes: string[] = [];
-  if (order.captureMethod === "manual") {
-    notes.push("Your card is authorized now and charged when the shop completes your order; the shop may raise the authorization for extras you agree to.");
+  if (order.disclosure !== "") {
+    notes.push(order.disclosure);
   }
-  if (order.savePaymentMethod) {
-    notes.push("Your payment details are saved for later payments you agree to.");
+  if (order.ship) {
+    notes.push("Shipping is added on the next step.");
   }
   show(orderNote, notes.length > 0 ? notes.join(" ") : undefined);
 }
@@ -215,15 +306,34 @@ async function startPayment(config: SiteConfig, order: Order): Promise<void> {
   }
   const elements = stripe.elements(options);
   const element = elements.create("payment", { layout: "tabs" });
-  step = { order, stripe, elements, element };
+  // Shipped orders (or ones asking a phone) take the address, and phone, in
+  // the Address Element: Stripe.js puts it into the ConfirmationToken.
+  let address: StripeAddressElement | undefined;
+  if (order.ship || order.phone) {
+    address = elements.create("address", {
+      mode: "shipping",
+      allowedCountries: config.shipping?.allowedCountries ?? [],
+      fields: { phone: order.phone ? "always" : "auto" },
+    });
+  }
+  const current: PaymentStep = { order, stripe, elements, element, address };
+  step = current;
+  const refresh = (): void => {
+    const due = amountDue(order);
+    elements.update({ amount: due });
+    paymentSummary.textContent = describeOrder(config, order) + (order.ship ? ` + shipping = ${formatPrice(due, order.currency)}` : "");
+    paymentSubmit.textContent = `${order.captureMethod === "manual" ? "Authorize" : "Pay"} ${formatPrice(due, order.currency)}`;
+  };
+  renderGoods(order, refresh);
   orderStatus.textContent = "";
   orderSection.hidden = true;
   paymentSection.hidden = false;
-  paymentSummary.textContent = describeOrder(config, order);
-  paymentSubmit.textContent = `${order.captureMethod === "manual" ? "Authorize" : "Pay"} ${formatPrice(order.amount, order.currency)}`;
+  refresh();
   paymentSubmit.disabled = false;
   show(paymentError, undefined);
   paymentStatus.textContent = "";
+  addressMount.hidden = address === undefined;
+  address?.mount(addressMount);
   element.mount(paymentMount);
   paymentTitle.focus({ preventScroll: true });
 }
@@ -233,6 +343,7 @@ function backToOrder(): void {
     return;
   }
   step?.element.destroy();
+  step?.address?.destroy();
   step = undefined;
   paymentSection.hidden = true;
   orderSection.hidden = false;
@@ -263,6 +374,14 @@ async function createConfirmIntent(order: Order, confirmationToken: string): Pro
     confirmationToken,
     idempotencyKey: newIdempotencyKey(),
   };
+  const rate = order.ship ? chosenRate(order) : undefined;
+  if (rate) {
+    body["shippingRate"] = rate.id;
+  }
+  const fields = fieldValues();
+  if (Object.keys(fields).length > 0) {
+    body["customFields"] = fields;
+  }
   if (order.email !== "") {
     body["email"] = order.email;
   }
@@ -293,6 +412,10 @@ async function pay(current: PaymentStep): Promise<void> {
   show(paymentError, undefined);
   paymentStatus.textContent = "Processing your payment…";
   try {
+    const missing = current.order.fields.find((f) => !f.optional && (fieldValues()[f.key] ?? "") === "");
+    if (missing) {
+      throw new ShopError(`Please fill in ${missing.label}.`, 0, "missing_custom_field");
+    }
     const submitted = await current.elements.submit();
     if (submitted.error) {
       throw new ShopError(submitted.error.message ?? "Please check your payment details.", 0, submitted.error.code);
@@ -336,7 +459,7 @@ function showOutcome(status: string, order: Order | undefined, failure?: string)
     paymentSubmit.disabled = false;
     return;
   }
-  const amount = order ? ` of ${formatPrice(order.amount, order.currency)}` : "";
+  const amount = order ? ` of ${formatPrice(amountDue(order), order.currency)}` : "";
   let title: string;
   let message: string;
   let data: string;
@@ -361,6 +484,7 @@ function showOutcome(status: string, order: Order | undefined, failure?: string)
     message += ` A receipt will be sent to ${order.email}.`;
   }
   step?.element.destroy();
+  step?.address?.destroy();
   step = undefined;
   orderSection.hidden = true;
   paymentSection.hidden = true;

@@ -24,6 +24,33 @@ export interface Product {
   captureMethod: "automatic" | "manual";
   /** The payment method is saved for later off-session payments. */
   savePaymentMethod: boolean;
+  /** Physical goods: shipped (to an address, at one of the shop's rates, or of shippingRates). */
+  shippable: boolean;
+  shippingRates: string[];
+  phoneNumberCollection: boolean;
+  customFields: CustomField[];
+  /** What the shopper agrees to (a saved card, an authorization). */
+  disclosure: string;
+  /** Sold through Checkout only, never on the pay page. */
+  checkoutOnly: boolean;
+}
+
+/** A question the shop asks with an order (a T-shirt's size). */
+export interface CustomField {
+  key: string;
+  label: string;
+  type: "text" | "dropdown" | "numeric";
+  optional: boolean;
+  options: { label: string; value: string }[];
+  maxLength?: number;
+}
+
+export interface ShippingRate {
+  id: string;
+  displayName: string;
+  /** Price per currency in minor units; free at or above freeOver. */
+  amount: Record<string, number>;
+  freeOver: Record<string, number>;
 }
 
 export interface SiteConfig {
@@ -31,6 +58,9 @@ export interface SiteConfig {
   stripeJsUrl: string;
   defaultItem: string;
   catalog: Product[];
+  shipping?: { allowedCountries: string[]; rates: ShippingRate[] };
+  phoneNumberCollection: boolean;
+  customFields: CustomField[];
 }
 
 export interface CartItem {
@@ -168,12 +198,73 @@ function parseProduct(raw: unknown): Product | undefined {
     maxQuantity: typeof maxQuantity === "number" && Number.isInteger(maxQuantity) && maxQuantity >= 1 ? maxQuantity : 1,
     captureMethod: raw["captureMethod"] === "manual" ? "manual" : "automatic",
     savePaymentMethod: raw["savePaymentMethod"] === true,
+    shippable: raw["shippable"] === true,
+    shippingRates: stringList(raw["shippingRates"]),
+    phoneNumberCollection: raw["phoneNumberCollection"] === true,
+    customFields: parseFields(raw["customFields"]),
+    disclosure: stringField(raw, "disclosure") ?? "",
+    checkoutOnly: raw["checkoutOnly"] === true,
   };
   const image = stringField(raw, "image");
   if (image) {
     product.image = image;
   }
   return product;
+}
+
+function stringList(raw: unknown): string[] {
+  return Array.isArray(raw) ? raw.filter((v): v is string => typeof v === "string") : [];
+}
+
+function amounts(raw: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (isRecord(raw)) {
+    for (const [k, v] of Object.entries(raw)) {
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0) {
+        out[k] = v;
+      }
+    }
+  }
+  return out;
+}
+
+function parseFields(raw: unknown): CustomField[] {
+  if (!Array.isArray(raw)) {
+    return [];
+  }
+  const out: CustomField[] = [];
+  for (const f of raw) {
+    const key = isRecord(f) ? stringField(f, "key") : undefined;
+    const label = isRecord(f) ? stringField(f, "label") : undefined;
+    const type = isRecord(f) ? stringField(f, "type") : undefined;
+    if (!isRecord(f) || !key || !label || (type !== "text" && type !== "dropdown" && type !== "numeric")) {
+      continue;
+    }
+    const options = Array.isArray(f["options"])
+      ? f["options"].filter(isRecord).map((o) => ({ label: stringField(o, "label") ?? "", value: stringField(o, "value") ?? "" }))
+      : [];
+    const field: CustomField = { key, label, type, optional: f["optional"] === true, options };
+    if (typeof f["maxLength"] === "number") {
+      field.maxLength = f["maxLength"];
+    }
+    out.push(field);
+  }
+  return out;
+}
+
+function parseShipping(raw: unknown): SiteConfig["shipping"] {
+  if (!isRecord(raw) || !Array.isArray(raw["rates"])) {
+    return undefined;
+  }
+  const rates: ShippingRate[] = [];
+  for (const r of raw["rates"]) {
+    const id = isRecord(r) ? stringField(r, "id") : undefined;
+    const displayName = isRecord(r) ? stringField(r, "displayName") : undefined;
+    if (isRecord(r) && id && displayName) {
+      rates.push({ id, displayName, amount: amounts(r["amount"]), freeOver: amounts(r["freeOver"]) });
+    }
+  }
+  return { allowedCountries: stringList(raw["allowedCountries"]), rates };
 }
 
 function parseConfig(raw: unknown): SiteConfig {
@@ -189,11 +280,15 @@ function parseConfig(raw: unknown): SiteConfig {
   }
   const products = catalog.map(parseProduct).filter((p): p is Product => p !== undefined);
   const first = products[0];
+  const shipping = parseShipping(raw["shipping"]);
   return {
     publishableKey,
     stripeJsUrl,
     defaultItem: stringField(raw, "defaultItem") ?? (first ? first.id : ""),
     catalog: products,
+    ...(shipping ? { shipping } : {}),
+    phoneNumberCollection: raw["phoneNumberCollection"] === true,
+    customFields: parseFields(raw["customFields"]),
   };
 }
 

@@ -382,7 +382,7 @@ func TestFaultsSessionStatus(t *testing.T) {
 func fltToken(t *testing.T) string {
 	t.Helper()
 	var tok struct{ ID string }
-	fltStripe(t, "POST", "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {"pm_card_visa"}}, &tok)
+	fltStripe(t, "POST", "/v1/test_helpers/confirmation_tokens", e2e.Shipped(url.Values{"payment_method": {"pm_card_visa"}}), &tok)
 	return tok.ID
 }
 
@@ -436,8 +436,8 @@ func TestFaultsCreateConfirmIntent(t *testing.T) {
 				t.Errorf("the shopper got no payment but %d were made: %+v", len(pis), pis)
 			case got.ID != "" && (len(pis) != 1 || pis[0].ID != got.ID):
 				t.Errorf("the shopper got %s; the order's PaymentIntents are %+v", got.ID, pis)
-			case got.ID != "" && (got.Status != "succeeded" || pis[0].AmountReceived != 1200):
-				t.Errorf("paid %+v, answer %+v: want one payment of 1200", pis[0], got)
+			case got.ID != "" && (got.Status != "succeeded" || pis[0].AmountReceived != 1200+500): // a mug and standard shipping
+				t.Errorf("paid %+v, answer %+v: want one payment of 1700", pis[0], got)
 			}
 		})
 	}

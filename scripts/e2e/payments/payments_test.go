@@ -108,8 +108,8 @@ func TestPaymentsConfirmIntentRequiresAction(t *testing.T) {
 		t.Fatalf("authenticate: %d %s", auth.Status, auth.Raw)
 	}
 	pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+id, "")
-	if pi.Str("status") != "succeeded" || pi.Num("amount_received") != 1200 {
-		t.Fatalf("after authentication: %s", pi.Raw)
+	if pi.Str("status") != "succeeded" || pi.Num("amount_received") != 1200+500 || pi.Str("metadata", "kit_shipping") != "standard:500" {
+		t.Fatalf("after authentication (a mug and standard shipping): %s", pi.Raw)
 	}
 }
 
@@ -133,7 +133,7 @@ func TestPaymentsIdempotentRetry(t *testing.T) {
 	var list struct {
 		Data []struct{ ID string }
 	}
-	s := e2e.PayAdmin(t, "GET", "/payment_intents/search?query="+url.QueryEscape("metadata['kit_cart']:'mug:2:1200' AND amount:2400"), "")
+	s := e2e.PayAdmin(t, "GET", "/payment_intents/search?query="+url.QueryEscape("metadata['kit_cart']:'mug:2:1200' AND amount:2900"), "") // 2 mugs and standard shipping
 	json.Unmarshal([]byte(s.Raw), &list)
 	same := 0
 	for _, d := range list.Data {
@@ -166,6 +166,9 @@ func TestPaymentsApprovalRefusalsCreateNothing(t *testing.T) {
 			if path == "/create-confirm-intent" {
 				// A well-formed token that nobody made: the refusal comes first.
 				body = strings.Replace(body, `{"items"`, `{"confirmationToken":"ctoken_neverused","items"`, 1)
+				if strings.Contains(body, `"tshirt"`) { // the pay page asks its size (Checkout does it itself)
+					body = strings.Replace(body, `{"confirmationToken"`, `{"customFields":{"size":"M"},"confirmationToken"`, 1)
+				}
 			}
 			r := e2e.PayJSON(t, path, body)
 			if r.Status != tc.status || r.Str("error", "code") != tc.code || r.Str("error", "message") == "" {
@@ -314,7 +317,7 @@ func cardToken(t *testing.T, number string) string {
 	form := url.Values{"payment_method_data[type]": {"card"}, "payment_method_data[card][number]": {number},
 		"payment_method_data[card][exp_month]": {"12"}, "payment_method_data[card][exp_year]": {"2040"}, "payment_method_data[card][cvc]": {"123"}}
 	r := e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
-		"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
+		"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, e2e.Shipped(form).Encode())
 	if r.Status != 200 || !strings.HasPrefix(r.Str("id"), "ctoken_") {
 		t.Fatalf("confirmation token for %s: %d %s", number, r.Status, r.Raw)
 	}
@@ -376,7 +379,7 @@ func TestPaymentsCardRuleRefusesPrepaid(t *testing.T) {
 		t.Fatalf("credit card: %d %s", good.Status, good.Raw)
 	}
 	pi := e2e.PayAdmin(t, "GET", "/payment_intents/"+good.Str("id"), "")
-	if pi.Status != 200 || pi.Num("amount_received") != 2400 || pi.Str("metadata", "kit_cart") != "mug:2:1200" {
+	if pi.Status != 200 || pi.Num("amount_received") != 2400+500 || pi.Str("metadata", "kit_cart") != "mug:2:1200" {
 		t.Errorf("the paid order: %d %s", pi.Status, pi.Raw)
 	}
 }

@@ -346,7 +346,7 @@ func TestTrustDeclinedIntentNeverJoinsThePaidCheckout(t *testing.T) {
 	email := "mallory-" + randHex(4) + "@example.com"
 
 	dec := e2e.PayJSON(t, "/create-confirm-intent", `{"items":[{"id":"tshirt","quantity":10}],"confirmationToken":"`+
-		e2e.ConfirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`"}`)
+		e2e.ConfirmationToken(t, "pm_card_radarBlock")+`","email":"`+email+`","idempotencyKey":"`+key+`","customFields":{"size":"M"}}`)
 	if dec.Status != 402 || errorCode(dec) != "card_declined" || dec.Str("error", "decline_code") != "generic_decline" {
 		t.Errorf("the shopper's answer to a fraud decline: %d %s, want 402 card_declined / generic_decline", dec.Status, dec.Raw)
 	}
@@ -457,14 +457,14 @@ func TestTrustSuspiciousDeclinesLookGenericToTheShopper(t *testing.T) {
 		token             func() e2e.PayResult
 	}{
 		{"fraudulent", "fraudulent", func() e2e.PayResult {
-			return e2e.SandboxPost(t, "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {"pm_card_radarBlock"}})
+			return e2e.SandboxPost(t, "/v1/test_helpers/confirmation_tokens", e2e.Shipped(url.Values{"payment_method": {"pm_card_radarBlock"}}))
 		}},
 		// A card number, as Stripe.js sends it with the publishable key.
 		{"stolen card", "stolen_card", func() e2e.PayResult {
 			form := url.Values{"payment_method_data[type]": {"card"}, "payment_method_data[card][number]": {"4000000000009979"},
 				"payment_method_data[card][exp_month]": {"12"}, "payment_method_data[card][exp_year]": {"2034"}, "payment_method_data[card][cvc]": {"123"}}
 			return e2e.PayDo(t, "POST", e2e.Env(t, "SANDBOX_URL")+"/v1/confirmation_tokens", map[string]string{
-				"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
+				"Authorization": "Bearer pk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, e2e.Shipped(form).Encode())
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

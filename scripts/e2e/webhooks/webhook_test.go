@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,7 +275,7 @@ func TestHooksConfirmIntentOrders(t *testing.T) {
 	s := e2e.StartSink(t)
 	for _, c := range []struct{ pm, state string }{{"pm_card_visa", "paid"}, {"pm_card_chargeDeclined", "failed"}} {
 		t.Run(c.state, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", e2e.Env(t, "SANDBOX_URL")+"/v1/test_helpers/confirmation_tokens", strings.NewReader("payment_method="+c.pm))
+			req, _ := http.NewRequest("POST", e2e.Env(t, "SANDBOX_URL")+"/v1/test_helpers/confirmation_tokens", strings.NewReader(e2e.Shipped(url.Values{"payment_method": {c.pm}}).Encode()))
 			req.Header.Set("Authorization", "Bearer sk_test_sandbox")
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			res, err := http.DefaultClient.Do(req)
@@ -307,8 +308,8 @@ func TestHooksConfirmIntentOrders(t *testing.T) {
 				t.Fatalf("confirm: %d %s", r.Status, r.Body)
 			}
 			o := e2e.WaitOrder(t, id, c.state, func(o *e2e.Order) bool { return o.State == c.state })
-			if o.ID != id || !strings.HasPrefix(o.Reference, "ord_") || o.Flow != "confirm_intent" || o.SessionID != "" || o.PaymentIntentID != id || o.AmountTotal != 2400 ||
-				len(o.Lines) != 1 || o.Lines[0].Product != "mug" || o.Lines[0].Quantity != 2 || o.Lines[0].UnitAmount != 1200 {
+			if o.ID != id || !strings.HasPrefix(o.Reference, "ord_") || o.Flow != "confirm_intent" || o.SessionID != "" || o.PaymentIntentID != id || o.AmountTotal != 2400+500 ||
+				o.Details.Shipping == nil || o.Details.Shipping.Rate != "standard" || o.Details.Shipping.Address["city"] != "South San Francisco" || len(o.Lines) != 1 || o.Lines[0].Product != "mug" || o.Lines[0].Quantity != 2 || o.Lines[0].UnitAmount != 1200 {
 				t.Fatalf("order: %+v", o)
 			}
 			want := map[string]int{"paid": 1, "failed": 0}[c.state]

@@ -212,6 +212,9 @@ type IntentRecord struct {
 	Livemode         bool              `json:"livemode"`
 	Metadata         map[string]string `json:"metadata"`
 	LastPaymentError *PaymentError     `json:"last_payment_error"`
+	// Shipping is what the ConfirmationToken carried (the pay page's
+	// Address Element), written onto the PaymentIntent by Stripe.
+	Shipping *ShippingDetails `json:"shipping"`
 }
 
 // DeclineCode is the intent's last decline, as precise as Stripe gave it.
@@ -278,6 +281,7 @@ type PaymentIntent struct {
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	NextAction         *NextAction       `json:"next_action,omitempty"`
 	LastPaymentError   *PaymentError     `json:"last_payment_error,omitempty"`
+	Shipping           *ShippingDetails  `json:"shipping,omitempty"`
 	// PaymentMethodOptions tells the operator whether the card allows
 	// incremental authorization.
 	PaymentMethodOptions *struct {
@@ -292,7 +296,7 @@ type PaymentIntent struct {
 func (pi *PaymentIntent) Record() *IntentRecord {
 	return &IntentRecord{ID: pi.ID, Status: pi.Status, CaptureMethod: pi.CaptureMethod, Currency: pi.Currency,
 		Amount: pi.Amount, AmountReceived: pi.AmountReceived, AmountCapturable: pi.AmountCapturable,
-		Livemode: pi.Livemode, Metadata: pi.Metadata, LastPaymentError: pi.LastPaymentError}
+		Livemode: pi.Livemode, Metadata: pi.Metadata, LastPaymentError: pi.LastPaymentError, Shipping: pi.Shipping}
 }
 
 // NextAction is a PaymentIntent's next_action (requires_action).

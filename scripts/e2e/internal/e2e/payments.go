@@ -100,11 +100,24 @@ func SandboxPost(t *testing.T, path string, form url.Values) PayResult {
 		"Authorization": "Bearer sk_test_sandbox", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
 }
 
+// Shipped adds to a ConfirmationToken's form the shipping address the pay
+// page's Address Element puts into it (the demo catalog ships mugs,
+// stickers, T-shirts and posters; the worker ignores it for the rest).
+func Shipped(form url.Values) url.Values {
+	for k, v := range map[string]string{"shipping[name]": "Jenny Rosen", "shipping[address][line1]": "354 Oyster Point Blvd",
+		"shipping[address][city]": "South San Francisco", "shipping[address][state]": "CA", "shipping[address][postal_code]": "94080",
+		"shipping[address][country]": "US"} {
+		form.Set(k, v)
+	}
+	return form
+}
+
 // confirmationToken makes a ConfirmationToken for a test payment method, as
-// Stripe.js would from the Payment Element (the sandbox's test-helper route).
+// Stripe.js would from the Payment Element and the Address Element (the
+// sandbox's test-helper route).
 func ConfirmationToken(t *testing.T, pm string) string {
 	t.Helper()
-	r := SandboxPost(t, "/v1/test_helpers/confirmation_tokens", url.Values{"payment_method": {pm}})
+	r := SandboxPost(t, "/v1/test_helpers/confirmation_tokens", Shipped(url.Values{"payment_method": {pm}}))
 	id := r.Str("id")
 	if r.Status != 200 || !strings.HasPrefix(id, "ctoken_") {
 		t.Fatalf("test-helper confirmation token: %d %s", r.Status, r.Raw)

@@ -22,7 +22,7 @@ EMBED_SITE_ORIGIN ?= http://127.0.0.1:18790
 E2E_LOG_DIR ?= dist/test-logs
 export E2E_LOG_DIR
 # On a stack (go run ./scripts/stack), one after the other.
-NODE_STACK_TESTS := browser payments embed instance
+NODE_STACK_TESTS := browser payments embed cart instance
 # No stack: the build's loader in Node with stand-ins.
 NODE_TESTS := webhook_instance ratelimit_instance
 
@@ -39,7 +39,7 @@ help:
 	@echo "  make e2e        the Go end-to-end suites E2E_SUITES for each build in WORKER_DIRS"
 	@echo "                  (one: make e2e E2E_SUITES=webhooks WORKER_DIRS=dist/worker,"
 	@echo "                  or go test -count=1 ./scripts/e2e/webhooks)"
-	@echo "  make browser    the node tests on a stack (browser, payments, embed, instance) for each build"
+	@echo "  make browser    the node tests on a stack (browser, payments, embed, cart, instance) for each build"
 	@echo "  make node       the node tests without a stack (webhook_instance, ratelimit_instance) for each build"
 	@echo "  make secretscan the built site and workers and every test log, for this run's secrets"
 	@echo "make fuzz       run every Go fuzz target for FUZZTIME each (default 60s)"

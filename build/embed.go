@@ -3,8 +3,9 @@ package main
 // The embed snippet: site/src/embed.ts is bundled on its own into
 // dist/site/embed.js, a classic script (IIFE) under a stable, unhashed name,
 // because site owners paste <script src="https://<worker>/embed.js" defer>
-// into their pages. Its size budget is embedBudgetGzip (checked by the tests
-// and printed by `make bench`).
+// into their pages; site/src/cart.ts likewise into dist/site/cart.js, the
+// optional cart beside it. Their size budget is embedBudgetGzip each (checked
+// by the tests and printed by `make bench`).
 
 import (
 	"bytes"
@@ -21,27 +22,35 @@ const (
 	embedSource = "src/embed.ts"
 	// EmbedFile is the snippet's name in the built site and its URL path.
 	EmbedFile = "embed.js"
-	// embedBudgetGzip is the most embed.js may weigh, gzip-compressed.
+	// cartSource and CartFile: the optional cart script beside it (cart.js),
+	// also under a stable name, with the same budget.
+	cartSource = "src/cart.ts"
+	CartFile   = "cart.js"
+	// embedBudgetGzip is the most embed.js, and cart.js, may weigh,
+	// gzip-compressed.
 	embedBudgetGzip = 2048
 	// siteExamplesDir holds pages for site owners (site/examples); they are
 	// served from another origin in development and never deployed.
 	siteExamplesDir = "examples"
 )
 
-// siteBuildEmbed writes OutDir/embed.js from SrcDir/src/embed.ts, if present.
+// siteBuildEmbed writes OutDir/embed.js from SrcDir/src/embed.ts and
+// OutDir/cart.js from SrcDir/src/cart.ts, each if its source is present.
 func siteBuildEmbed(src, out, srcLabel string) error {
-	if _, err := os.Stat(filepath.Join(src, filepath.FromSlash(embedSource))); os.IsNotExist(err) {
-		return nil
-	}
-	opts := browserBundle(src)
-	opts.EntryPoints = []string{"./" + embedSource}
-	opts.Outfile = filepath.Join(out, EmbedFile)
-	opts.Format = api.FormatIIFE
-	// No "use strict" prologue: the bundle is an IIFE that needs none.
-	opts.TsconfigRaw = `{"compilerOptions":{"alwaysStrict":false}}`
-	result := api.Build(opts)
-	if len(result.Errors) > 0 {
-		return siteEsbuildError(srcLabel, result.Errors)
+	for _, f := range [][2]string{{embedSource, EmbedFile}, {cartSource, CartFile}} {
+		if _, err := os.Stat(filepath.Join(src, filepath.FromSlash(f[0]))); os.IsNotExist(err) {
+			continue
+		}
+		opts := browserBundle(src)
+		opts.EntryPoints = []string{"./" + f[0]}
+		opts.Outfile = filepath.Join(out, f[1])
+		opts.Format = api.FormatIIFE
+		// No "use strict" prologue: the bundle is an IIFE that needs none.
+		opts.TsconfigRaw = `{"compilerOptions":{"alwaysStrict":false}}`
+		result := api.Build(opts)
+		if len(result.Errors) > 0 {
+			return siteEsbuildError(srcLabel, result.Errors)
+		}
 	}
 	return nil
 }

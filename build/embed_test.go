@@ -40,6 +40,32 @@ func TestBuildSiteEmbedSnippet(t *testing.T) {
 	if gz > embedBudgetGzip {
 		t.Errorf("embed.js is %d bytes gzip, over the %d-byte budget", gz, embedBudgetGzip)
 	}
+	// The optional cart beside it: a classic script too, the same budget;
+	// it keeps the cart in localStorage and builds its view without HTML strings.
+	cartFile := filepath.Join(out, CartFile)
+	cart := siteReadText(t, cartFile)
+	siteAssertMinified(t, CartFile, cart)
+	if !strings.HasPrefix(cart, "(()=>{") || strings.Contains(cart, "import ") || strings.Contains(cart, "export ") {
+		t.Errorf("cart.js should be one IIFE, starts with %.40q", cart)
+	}
+	for _, want := range []string{"/config", "localStorage", "checkout:cart", "checkout:completed", "data-checkout-", "currentScript"} {
+		if !strings.Contains(cart, want) {
+			t.Errorf("cart.js lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", `setAttribute("style"`, "document.cookie", "/create-checkout-session"} {
+		if strings.Contains(cart, banned) {
+			t.Errorf("cart.js uses %s", banned)
+		}
+	}
+	raw, gz, err = EmbedSizes(cartFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cart.js: %d bytes raw, %d bytes gzip", raw, gz)
+	if gz > embedBudgetGzip {
+		t.Errorf("cart.js is %d bytes gzip, over the %d-byte budget", gz, embedBudgetGzip)
+	}
 	// The examples are for site owners, served from another origin; never deployed.
 	if _, err := os.Stat(filepath.Join(out, siteExamplesDir)); !os.IsNotExist(err) {
 		t.Errorf("%s/ must not be copied into the built site (err=%v)", siteExamplesDir, err)
@@ -57,7 +83,7 @@ func TestExamplePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nested, _ := filepath.Glob(filepath.Join(src, siteExamplesDir, "*", "index.html"))
+	nested, _ := filepath.Glob(filepath.Join(src, siteExamplesDir, "*", "*.html"))
 	pages = append(pages, nested...)
 	if len(pages) < 3 {
 		t.Fatalf("want at least plain.html, thanks.html and hugo-shaped/index.html, found %v", pages)

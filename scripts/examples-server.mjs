@@ -148,7 +148,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     workerOrigin: opt("worker", EXAMPLES_WORKER_ORIGIN),
     sandboxOrigin: opt("sandbox", ""),
   });
-  console.log(`examples: ${server.origin}/plain.html and ${server.origin}/hugo-shaped/ (worker ${opt("worker", EXAMPLES_WORKER_ORIGIN)})`);
+  console.log(`examples: ${server.origin}/plain.html, ${server.origin}/hugo-shaped/ and the two-page shop ${server.origin}/shop/ (worker ${opt("worker", EXAMPLES_WORKER_ORIGIN)})`);
   const stop = () => server.close().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

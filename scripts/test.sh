@@ -67,7 +67,7 @@ for dir in dist/worker-go dist/worker; do
 	for suite in checkout payments webhooks hardening faults ratelimit; do
 		run "e2e $suite: $flavour build" e2e E2E_SUITES=$suite WORKER_DIRS=$dir
 	done
-	run "browser, payments, embed and instance node tests: $flavour build on a stack" browser WORKER_DIRS=$dir
+	run "browser, payments, embed, cart and instance node tests: $flavour build on a stack" browser WORKER_DIRS=$dir
 	run "webhook and rate-limit bridge node tests: $flavour build" node WORKER_DIRS=$dir
 done
 # Stopping make dev (make serve) leaves nothing running; once, on the quicker build.

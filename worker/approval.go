@@ -70,6 +70,9 @@ type Order struct {
 	Country, IPCountry string
 	// Customer is the Stripe customer of a verified customerToken, else "".
 	Customer string
+	// Reference is the site's own reference (client_reference_id) and
+	// PromotionCode the promotion code the request applies, else "".
+	Reference, PromotionCode string
 	// PaymentMethod is the pay page's chosen payment method (its
 	// ConfirmationToken's preview); nil in Checkout, where the shopper
 	// chooses after the session exists (card_rules.go).

@@ -138,6 +138,11 @@ type createSessionRequest struct {
 	Country        string `json:"country"`
 	IdempotencyKey string `json:"idempotencyKey"`
 	CustomerToken  string `json:"customerToken"`
+	// Reference (client_reference_id), Promo (a promotion code applied on
+	// the server) and Locale: see checkout_options.go.
+	Reference string `json:"reference"`
+	Promo     string `json:"promo"`
+	Locale    string `json:"locale"`
 	// form is set for an HTML form POST, which is answered 303 See Other.
 	form bool
 }
@@ -325,12 +330,18 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
-	order, aerr := s.newOrder(r, FlowCheckout, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken,
-		strings.Join([]string{req.UIMode, req.RedirectOnCompletion, req.ReturnPath, req.CancelPath, strconv.FormatBool(req.form), requestOrigin(r)}, "\x00")})
+	opts, aerr := parseCheckoutOptions(&req) // checkout_options.go
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
+	order, aerr := s.newOrder(r, FlowCheckout, lines, &shopperFields{req.Email, req.Country, req.IdempotencyKey, req.CustomerToken,
+		strings.Join([]string{req.UIMode, req.RedirectOnCompletion, req.ReturnPath, req.CancelPath, strconv.FormatBool(req.form), requestOrigin(r), opts.request()}, "\x00")})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	order.Reference, order.PromotionCode = opts.Reference, opts.Promo
 	params := s.sessionParams(order)
 	// applyReturn (embed.go) sets ui_mode and where Checkout returns to.
 	if aerr := s.applyReturn(params, r, &req); aerr != nil {
@@ -342,6 +353,16 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 		writeError(w, aerr)
 		return
 	}
+	// The code is looked up after the rules and before the stock is held:
+	// an unknown code costs one read at Stripe and writes nothing.
+	var promoID string
+	if opts.Promo != "" {
+		if promoID, aerr = s.resolvePromo(r.Context(), opts.Promo); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+	}
+	applyCheckoutOptions(params, opts, promoID)
 	if aerr := s.reserve(r.Context(), order, time.Unix(*params.ExpiresAt, 0).Add(holdGrace)); aerr != nil {
 		writeError(w, aerr)
 		return
@@ -349,6 +370,9 @@ func (s *Server) handleCreateCheckoutSession(w http.ResponseWriter, r *http.Requ
 	sess, err := s.stripe.CreateCheckoutSession(r.Context(), params)
 	if err != nil {
 		aerr := fromStripePayment(err, "checkout session")
+		if promoID != "" {
+			aerr = promoNotApplicable(err, aerr) // checkout_options.go
+		}
 		s.unreserve(r.Context(), order, aerr)
 		writeError(w, aerr)
 		return

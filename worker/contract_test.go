@@ -7,16 +7,20 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stripe/stripe-go/v82"
 )
 
 // stripeMock starts stripe-mock on a free port for the test and stops it after.
@@ -120,5 +124,40 @@ func TestStripeMockAcceptsEveryRequest(t *testing.T) {
 				t.Errorf("stripe-mock rejected: %s", f)
 			}
 		})
+	}
+}
+
+// The requests behind data-checkout-promo, -reference and -locale: the
+// promotion code lookup and a session with discounts, client_reference_id
+// and locale. stripe-mock answers the lookup with a fixture (an inactive
+// code), so the worker's own handling of the answer is tested on the host
+// (checkout_options_test.go); here the wire format is judged.
+func TestStripeMockAcceptsCheckoutOptions(t *testing.T) {
+	mock := stripeMock(t)
+	j := &judged{base: http.DefaultTransport}
+	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "PUBLIC_URL": "https://shop.example"})
+	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	ctx := context.Background()
+	list, err := srv.stripe.ListPromotionCodes(ctx, "FALL20")
+	if err != nil || len(list.Data) == 0 || !hasIDPrefix(list.Data[0].ID, "promo_") {
+		t.Fatalf("list promotion codes: %+v %v", list, err)
+	}
+	p, _ := cfg.Catalog.Lookup(cfg.DefaultItem)
+	order, aerr := srv.newOrder(httptest.NewRequest("POST", "https://shop.example/create-checkout-session", nil), FlowCheckout,
+		[]orderLine{{Product: p, Quantity: 2}}, &shopperFields{Email: "jenny@example.com"})
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	params := srv.sessionParams(order)
+	params.ReturnURL = stripe.String("https://shop.example/?session_id={CHECKOUT_SESSION_ID}")
+	applyCheckoutOptions(params, checkoutOptions{Reference: "blog-order_42", Locale: "fr-CA"}, list.Data[0].ID)
+	if _, err := srv.stripe.CreateCheckoutSession(ctx, params); err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	if len(j.verdicts) != 2 {
+		t.Errorf("stripe-mock saw %v", j.verdicts)
+	}
+	for _, f := range j.failures {
+		t.Errorf("stripe-mock rejected: %s", f)
 	}
 }

@@ -68,6 +68,13 @@ func (f *fuzzStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","client_secret":"cs_test_f_secret_z","url":"https://checkout.stripe.com/c/pay/cs_test_f","status":"open","payment_status":"unpaid"}`)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/checkout/sessions/"):
 		io.WriteString(w, `{"id":"cs_test_f","object":"checkout.session","status":"open","payment_status":"unpaid"}`)
+	case r.Method == "GET" && r.URL.Path == "/v1/promotion_codes":
+		// One active code, SAVE10 (Stripe matches codes regardless of case).
+		if strings.EqualFold(r.URL.Query().Get("code"), "SAVE10") && r.URL.Query().Get("active") == "true" {
+			io.WriteString(w, `{"object":"list","data":[{"id":"promo_f","object":"promotion_code","code":"SAVE10","active":true}],"has_more":false}`)
+		} else {
+			io.WriteString(w, `{"object":"list","data":[],"has_more":false}`)
+		}
 	case r.Method == "POST" && r.URL.Path == "/v1/payment_intents":
 		io.WriteString(w, `{"id":"pi_f","object":"payment_intent","client_secret":"pi_f_secret_z","status":"succeeded"}`)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/confirmation_tokens/ctoken_"):
@@ -150,6 +157,11 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		{"application/json", "", `{"items":[{"id":"mug","quantity":1}]} {}`},
 		{"application/json", "", `{"items":[{"id":"mug","quantity":1}],"email":"jenny@example.com","country":"de","idempotencyKey":"order-12345678"}`},
 		{"application/json", "", `{"items":[{"id":"mug","quantity":1},{"id":"rental","quantity":1}]}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"reference":"blog-order_42","promo":"save10","locale":"fr-CA"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"promo":"NOPE"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"promo":"SAVE 10"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"reference":"a/b?c"}`},
+		{"application/json", "", `{"items":[{"id":"mug"}],"locale":"xx-YY"}`},
 		{"application/x-www-form-urlencoded", "", `product=mug&quantity=2`},
 		{"application/x-www-form-urlencoded", "", `items=mug:2,+tshirt&email=a%40example.com`},
 		{"application/x-www-form-urlencoded", "", `product=mug&product=tshirt`},
@@ -182,6 +194,11 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 			}
 			accepted = true
 		}
+		// The only call that may come before the session is the promotion
+		// code's lookup (a read): a refused request creates nothing.
+		if len(calls) > 0 && calls[0].Method == "GET" && calls[0].Path == "/v1/promotion_codes" {
+			calls = calls[1:]
+		}
 		if !accepted {
 			checkErrorAnswer(t, rec)
 			if len(calls) != 0 {
@@ -193,11 +210,31 @@ func FuzzCreateCheckoutSession(f *testing.F) {
 		if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/v1/checkout/sessions" {
 			t.Fatalf("%d with Stripe calls %+v", rec.Code, calls)
 		}
+		checkSessionOptions(t, calls[0].Form)
 		if origin != "" && origin != fuzzAllowedOrigin && !strings.EqualFold(origin, "http://worker.test") {
 			t.Fatalf("200 for a request from origin %q", origin)
 		}
 		checkPricedFromCatalog(t, cfg.Catalog, calls[0].Form)
 	})
+}
+
+// checkSessionOptions asserts that the options a page may set reach Stripe
+// only in the shapes Stripe accepts: a pre-applied code is the promotion
+// code the lookup found, never with allow_promotion_codes, and
+// client_reference_id and locale are valid values.
+func checkSessionOptions(t *testing.T, form url.Values) {
+	t.Helper()
+	if d := form.Get("discounts[0][promotion_code]"); d != "" {
+		if d != "promo_f" || form.Has("allow_promotion_codes") || len(form["discounts[0][promotion_code]"]) != 1 {
+			t.Fatalf("discounts %q with allow_promotion_codes %q", d, form.Get("allow_promotion_codes"))
+		}
+	}
+	if ref := form.Get("client_reference_id"); !validReference(ref) {
+		t.Fatalf("client_reference_id %q", ref)
+	}
+	if l, ok := form["locale"]; ok && (len(l) != 1 || !checkoutLocales[l[0]]) {
+		t.Fatalf("locale %q", l)
+	}
 }
 
 // checkPricedFromCatalog asserts that a Checkout Session's line items are

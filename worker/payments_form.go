@@ -11,7 +11,7 @@ package worker
 // The worker answers 303 See Other to the Checkout page. Fields: product and
 // quantity (one product), or items ("mug:2, tshirt" — as data-checkout-cart);
 // optional email, country, returnPath, cancelPath, idempotencyKey,
-// customerToken. Other fields are refused, so a typo does not pass silently.
+// customerToken, reference, promo, locale. Other fields are refused, so a typo does not pass silently.
 
 import (
 	"encoding/json"
@@ -52,6 +52,7 @@ func readCheckoutForm(w http.ResponseWriter, r *http.Request, req *createSession
 	get := map[string]*string{
 		"email": &req.Email, "country": &req.Country, "returnPath": &req.ReturnPath, "cancelPath": &req.CancelPath,
 		"idempotencyKey": &req.IdempotencyKey, "customerToken": &req.CustomerToken,
+		"reference": &req.Reference, "promo": &req.Promo, "locale": &req.Locale,
 	}
 	var product, quantity, items string
 	get["product"], get["quantity"], get["items"] = &product, &quantity, &items

@@ -140,6 +140,11 @@ func (s *Server) sessionOrder(sess *stripeapi.CheckoutSession, eventType string)
 	if sess.CustomerDetails != nil && sess.CustomerDetails.Email != "" {
 		o.Email = sess.CustomerDetails.Email
 	}
+	// Without the site's own reference, client_reference_id carries the
+	// kit's (checkout.go), which is Ref already.
+	if sess.ClientReferenceID != o.Ref {
+		o.Reference = sess.ClientReferenceID
+	}
 	if sess.PaymentIntent != nil {
 		o.PaymentIntentID = sess.PaymentIntent.ID
 		if pi := sess.PaymentIntent.Object; pi != nil {

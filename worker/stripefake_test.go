@@ -26,6 +26,7 @@ type fakeAPI struct {
 	OnCreateCheckoutSession   func(*stripe.CheckoutSessionCreateParams) (*stripeapi.CheckoutSession, error)
 	OnRetrieveCheckoutSession func(id string, expand []string) (*stripeapi.CheckoutSession, error)
 	OnListLineItems           func(sessionID string) (*stripeapi.LineItemList, error)
+	OnListPromotionCodes      func(code string) (*stripeapi.PromotionCodeList, error)
 	OnCreatePaymentIntent     func(*stripe.PaymentIntentCreateParams) (*stripeapi.PaymentIntent, error)
 	OnRetrievePaymentIntent   func(id string) (*stripeapi.PaymentIntent, error)
 	OnUpdatePaymentIntent     func(id string, p *stripe.PaymentIntentUpdateParams) (*stripeapi.PaymentIntent, error)
@@ -106,6 +107,13 @@ func (f *fakeAPI) ListLineItems(_ context.Context, id string) (*stripeapi.LineIt
 		return nil, err
 	}
 	return f.OnListLineItems(id)
+}
+
+func (f *fakeAPI) ListPromotionCodes(_ context.Context, code string) (*stripeapi.PromotionCodeList, error) {
+	if err := f.called("ListPromotionCodes", f.OnListPromotionCodes != nil); err != nil {
+		return nil, err
+	}
+	return f.OnListPromotionCodes(code)
 }
 
 func (f *fakeAPI) CreatePaymentIntent(_ context.Context, p *stripe.PaymentIntentCreateParams) (*stripeapi.PaymentIntent, error) {

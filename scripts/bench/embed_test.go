@@ -17,13 +17,13 @@ func TestEmbedSizeLine(t *testing.T) {
 		t.Fatalf("measureFile = %+v", fs)
 	}
 	var b strings.Builder
-	printEmbed(&b, fs)
-	if !strings.Contains(b.String(), "1100 bytes raw / ") || !strings.Contains(b.String(), "within the 2048-byte gzip budget") {
+	printEmbed(&b, fs, "the checkout snippet")
+	if !strings.Contains(b.String(), "embed.js (the checkout snippet, ") || !strings.Contains(b.String(), "1100 bytes raw / ") || !strings.Contains(b.String(), "within the 2048-byte gzip budget") {
 		t.Errorf("size line: %q", b.String())
 	}
 	b.Reset()
-	printEmbed(&b, measureFile(filepath.Join(t.TempDir(), "missing.js")))
-	if !strings.Contains(b.String(), "size unknown") {
+	printEmbed(&b, measureFile(filepath.Join(t.TempDir(), "cart.js")), "the optional cart script")
+	if !strings.Contains(b.String(), "cart.js: size unknown") {
 		t.Errorf("missing file: %q", b.String())
 	}
 }

@@ -190,6 +190,7 @@ type results struct {
 	Variants []variant        `json:"variants"`
 	Sizes    map[string]sizes `json:"sizes"`
 	EmbedJS  *fileSize        `json:"embed_js,omitempty"` // embed.go
+	CartJS   *fileSize        `json:"cart_js,omitempty"`  // embed.go
 	Runs     []runResult      `json:"runs"`
 }
 
@@ -251,6 +252,7 @@ func run(args []string) (code int) {
 		return 1
 	}
 	res.EmbedJS = measureFile(filepath.Join(siteDir, "embed.js"))
+	res.CartJS = measureFile(filepath.Join(siteDir, "cart.js"))
 	for _, v := range res.Variants {
 		key := sizeKey(v)
 		if _, done := res.Sizes[key]; done {

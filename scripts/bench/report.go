@@ -120,7 +120,8 @@ func printReport(w io.Writer, res results) {
 			fmt.Fprintf(w, "  %s: upload size unknown: %s\n", sizeKey(v), s.UploadError)
 		}
 	}
-	printEmbed(w, res.EmbedJS)
+	printEmbed(w, res.EmbedJS, "the checkout snippet")
+	printEmbed(w, res.CartJS, "the optional cart script")
 
 	if _, ok := sum["js"]; ok {
 		var others []string

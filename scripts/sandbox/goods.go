@@ -422,7 +422,7 @@ func (sb *Sandbox) priceGoodsLocked(s *session) {
 	for _, l := range s.Items {
 		l.Tax = 0
 		if g.Tax {
-			l.Tax, l.TaxIncluded = taxOf(l.UnitAmount*l.Quantity, l.TaxBehavior, l.TaxCode)
+			l.Tax, l.TaxIncluded = taxOf(l.UnitAmount*l.Quantity-l.Discount, l.TaxBehavior, l.TaxCode) // after its discount
 			g.AmountTax += l.Tax
 			if !l.TaxIncluded {
 				extra += l.Tax
@@ -440,7 +440,7 @@ func (sb *Sandbox) priceGoodsLocked(s *session) {
 			}
 		}
 	}
-	s.AmountTotal = s.AmountSubtotal + extra
+	s.AmountTotal = s.AmountSubtotal - s.AmountDiscount + extra
 }
 
 // taxOf is the sandbox's tax on amount: sandboxTaxPercent on top of an
@@ -639,7 +639,7 @@ func (sb *Sandbox) devRecover(w http.ResponseWriter, r *http.Request) {
 		s.Items[i] = &c
 	}
 	s.Goods.Shipping, s.Goods.Rate, s.Goods.RecoveryURL, s.Goods.RecoveredFrm = nil, nil, "", old.ID
-	s.AmountTotal = s.AmountSubtotal
+	s.AmountTotal = s.AmountSubtotal - s.AmountDiscount
 	s.URL = old.URL[:strings.Index(old.URL, hostedPath)] + hostedPath + s.ID
 	sb.sessions[s.ID] = s
 	sb.secrets[s.ClientSecret] = s

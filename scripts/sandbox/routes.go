@@ -60,6 +60,8 @@ var apiRoutes = []apiRoute{
 	{"POST /v1/checkout/sessions/{id}/expire", secretKeys, false, func(sb *Sandbox, c *apiCall) (any, *apiError) {
 		return sb.expireSessionLocked(c.id, c.root)
 	}},
+	{"GET /v1/promotion_codes", secretKeys, false, (*Sandbox).listPromotionCodesLocked},
+	{"GET /v1/promotion_codes/{id}", secretKeys, false, (*Sandbox).retrievePromotionCodeLocked},
 	{"POST /v1/payment_intents", secretKeys, false, (*Sandbox).createIntentLocked},
 	{"GET /v1/payment_intents", secretKeys, false, (*Sandbox).listIntentsLocked},
 	{"GET /v1/payment_intents/search", secretKeys, false, (*Sandbox).searchIntentsLocked},

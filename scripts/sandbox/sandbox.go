@@ -94,6 +94,7 @@ type Sandbox struct {
 	paymentMethods map[string]*paymentMethod
 	faults         []*fault
 	customers      map[string]*customer
+	promotions     map[string]*promotionCode // by id (promotions.go)
 	portals        map[string]*portalSession
 	events         []*event
 	eventByID      map[string]*event
@@ -129,6 +130,7 @@ func (sb *Sandbox) resetLocked() {
 	sb.tokens = map[string]*confirmationToken{}
 	sb.paymentMethods = map[string]*paymentMethod{}
 	sb.customers = map[string]*customer{}
+	sb.seedPromotionsLocked()
 	sb.portals = map[string]*portalSession{}
 	sb.events = nil
 	sb.eventByID = map[string]*event{}
@@ -169,8 +171,10 @@ type session struct {
 	Customer             *string    // cus_... given or created
 	CustomerCreation     string     // always, if_required, or "" (if_required)
 	AllowPromotionCodes  *bool
-	ThreeDSecure         string // payment_method_options[card][request_three_d_secure]
-	CardSetupFutureUsage string // payment_method_options[card][setup_future_usage]
+	AmountDiscount       int64          // total_details.amount_discount (promotions.go)
+	Discount             map[string]any // discounts[0]: coupon and promotion_code, or nil
+	ThreeDSecure         string         // payment_method_options[card][request_three_d_secure]
+	CardSetupFutureUsage string         // payment_method_options[card][setup_future_usage]
 	SavedPM              *savedPMOptions
 	Goods                sessionGoods // shipping, phone, custom fields, tax, texts (goods.go)
 }
@@ -193,6 +197,7 @@ type lineItem struct {
 	UnitAmount  int64
 	Currency    string
 	Price       *price
+	Discount    int64 // amount_discount: this line's share of the session's discount
 	// TaxBehavior and TaxCode (price_data, product_data), Images, and
 	// the line's tax once priced (goods.go): added to its total unless
 	// TaxIncluded.
@@ -854,6 +859,10 @@ func (sb *Sandbox) createSessionLocked(root *param, version string) (any, *apiEr
 	if err := sb.sessionOptionsLocked(s, v); err != nil {
 		return nil, err
 	}
+	// discounts (promotions.go)
+	if err := sb.sessionDiscountsLocked(s, root); err != nil {
+		return nil, err
+	}
 	// shipping, phone, custom fields, tax, texts (goods.go)
 	if err := sb.readGoodsLocked(s, v); err != nil {
 		return nil, err
@@ -1313,7 +1322,7 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 		ReturnURL:               s.ReturnURL,
 		ShippingOptions:         []any{},
 		Status:                  s.Status,
-		TotalDetails:            map[string]int64{"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+		TotalDetails:            map[string]int64{"amount_discount": s.AmountDiscount, "amount_shipping": 0, "amount_tax": 0},
 		UIMode:                  s.UIMode,
 	}
 	if s.hosted() { // hosted Checkout: no client secret; success/cancel URLs; the page while open
@@ -1330,6 +1339,9 @@ func (s *session) object(expand map[string]bool) *sessionObject {
 	}
 	if s.AllowPromotionCodes != nil {
 		o.AllowPromotionCodes = *s.AllowPromotionCodes
+	}
+	if s.Discount != nil {
+		o.Discounts = []any{s.Discount}
 	}
 	o.PaymentMethodOptions, o.SavedPaymentMethodOptions = s.optionsObject()
 	s.goodsObject(o, expand) // goods.go
@@ -1360,14 +1372,14 @@ func (s *session) lineItemList(items []*lineItem, more bool) *listObject {
 	data := make([]any, 0, len(items))
 	for _, l := range items {
 		amount := l.UnitAmount * l.Quantity
-		total := amount
+		total := amount - l.Discount
 		if !l.TaxIncluded {
 			total += l.Tax
 		}
 		data = append(data, map[string]any{
 			"id":              l.ID,
 			"object":          "item",
-			"amount_discount": 0,
+			"amount_discount": l.Discount,
 			"amount_subtotal": amount,
 			"amount_tax":      l.Tax,
 			"amount_total":    total,

@@ -53,7 +53,7 @@ var sessionFields = []field{
 	{name: "customer_email", kind: emailText},
 	{name: "customer_update", kind: hashOf, sub: []field{{name: "address", kind: enumText, enum: []string{"auto", "never"}},
 		{name: "name", kind: enumText, enum: []string{"auto", "never"}}, {name: "shipping", kind: enumText, enum: []string{"auto", "never"}}}}, // needs customer
-	{name: "discounts"}, // not with allow_promotion_codes
+	{name: "discounts", kind: byHandler}, // not with allow_promotion_codes; promotions.go
 	{name: "expand", kind: byHandler},
 	{name: "expires_at", kind: integer, min: 0, max: 1 << 62}, // 30 minutes to 24 hours from now
 	{name: "invoice_creation"},

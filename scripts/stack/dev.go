@@ -169,6 +169,7 @@ func dev() int {
 	fmt.Printf("\n  Checkout kit running at %s  (Stripe: %s)\n", s.BaseURL, mode)
 	fmt.Printf("  Open %s/ and buy something; test card 4242 4242 4242 4242. Ctrl-C stops.\n", s.BaseURL)
 	fmt.Printf("  The embed snippet on another site: http://%s:%d/plain.html and http://%s:%d/hugo-shaped/\n", stack.Host, examplesPort, stack.Host, examplesPort)
+	fmt.Printf("  A two-page shop with a cart (cart.js) there: http://%s:%d/shop/ (promotion code SAVE10 in the sandbox)\n", stack.Host, examplesPort)
 	if s.AdminToken != "" && s.SandboxURL != "" {
 		fmt.Printf("  Orders (the operator API, token made for this run):\n    curl -H 'Authorization: Bearer %s' %s/admin/orders\n", s.AdminToken, s.BaseURL)
 	}

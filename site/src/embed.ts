@@ -12,13 +12,18 @@
 // Optional on the same element: data-checkout-target="#css-selector" (mount
 // embedded Checkout in place instead of in an overlay), data-checkout-mode=
 // "hosted" (redirect to Stripe's hosted Checkout), data-checkout-return="/path"
-// (where the shopper lands afterwards; default: this page).
+// (where the shopper lands afterwards; default: this page), and what the
+// worker checks and passes to Checkout: data-checkout-email (prefill),
+// -reference (client_reference_id), -promo (a promotion code applied on the
+// server), -locale. cart.js (optional) keeps a cart across pages and sets
+// data-checkout-cart on its checkout buttons, which this script then buys.
 //
 // It talks only to the worker it was loaded from (its /config and
 // /create-checkout-session; /session-status after a redirect back), loads
 // Stripe.js from the worker's pinned URL only when embedded Checkout is first
 // opened, keeps a single embedded Checkout, and reports through bubbling DOM
-// events: checkout:ready, checkout:opened, checkout:completed, checkout:error.
+// events: checkout:ready, checkout:opened, checkout:completed, checkout:error,
+// checkout:closed (the overlay closed before paying).
 // It is standalone (no imports besides types) to stay small; `make bench`
 // prints its size and build/embed_test.go holds it to 2 KB gzip.
 
@@ -28,7 +33,7 @@ import type { Stripe, StripeConstructor, StripeEmbeddedCheckout } from "@stripe/
 
 interface Item {
   id: string;
-  quantity: number;
+  quantity: number | string | null | undefined;
 }
 
 interface Config {
@@ -36,11 +41,13 @@ interface Config {
   stripeJsUrl: string;
 }
 
-/** The open embedded Checkout. */
+/** The open embedded Checkout: key "" once it completed. */
 interface Open {
   key: string;
   checkout: StripeEmbeddedCheckout;
   box: HTMLElement;
+  el: HTMLElement;
+  sessionId: string;
 }
 
 /** A failure: a machine-readable code and a message fit for the shopper. */
@@ -56,7 +63,7 @@ const PREFIX = "data-checkout-";
 const SELECTOR = `[${PREFIX}product],[${PREFIX}cart]`;
 const script = document.currentScript as HTMLScriptElement | null;
 // The worker's origin: where this script was loaded from.
-const base = new URL(script ? script.src : location.href).origin;
+const base = new URL(script?.src || location.href).origin;
 
 const cache: Record<string, Promise<unknown>> = {};
 let current: Open | undefined;
@@ -80,7 +87,7 @@ async function api(path: string, body?: object): Promise<Record<string, unknown>
       body && { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) },
     );
   } catch {
-    throw failure("network", "the shop could not be reached.");
+    throw failure("network", "the shop could not be reached");
   }
   data = await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -105,12 +112,13 @@ const config = (): Promise<Config> => once("c", () => api("/config") as Promise<
 const stripe = (cfg: Config): Promise<Stripe> =>
   once("s", () =>
     new Promise<StripeConstructor>((resolve, reject) => {
-      if (window.Stripe) return resolve(window.Stripe);
       const s = document.createElement("script");
+      const loaded = () => resolve(window.Stripe!);
       s.src = cfg.stripeJsUrl;
-      s.onload = () => resolve(window.Stripe!);
-      s.onerror = () => reject(failure("stripe_js", "the payment form did not load."));
-      document.head.append(s);
+      s.onload = loaded;
+      s.onerror = () => reject(failure("stripe_js", "the payment form did not load"));
+      // The page may have loaded Stripe.js itself.
+      window.Stripe ? loaded() : document.head.append(s);
     }).then((stripeJs) => stripeJs(cfg.publishableKey)),
   );
 
@@ -124,11 +132,16 @@ function itemsOf(el: Element): Item[] {
       ? (cart.match(/[^\s,]+/g) || []).map((part) => part.split(":")) // "mug:2, tshirt"
       : // A cart form: every [data-checkout-item="id"] field holds a quantity.
         [...el.querySelectorAll(`[${PREFIX}item]`)].map((f) => [attr(f, "item"), (f as HTMLInputElement).value || "0"]);
-  // Quantity 0 (an empty cart field) leaves a product out.
-  const items = pairs.map(([id, q]) => ({ id: id || "", quantity: +(q || 1) })).filter((i) => i.quantity !== 0);
-  // NaN, fractions and negatives are refused here; the worker checks ids and limits.
-  for (const it of items) if (!(it.quantity > 0 && it.quantity % 1 == 0)) throw failure("invalid_quantity", "bad quantity for " + it.id + ".");
-  if (!items.length) throw failure("empty_cart", "choose at least one product.");
+  // Quantity 0 (an empty cart field) leaves a product out. The worker checks
+  // ids and quantities (fractions, negatives, limits: 400 naming the line);
+  // what is not a finite number goes as written, which it refuses too.
+  const items = pairs
+    .map(([id, q]) => {
+      const n = +(q || 1);
+      return { id: id || "", quantity: n - n == 0 ? n : q };
+    })
+    .filter((i) => i.quantity !== 0);
+  if (!items.length) throw failure("empty_cart", "choose at least one product");
   return items;
 }
 
@@ -137,13 +150,15 @@ function overlay(): HTMLDialogElement {
   if (!dialog) {
     const d = (dialog = document.createElement("dialog"));
     d.setAttribute(PREFIX + "overlay", "");
-    d.setAttribute("aria-label", "Checkout");
+    d.ariaLabel = "Checkout";
     // Styled through the CSSOM: allowed under a CSP without 'unsafe-inline'.
     d.style.width = "min(560px,90vw)";
     const close = document.createElement("button");
     close.textContent = "Close";
-    close.style.float = "right";
     close.onclick = () => d.close();
+    // Closed (Close, or Escape) before paying: say so. A modal <dialog> keeps
+    // focus inside while open and gives it back to the buy element on close.
+    d.onclose = () => current?.key && emit(current.el, "closed", { sessionId: current.sessionId });
     d.append(close);
     document.body.append(d);
   }
@@ -157,7 +172,7 @@ function say(el: Element, message = ""): void {
     if (!message) return;
     el.after((line = document.createElement("p")));
     line.setAttribute(PREFIX + "error", "");
-    line.setAttribute("role", "alert");
+    line.role = "alert";
   }
   line.textContent = "Checkout could not start: " + message;
   line.hidden = !message;
@@ -171,26 +186,22 @@ function show(open: Open): void {
   }
 }
 
-async function start(el: Element): Promise<void> {
+async function start(el: HTMLElement): Promise<void> {
   if (busy) return; // a double click, or a click while another checkout is starting
   busy = true;
-  el.setAttribute("aria-busy", "true");
+  el.ariaBusy = "true";
   say(el);
   const hosted = attr(el, "mode") === "hosted";
   const targetSel = attr(el, "target");
   const back = attr(el, "return");
   try {
     const items = itemsOf(el);
-    const key = JSON.stringify([items, targetSel, back]);
-    if (current && current.key === key) {
-      show(current); // re-opening the same cart: same session, same Checkout
-      return;
-    }
-    const target = targetSel ? document.querySelector(targetSel) : undefined;
-    if (target === null) throw failure("no_target", "no element " + targetSel + " on this page.");
-    const cfg = await config();
     const here = location.pathname;
     const request: Record<string, unknown> = { items, returnPath: back || here };
+    // Checked by the worker (400 naming the field): prefill, the site's own
+    // reference, a promotion code applied on the server, Checkout's locale.
+    // (undefined: left out of the JSON).
+    for (const name of ["email", "reference", "promo", "locale"]) request[name] = attr(el, name) || undefined;
     if (hosted) {
       request["uiMode"] = "hosted";
       request["cancelPath"] = here;
@@ -198,6 +209,14 @@ async function start(el: Element): Promise<void> {
       // Stay on this page (onComplete) unless a payment method must redirect.
       request["redirectOnCompletion"] = "if_required";
     }
+    const key = JSON.stringify([request, targetSel]);
+    if (current?.key === key) {
+      show(current); // re-opening the same cart: same session, same Checkout
+      return;
+    }
+    const target = targetSel ? document.querySelector(targetSel) : undefined;
+    if (target === null) throw failure("no_target", "no element " + targetSel + " on this page");
+    const cfg = await config();
     const [client, answer] = await Promise.all([hosted ? undefined : stripe(cfg), api("/create-checkout-session", request)]);
     if (hosted) {
       emit(el, "opened", { items, mode: "hosted" });
@@ -205,7 +224,7 @@ async function start(el: Element): Promise<void> {
       return;
     }
     const secret = answer["clientSecret"] as string;
-    const sessionId = secret.split("_secret_")[0] || "";
+    const sessionId = secret.split("_secret_")[0]!;
     // Stripe allows one embedded Checkout at a time: destroy the previous one.
     if (current) {
       try {
@@ -223,29 +242,29 @@ async function start(el: Element): Promise<void> {
         : {
             ...options,
             onComplete: () => {
-              if (current && current.checkout === checkout) current.key = ""; // a new click starts a new order
+              if (current?.checkout === checkout) current.key = ""; // a new click starts a new order
               emit(el, "completed", { sessionId, items });
             },
           },
     );
     const box = document.createElement("div");
     (target || overlay()).append(box);
-    current = { key, checkout, box };
+    current = { key, checkout, box, el, sessionId };
     checkout.mount(box);
     show(current);
     emit(el, "opened", { sessionId, items, mode: target ? "inline" : "overlay" });
   } catch (err) {
-    const f = (err as Failure)?.code ? (err as Failure) : failure("checkout_failed", "please try again.");
+    const f = (err as Failure)?.code ? (err as Failure) : failure("checkout_failed", "try again");
     emit(el, "error", f);
     say(el, f.message); // hide [data-checkout-error] with CSS to show errors your own way
   } finally {
     busy = false;
-    el.removeAttribute("aria-busy");
+    el.ariaBusy = null;
   }
 }
 
 function trigger(event: Event): void {
-  const el = (event.target as Element).closest?.(SELECTOR);
+  const el = (event.target as Element).closest?.<HTMLElement>(SELECTOR);
   // Forms start on submit (so their own validation runs), everything else on click.
   if (el && (el.tagName === "FORM") === (event.type === "submit")) {
     event.preventDefault();
@@ -260,20 +279,22 @@ function init(): void {
   if (w.checkoutKit) return;
   w.checkoutKit = 1;
   for (const type of ["click", "submit"]) document.addEventListener(type, trigger);
-  const els = document.querySelectorAll<HTMLElement>(SELECTOR);
-  els.forEach((el) => (el.hidden = false)); // owners may hide buttons until the snippet has loaded
-  emit(document, "ready", { elements: els.length });
+  // Owners may hide buttons until the snippet has loaded: buy elements, and
+  // the buttons inside cart forms (the submit button a form's shopper clicks).
+  document
+    .querySelectorAll<HTMLElement>(`${SELECTOR},[${PREFIX}cart] button`)
+    .forEach((el) => (el.hidden = false));
+  emit(document, "ready", { elements: document.querySelectorAll(SELECTOR).length });
 
   // Back from a redirect (hosted Checkout, or a payment method that needed
   // one): confirm with the worker and report the outcome.
   const [, sessionId] = /[?&]session_id=(cs_\w+)/.exec(location.search) || [];
   if (sessionId) {
     api("/session-status?session_id=" + sessionId)
-      .then((s) =>
-        s["status"] == "complete"
-          ? emit(document, "completed", { sessionId })
-          : emit(document, "error", { ...failure("not_completed", "the payment was not completed."), sessionId }),
-      )
+      .then((s) => {
+        if (s["status"] != "complete") throw failure("not_completed", "the payment was not completed");
+        emit(document, "completed", { sessionId });
+      })
       .catch((f: Failure) => emit(document, "error", { ...f, sessionId }));
   }
 }

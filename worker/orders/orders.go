@@ -122,8 +122,11 @@ type Order struct {
 	// confirm-intent flow, the PaymentIntent (pi_...).
 	ID string `json:"id"`
 	// Ref is the kit's order reference (kit_order, "ord_..."), "" if none.
-	Ref  string `json:"reference,omitempty"`
-	Flow string `json:"flow"`
+	Ref string `json:"reference,omitempty"`
+	// Reference is the site's own reference (Checkout's client_reference_id
+	// from data-checkout-reference), "" if it set none.
+	Reference string `json:"client_reference_id,omitempty"`
+	Flow      string `json:"flow"`
 	// State is derived (see Derive); Payment is the payment's own state.
 	State   State `json:"state"`
 	Payment State `json:"payment_state"`
@@ -318,6 +321,9 @@ func (o *Order) Merge(in *Order) bool {
 	if o.Email == "" {
 		o.Email = in.Email
 	}
+	if o.Reference == "" {
+		o.Reference = in.Reference
+	}
 	if o.Currency == "" {
 		o.Currency = in.Currency
 	}
@@ -364,7 +370,7 @@ func (o *Order) same(b *Order) bool {
 		o.Email == b.Email && o.Currency == b.Currency && o.AmountTotal == b.AmountTotal &&
 		o.AmountReceived == b.AmountReceived && o.AmountCapturable == b.AmountCapturable &&
 		o.AmountRefunded == b.AmountRefunded && o.Dispute == b.Dispute && o.DeclineCode == b.DeclineCode &&
-		o.Livemode == b.Livemode && o.Details.same(&b.Details)
+		o.Livemode == b.Livemode && o.Reference == b.Reference && o.Details.same(&b.Details)
 }
 
 // same compares details as merge changes them: it only fills what is

@@ -32,7 +32,8 @@ func NewSQLStore(db *sql.DB) *SQLStore { return &SQLStore{db: db} }
 // columns are read by scanOrders, in this order.
 const columns = `id, ref, flow, state, payment_state, review, COALESCE(session_id, ''), COALESCE(payment_intent_id, ''),
 	email, currency, amount_total, amount_received, amount_capturable, amount_refunded, dispute, decline_code, livemode,
-	lines, details, fulfillment, fulfillment_attempts, COALESCE(fulfilled_at, 0), created_at, updated_at, version`
+	lines, details, fulfillment, fulfillment_attempts, COALESCE(fulfilled_at, 0), created_at, updated_at, version,
+	reference`
 
 // fulfillable is Order.Fulfillable as SQL.
 const fulfillable = `state IN ('` + string(Paid) + `', '` + string(Captured) + `')`
@@ -47,8 +48,8 @@ const (
 const (
 	createSQL = `INSERT INTO orders (id, ref, flow, state, payment_state, review, session_id, payment_intent_id,
 	email, currency, amount_total, amount_received, amount_capturable, amount_refunded, dispute, decline_code, livemode,
-	lines, created_at, updated_at, version, details)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''), NULLIF(?8, ''), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, 1, ?20)
+	lines, created_at, updated_at, version, details, reference)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''), NULLIF(?8, ''), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, 1, ?20, ?21)
 ON CONFLICT DO NOTHING`
 
 	// updateSQL writes every field but the fulfillment's, if the version is
@@ -57,7 +58,7 @@ ON CONFLICT DO NOTHING`
 	updateSQL = `UPDATE orders SET ref = ?2, flow = ?3, state = ?4, payment_state = ?5, review = ?6,
 	session_id = NULLIF(?7, ''), payment_intent_id = NULLIF(?8, ''), email = ?9, currency = ?10,
 	amount_total = ?11, amount_received = ?12, amount_capturable = ?13, amount_refunded = ?14, dispute = ?15,
-	decline_code = ?16, livemode = ?17, lines = ?18, updated_at = ?19, details = ?21, version = version + 1
+	decline_code = ?16, livemode = ?17, lines = ?18, updated_at = ?19, details = ?21, reference = ?22, version = version + 1
 WHERE id = ?1 AND version = ?20
 	AND NOT EXISTS (SELECT 1 FROM orders AS x WHERE x.id <> ?1
 		AND ((?7 <> '' AND x.session_id = ?7) OR (?8 <> '' AND x.payment_intent_id = ?8)))`
@@ -141,7 +142,7 @@ func (s *SQLStore) Create(ctx context.Context, o *Order) (bool, error) {
 	}
 	n, err := s.exec(ctx, "create order "+o.ID, createSQL, o.ID, o.Ref, o.Flow, string(o.State), string(o.Payment), o.Review,
 		o.SessionID, o.PaymentIntentID, o.Email, o.Currency, o.AmountTotal, o.AmountReceived, o.AmountCapturable,
-		o.AmountRefunded, o.Dispute, o.DeclineCode, boolInt(o.Livemode), lines, o.Created, details)
+		o.AmountRefunded, o.Dispute, o.DeclineCode, boolInt(o.Livemode), lines, o.Created, details, o.Reference)
 	return n == 1, err
 }
 
@@ -156,7 +157,7 @@ func (s *SQLStore) Update(ctx context.Context, o *Order) (bool, error) {
 	}
 	n, err := s.exec(ctx, "update order "+o.ID, updateSQL, o.ID, o.Ref, o.Flow, string(o.State), string(o.Payment), o.Review,
 		o.SessionID, o.PaymentIntentID, o.Email, o.Currency, o.AmountTotal, o.AmountReceived, o.AmountCapturable,
-		o.AmountRefunded, o.Dispute, o.DeclineCode, boolInt(o.Livemode), lines, o.Updated, o.Version, details)
+		o.AmountRefunded, o.Dispute, o.DeclineCode, boolInt(o.Livemode), lines, o.Updated, o.Version, details, o.Reference)
 	return n == 1, err
 }
 
@@ -170,7 +171,7 @@ func scanOrders(rows *sql.Rows) ([]Order, error) {
 		if err := rows.Scan(&o.ID, &o.Ref, &o.Flow, &state, &payment, &o.Review, &o.SessionID, &o.PaymentIntentID,
 			&o.Email, &o.Currency, &o.AmountTotal, &o.AmountReceived, &o.AmountCapturable, &o.AmountRefunded, &o.Dispute,
 			&o.DeclineCode, &livemode, &lines, &details, &o.Fulfillment.Status, &o.Fulfillment.Attempts, &o.Fulfillment.At,
-			&o.Created, &o.Updated, &o.Version); err != nil {
+			&o.Created, &o.Updated, &o.Version, &o.Reference); err != nil {
 			return nil, err
 		}
 		o.State, o.Payment, o.Livemode = State(state), State(payment), livemode != 0

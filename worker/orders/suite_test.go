@@ -611,3 +611,34 @@ func TestCheckCountsShipping(t *testing.T) {
 		t.Fatalf("received 2500 for lines 2500 + shipping 500: state %s, want needs_review", o.State)
 	}
 }
+
+// The site's reference (client_reference_id) and a discounted order's
+// details are kept by both stores, through a create and an update. Lines
+// are what Stripe charged for them (after the discount), so the order adds up.
+func TestStoreKeepsReference(t *testing.T) {
+	eachStore(t, func(t *testing.T, st Store) {
+		o := paidOrder("cs_test_r")
+		o.Lines[0].AmountTotal, o.AmountTotal, o.AmountReceived = 2250, 2250, 2250
+		o.Reference, o.Details.AmountDiscount = "blog-order_42", 250
+		o.Check()
+		o.Derive()
+		if o.State != Paid {
+			t.Fatalf("discounted order: %s (%s)", o.State, o.Review)
+		}
+		if ok, err := st.Create(ctx, o); err != nil || !ok {
+			t.Fatalf("create: %v %v", ok, err)
+		}
+		got := mustGet(t, st, "cs_test_r")
+		if got.Reference != "blog-order_42" || got.Details.AmountDiscount != 250 {
+			t.Fatalf("after create: reference %q, discount %d", got.Reference, got.Details.AmountDiscount)
+		}
+		got.Reference = "other"
+		got.Updated = 2000
+		if ok, err := st.Update(ctx, got); err != nil || !ok {
+			t.Fatalf("update: %v %v", ok, err)
+		}
+		if again := mustGet(t, st, "cs_test_r"); again.Reference != "other" {
+			t.Fatalf("after update: reference %q", again.Reference)
+		}
+	})
+}

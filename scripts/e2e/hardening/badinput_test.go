@@ -264,6 +264,16 @@ func badRequests(t *testing.T) []badRequest {
 		jsonPost("idempotencyKey too short", createPath, `{"items":[{"id":"mug"}],"idempotencyKey":"abc"}`, 400, "invalid_idempotency_key"),
 		jsonPost("idempotencyKey with a slash", createPath, `{"items":[{"id":"mug"}],"idempotencyKey":"order/12345678"}`, 400, "invalid_idempotency_key"),
 		jsonPost("email with a display name", createPath, `{"items":[{"id":"mug"}],"email":"Jenny <jenny@example.com>"}`, 400, "invalid_email"),
+		// The embed attributes data-checkout-reference, -promo and -locale. (An
+		// unknown but well-formed promo is looked up at Stripe first: 422
+		// promotion_code_invalid, in the browser suite and worker's host tests.)
+		jsonPost("reference with a slash", createPath, `{"items":[{"id":"mug"}],"reference":"order/1"}`, 400, "invalid_reference"),
+		jsonPost("reference too long", createPath, `{"items":[{"id":"mug"}],"reference":"`+strings.Repeat("r", 201)+`"}`, 400, "invalid_reference"),
+		jsonPost("reference with CRLF", createPath, `{"items":[{"id":"mug"}],"reference":"a\r\nb"}`, 400, "invalid_reference"),
+		jsonPost("promo with a space", createPath, `{"items":[{"id":"mug"}],"promo":"SAVE 10"}`, 400, "invalid_promo"),
+		jsonPost("promo smuggling a query", createPath, `{"items":[{"id":"mug"}],"promo":"X&active=false"}`, 400, "invalid_promo"),
+		jsonPost("locale not Stripe's", createPath, `{"items":[{"id":"mug"}],"locale":"klingon"}`, 400, "invalid_locale"),
+		jsonPost("locale as a number", createPath, `{"items":[{"id":"mug"}],"locale":7}`, 400, "invalid_field_type"),
 		jsonPost("forged customerToken", createPath, `{"items":[{"id":"mug"}],"customerToken":"v1.cus_forged.9999999999.00000000000000000000000000000000"}`, 400, "invalid_customer_token"),
 		// HTML form posts (hosted Checkout without JavaScript).
 		formPost("form with JSON-style fields", `items[0][id]=mug&items[0][quantity]=1`, 400, "unknown_field"),

@@ -45,6 +45,10 @@ type API interface {
 	// ListLineItems: GET /v1/checkout/sessions/{id}/line_items, the first
 	// 100 (an order has at most 20 lines).
 	ListLineItems(ctx context.Context, sessionID string) (*LineItemList, error)
+	// ListPromotionCodes: GET /v1/promotion_codes?code=X&active=true&limit=1,
+	// the active promotion code with that customer-facing code (Stripe
+	// compares codes regardless of case), if any.
+	ListPromotionCodes(ctx context.Context, code string) (*PromotionCodeList, error)
 
 	// CreatePaymentIntent: POST /v1/payment_intents.
 	CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error)

@@ -106,6 +106,28 @@ func (c *Client) ListLineItems(ctx context.Context, sessionID string) (*LineItem
 	return &list, nil
 }
 
+// promotionCodesParams are the list's parameters, for the same reason as
+// lineItemsParams (stripe-go's PromotionCodeListParams has no Metadata).
+type promotionCodesParams struct {
+	stripe.Params `form:"*"`
+	Active        *bool   `form:"active"`
+	Code          *string `form:"code"`
+	Limit         *int64  `form:"limit"`
+}
+
+// ListPromotionCodes implements API.
+func (c *Client) ListPromotionCodes(ctx context.Context, code string) (*PromotionCodeList, error) {
+	if code == "" {
+		return nil, errNoID
+	}
+	var list PromotionCodeList
+	params := &promotionCodesParams{Active: stripe.Bool(true), Code: stripe.String(code), Limit: stripe.Int64(1)}
+	if err := c.call(ctx, http.MethodGet, "/v1/promotion_codes", params, &list); err != nil {
+		return nil, err
+	}
+	return &list, nil
+}
+
 // CreatePaymentIntent implements API.
 func (c *Client) CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error) {
 	var pi PaymentIntent

@@ -41,6 +41,9 @@ type CheckoutSession struct {
 	AmountTotal   int64  `json:"amount_total"`
 	Livemode      bool   `json:"livemode"`
 	CustomerEmail string `json:"customer_email"`
+	// ClientReferenceID is the site's own reference for the order
+	// (data-checkout-reference), recorded with it.
+	ClientReferenceID string `json:"client_reference_id"`
 	// CustomerDetails holds the email the shopper typed in Checkout.
 	CustomerDetails *CustomerDetails  `json:"customer_details"`
 	Metadata        map[string]string `json:"metadata"`
@@ -55,6 +58,21 @@ type CheckoutSession struct {
 	TotalDetails         *TotalDetails         `json:"total_details"`
 	CustomFields         []CustomFieldValue    `json:"custom_fields"`
 	AfterExpiration      *AfterExpiration      `json:"after_expiration"`
+}
+
+// PromotionCodeList is a page of promotion codes.
+type PromotionCodeList struct {
+	apiResource
+	Data []PromotionCode `json:"data"`
+}
+
+// PromotionCode is what the worker reads of a promotion code: its id (sent
+// as discounts[0][promotion_code]), the customer-facing code and whether it
+// can be redeemed.
+type PromotionCode struct {
+	ID     string `json:"id"`
+	Code   string `json:"code"`
+	Active bool   `json:"active"`
 }
 
 // CustomerDetails is a Checkout Session's customer_details.

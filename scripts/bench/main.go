@@ -84,6 +84,9 @@ var knownVariants = map[string]variant{
 	"js":                 {Name: "js", Entry: jsEntry},
 	"tinygo-per-request": goVariant("tinygo-per-request", "tinygo", "GO_INSTANCE:per-request"),
 	"go-per-request":     goVariant("go-per-request", "go", "GO_INSTANCE:per-request"),
+	// A TinyGo build kept from before a change (copy dist/bench/tinygo to
+	// dist/bench/tinygo-before), measured in the same run as the new one.
+	"tinygo-before": {Name: "tinygo-before", Compiler: "tinygo-before", Entry: filepath.Join(benchDir, "tinygo-before", "worker.mjs"), Wasm: filepath.Join(benchDir, "tinygo-before", "app.wasm")},
 }
 
 type options struct {
@@ -104,7 +107,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.N, "n", 300, "measured requests per endpoint and concurrency")
 	fs.IntVar(&o.Warmup, "warmup", 20, "unmeasured requests per endpoint before its measured runs")
 	conc := fs.String("c", "1,10", "concurrency levels, comma-separated")
-	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request")
+	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request, tinygo-before (a build copied to "+benchDir+"/tinygo-before)")
 	fs.BoolVar(&o.Reuse, "reuse", false, "reuse the builds in "+benchDir+" (build only what is missing)")
 	fs.BoolVar(&o.PerRequest, "per-request", false, "add tinygo-per-request and go-per-request (GO_INSTANCE=per-request: a new Go instance per request)")
 	fs.StringVar(&o.JSONOut, "json", filepath.Join(benchDir, "results.json"), "where to write the raw results")
@@ -169,17 +172,22 @@ type loadResult struct {
 
 // runResult is one variant in one round.
 type runResult struct {
-	Variant           string       `json:"variant"`
-	Round             int          `json:"round"`
-	LoadAvg           string       `json:"loadavg_at_start"`
-	StartupSeconds    float64      `json:"startup_s"` // wrangler dev started -> answering
-	FirstRequestMs    float64      `json:"first_request_ms"`
-	FirstRequestCPUms float64      `json:"first_request_cpu_ms"`
-	UserWorkerdPID    int          `json:"user_workerd_pid"`
-	RSSAtReadyMB      float64      `json:"user_workerd_rss_mib_at_ready"`
-	RSSMB             float64      `json:"user_workerd_rss_mib"` // after all loads
-	Loads             []loadResult `json:"loads"`
-	Error             string       `json:"error,omitempty"`
+	Variant           string  `json:"variant"`
+	Round             int     `json:"round"`
+	LoadAvg           string  `json:"loadavg_at_start"`
+	StartupSeconds    float64 `json:"startup_s"` // wrangler dev started -> answering
+	FirstRequestMs    float64 `json:"first_request_ms"`
+	FirstRequestCPUms float64 `json:"first_request_cpu_ms"`
+	// The first request's CPU time at nanosecond precision (schedstat): the
+	// workerd thread that runs the worker's JavaScript and WebAssembly, and
+	// every other thread (V8's background compilation and GC, I/O).
+	FirstRequestMainMs  float64      `json:"first_request_main_thread_ms"`
+	FirstRequestOtherMs float64      `json:"first_request_other_threads_ms"`
+	UserWorkerdPID      int          `json:"user_workerd_pid"`
+	RSSAtReadyMB        float64      `json:"user_workerd_rss_mib_at_ready"`
+	RSSMB               float64      `json:"user_workerd_rss_mib"` // after all loads
+	Loads               []loadResult `json:"loads"`
+	Error               string       `json:"error,omitempty"`
 }
 
 type results struct {
@@ -368,6 +376,11 @@ func buildAll(ctx context.Context, o options) error {
 			}{c + " worker", filepath.Join(dir, "app.wasm"), []string{"run", "./build", "worker", "-compiler", c, "-worker-out", dir}})
 		}
 	}
+	if need["tinygo-before"] {
+		if _, err := os.Stat(knownVariants["tinygo-before"].Wasm); err != nil {
+			return fmt.Errorf("variant tinygo-before: %v (copy a TinyGo build there first)", err)
+		}
+	}
 	for _, s := range steps {
 		if o.Reuse {
 			if _, err := os.Stat(s.marker); err == nil {
@@ -520,15 +533,18 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 	endpoints := endpointsFor(newEventSource(webhookSecret, benchDeployment, time.Now()))
 	create := endpoints[0]
 	u0, _ := procfs.CPUTicks(userPID)
+	th0, _ := procfs.ReadThreadCPU(userPID)
 	t := time.Now()
 	err = do(ctx, client, base, create)
 	r.FirstRequestMs = float64(time.Since(t).Microseconds()) / 1000
+	th1, _ := procfs.ReadThreadCPU(userPID)
 	u1, _ := procfs.CPUTicks(userPID)
 	r.FirstRequestCPUms = float64(u1-u0) * msPerTick
+	r.FirstRequestMainMs, r.FirstRequestOtherMs = th1.MainAndOthers(userPID, th0)
 	if err != nil {
 		return fail("first request: %v", err)
 	}
-	logf("  first request %.1f ms (%.0f ms CPU)", r.FirstRequestMs, r.FirstRequestCPUms)
+	logf("  first request %.1f ms (%.0f ms CPU in ticks; %.2f ms main thread, %.2f ms other threads)", r.FirstRequestMs, r.FirstRequestCPUms, r.FirstRequestMainMs, r.FirstRequestOtherMs)
 
 	for _, ep := range endpoints {
 		if o.Warmup > 0 {

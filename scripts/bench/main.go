@@ -84,9 +84,21 @@ var knownVariants = map[string]variant{
 	"js":                 {Name: "js", Entry: jsEntry},
 	"tinygo-per-request": goVariant("tinygo-per-request", "tinygo", "GO_INSTANCE:per-request"),
 	"go-per-request":     goVariant("go-per-request", "go", "GO_INSTANCE:per-request"),
-	// A TinyGo build kept from before a change (copy dist/bench/tinygo to
-	// dist/bench/tinygo-before), measured in the same run as the new one.
-	"tinygo-before": {Name: "tinygo-before", Compiler: "tinygo-before", Entry: filepath.Join(benchDir, "tinygo-before", "worker.mjs"), Wasm: filepath.Join(benchDir, "tinygo-before", "app.wasm")},
+}
+
+// extraTinyGo registers a variant tinygo-NAME for a TinyGo build kept in
+// dist/bench/tinygo-NAME (a copy made before or between changes), so that
+// several builds are measured in the same run; it reports whether one is there.
+func extraTinyGo(name string) bool {
+	if !strings.HasPrefix(name, "tinygo-") || strings.ContainsAny(name, "/\\") {
+		return false
+	}
+	dir := filepath.Join(benchDir, name)
+	if _, err := os.Stat(filepath.Join(dir, "app.wasm")); err != nil {
+		return false
+	}
+	knownVariants[name] = variant{Name: name, Compiler: name, Entry: filepath.Join(dir, "worker.mjs"), Wasm: filepath.Join(dir, "app.wasm")}
+	return true
 }
 
 type options struct {
@@ -107,7 +119,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.N, "n", 300, "measured requests per endpoint and concurrency")
 	fs.IntVar(&o.Warmup, "warmup", 20, "unmeasured requests per endpoint before its measured runs")
 	conc := fs.String("c", "1,10", "concurrency levels, comma-separated")
-	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request, tinygo-before (a build copied to "+benchDir+"/tinygo-before)")
+	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request, tinygo-NAME (a TinyGo build copied to "+benchDir+"/tinygo-NAME, e.g. from before a change)")
 	fs.BoolVar(&o.Reuse, "reuse", false, "reuse the builds in "+benchDir+" (build only what is missing)")
 	fs.BoolVar(&o.PerRequest, "per-request", false, "add tinygo-per-request and go-per-request (GO_INSTANCE=per-request: a new Go instance per request)")
 	fs.StringVar(&o.JSONOut, "json", filepath.Join(benchDir, "results.json"), "where to write the raw results")
@@ -130,7 +142,9 @@ func parseFlags(args []string) (options, error) {
 	seen := map[string]bool{}
 	add := func(name string) error {
 		if _, ok := knownVariants[name]; !ok {
-			return fmt.Errorf("-variants: unknown variant %q", name)
+			if !extraTinyGo(name) {
+				return fmt.Errorf("-variants: unknown variant %q", name)
+			}
 		}
 		if !seen[name] {
 			seen[name] = true
@@ -374,11 +388,6 @@ func buildAll(ctx context.Context, o options) error {
 				what, marker string
 				args         []string
 			}{c + " worker", filepath.Join(dir, "app.wasm"), []string{"run", "./build", "worker", "-compiler", c, "-worker-out", dir}})
-		}
-	}
-	if need["tinygo-before"] {
-		if _, err := os.Stat(knownVariants["tinygo-before"].Wasm); err != nil {
-			return fmt.Errorf("variant tinygo-before: %v (copy a TinyGo build there first)", err)
 		}
 	}
 	for _, s := range steps {

@@ -181,6 +181,11 @@ type loadResult struct {
 	P50         float64 `json:"p50_ms"`
 	P99         float64 `json:"p99_ms"`
 	RSSMB       float64 `json:"user_workerd_rss_mib_after"`
+	// At c=1: the main thread's CPU per request, median and largest, and
+	// which request (0-based) was the largest (see loadStats.MainCPU).
+	MainP50   float64 `json:"main_thread_p50_ms,omitempty"`
+	MainMax   float64 `json:"main_thread_max_ms,omitempty"`
+	MainMaxAt int     `json:"main_thread_max_at,omitempty"`
 	loadStats
 }
 
@@ -557,7 +562,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 
 	for _, ep := range endpoints {
 		if o.Warmup > 0 {
-			if st := runLoad(ctx, client, base, ep, o.Warmup, 1); st.Errors > 0 {
+			if st := runLoad(ctx, client, base, ep, o.Warmup, 1, 0); st.Errors > 0 {
 				return fail("warm-up %s: %d/%d failed: %s", ep.Name, st.Errors, st.Requests, st.FirstError)
 			}
 		}
@@ -570,7 +575,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				return fail("user workerd (pid %d): %v", userPID, err)
 			}
 			t0 := procfs.TreeTicks(g.pid())
-			st := runLoad(ctx, client, base, ep, o.N, c)
+			st := runLoad(ctx, client, base, ep, o.N, c, userPID)
 			u1, err := procfs.CPUTicks(userPID)
 			if err != nil {
 				return fail("user workerd (pid %d) gone during %s c=%d: %v", userPID, ep.Name, c, err)
@@ -585,12 +590,20 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				lr.P50, lr.P99 = percentile(st.Latencies, 50), percentile(st.Latencies, 99)
 			}
 			r.Loads = append(r.Loads, lr)
+			if len(st.MainCPU) > 0 {
+				lr.MainP50, lr.MainMax = percentile(st.MainCPU, 50), percentile(st.MainCPU, 100)
+				lr.MainMaxAt = argmax(st.MainCPU)
+			}
 			errNote := ""
 			if st.Errors > 0 {
 				errNote = fmt.Sprintf("  ERRORS %d: %s", st.Errors, st.FirstError)
 			}
-			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s",
-				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, errNote)
+			mainNote := ""
+			if lr.MainMax > 0 {
+				mainNote = fmt.Sprintf("  main thread p50 %.2f max %.2f ms (request %d)", lr.MainP50, lr.MainMax, lr.MainMaxAt)
+			}
+			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s%s",
+				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, mainNote, errNote)
 		}
 	}
 	r.RSSMB = procfs.RSSMiB(userPID)
@@ -649,6 +662,16 @@ func waitReady(ctx context.Context, g *group, base, logPath string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func argmax(xs []float64) int {
+	at := 0
+	for i, x := range xs {
+		if x > xs[at] {
+			at = i
+		}
+	}
+	return at
 }
 
 func maxInt(xs []int) int {

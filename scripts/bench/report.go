@@ -93,6 +93,8 @@ func printReport(w io.Writer, res results) {
 	}
 	tw.Flush()
 
+	printPerRequest(w, res)
+
 	fmt.Fprintf(w, "\nStart-up and size (first request = first POST /create-checkout-session after wrangler is ready; it pays the instance start-up;\n")
 	fmt.Fprintf(w, "CPU ms in clock ticks of the whole process, main thread / other threads in ns from schedstat)\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -172,4 +174,39 @@ func printReport(w io.Writer, res results) {
 			fmt.Fprintf(w, "  round %d %s: %s\n", r.Round, r.Variant, r.Error)
 		}
 	}
+}
+
+// printPerRequest prints, for the loads at concurrency 1, the main thread's
+// CPU per request (schedstat): the median request and the largest, medians
+// over rounds. The largest is usually the request that met a retiring Go
+// instance and started the next one (TinyGo retires every RETIRE_REQUESTS).
+func printPerRequest(w io.Writer, res results) {
+	type key struct{ v, ep string }
+	p50s, maxs := map[key][]float64{}, map[key][]float64{}
+	for _, r := range res.Runs {
+		for _, l := range r.Loads {
+			if l.Concurrency != 1 || l.MainMax == 0 {
+				continue
+			}
+			k := key{r.Variant, l.Endpoint}
+			p50s[k] = append(p50s[k], l.MainP50)
+			maxs[k] = append(maxs[k], l.MainMax)
+		}
+	}
+	if len(p50s) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nMain-thread CPU of single requests at c=1 (schedstat ns; excludes V8's background threads): median request, largest request; medians over rounds\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tendpoint\tmedian ms\tlargest ms\t")
+	for _, v := range res.Variants {
+		for _, ep := range endpointNames() {
+			k := key{v.Name, ep}
+			if len(p50s[k]) == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(p50s[k]), 2), f(median(maxs[k]), 2))
+		}
+	}
+	tw.Flush()
 }

@@ -253,3 +253,17 @@ func (t ThreadCPU) MainAndOthers(pid int, before ThreadCPU) (main, others float6
 	}
 	return main, others
 }
+
+// ThreadNanos is the CPU time thread tid of process pid has run, in
+// nanoseconds (its schedstat).
+func ThreadNanos(pid, tid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("schedstat of %d/%d: empty", pid, tid)
+	}
+	return strconv.ParseUint(f[0], 10, 64)
+}

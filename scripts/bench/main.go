@@ -200,13 +200,19 @@ type runResult struct {
 	// The first request's CPU time at nanosecond precision (schedstat): the
 	// workerd thread that runs the worker's JavaScript and WebAssembly, and
 	// every other thread (V8's background compilation and GC, I/O).
-	FirstRequestMainMs  float64      `json:"first_request_main_thread_ms"`
-	FirstRequestOtherMs float64      `json:"first_request_other_threads_ms"`
-	UserWorkerdPID      int          `json:"user_workerd_pid"`
-	RSSAtReadyMB        float64      `json:"user_workerd_rss_mib_at_ready"`
-	RSSMB               float64      `json:"user_workerd_rss_mib"` // after all loads
-	Loads               []loadResult `json:"loads"`
-	Error               string       `json:"error,omitempty"`
+	FirstRequestMainMs  float64 `json:"first_request_main_thread_ms"`
+	FirstRequestOtherMs float64 `json:"first_request_other_threads_ms"`
+	UserWorkerdPID      int     `json:"user_workerd_pid"`
+	RSSAtReadyMB        float64 `json:"user_workerd_rss_mib_at_ready"`
+	// CPU time of the user workerd's main thread and of its other threads
+	// from its start until it answered (schedstat): workerd's own start-up,
+	// compiling the worker's code and running its global scope (for the Go
+	// variants the warm-up and the prepared instantiation; see loader.mjs).
+	StartupMainMs  float64      `json:"startup_main_thread_ms"`
+	StartupOtherMs float64      `json:"startup_other_threads_ms"`
+	RSSMB          float64      `json:"user_workerd_rss_mib"` // after all loads
+	Loads          []loadResult `json:"loads"`
+	Error          string       `json:"error,omitempty"`
 }
 
 type results struct {
@@ -537,7 +543,10 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 	}
 	r.UserWorkerdPID = userPID
 	r.RSSAtReadyMB = procfs.RSSMiB(userPID)
-	logf("  %s ready in %.1fs on %s (user workerd pid %d)", v.Name, r.StartupSeconds, base, userPID)
+	if th, err := procfs.ReadThreadCPU(userPID); err == nil {
+		r.StartupMainMs, r.StartupOtherMs = th.MainAndOthers(userPID, nil)
+	}
+	logf("  %s ready in %.1fs on %s (user workerd pid %d; start-up CPU %.1f ms main thread, %.1f ms other threads)", v.Name, r.StartupSeconds, base, userPID, r.StartupMainMs, r.StartupOtherMs)
 
 	client := newClient(maxInt(o.Concurrency))
 	defer client.CloseIdleConnections()

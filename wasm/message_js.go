@@ -33,8 +33,9 @@ import (
 const scratchSize = 288 << 10
 
 // scratch is where JavaScript writes the messages it sends; it lives as long
-// as the instance (never freed, never moved).
-var scratch = make([]byte, scratchSize)
+// as the instance (never freed, never moved). Its size is scratchLen
+// (spawn_*.go).
+var scratch = make([]byte, scratchLen)
 
 // readMessage copies the message JavaScript sent: n bytes in scratch, or the
 // Uint8Array in arg when it did not fit.

@@ -86,11 +86,11 @@ var knownVariants = map[string]variant{
 	"go-per-request":     goVariant("go-per-request", "go", "GO_INSTANCE:per-request"),
 }
 
-// extraTinyGo registers a variant tinygo-NAME for a TinyGo build kept in
-// dist/bench/tinygo-NAME (a copy made before or between changes), so that
+// extraTinyGo registers a variant tinygo-NAME (or go-NAME) for a build kept
+// in dist/bench/tinygo-NAME (a copy made before or between changes), so that
 // several builds are measured in the same run; it reports whether one is there.
 func extraTinyGo(name string) bool {
-	if !strings.HasPrefix(name, "tinygo-") || strings.ContainsAny(name, "/\\") {
+	if !(strings.HasPrefix(name, "tinygo-") || strings.HasPrefix(name, "go-")) || strings.ContainsAny(name, "/\\") {
 		return false
 	}
 	dir := filepath.Join(benchDir, name)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -15,10 +16,10 @@ import (
 // instance.mjs's comment). It replaces syumai/workers' request
 // handler for a Go instance that lives for many requests:
 //
-//   - bodies cross as one Uint8Array and headers as one "name: value\n"
-//     string, so a request creates a handful of js.Values instead of hundreds
-//     (each is an entry in wasm_exec.js's value table, and under a collecting
-//     GC a finalizer);
+//   - a request crosses as one packed message (method, URL, headers and
+//     body; message_js.go) and its answer as pointers into linear memory, so
+//     a request creates no js.Value but its reply function (each is an entry
+//     in wasm_exec.js's value table, and under a collecting GC a finalizer);
 //   - the JS callbacks are registered once, so nothing is left behind per
 //     request (syumai/workers' stream conversion never releases its pull and
 //     cancel functions, which keeps ~17 KB per body alive);
@@ -26,29 +27,30 @@ import (
 //     started (spawn_tinygo.go), and finished goroutines' stacks are reused
 //     (scripts/tinygo-patches/06-stack-reuse.patch).
 
-var (
-	uint8ArrayClass = js.Global().Get("Uint8Array")
-	jsNull          = js.Null()
-)
-
 type bridgeRequest struct {
-	method, url, headers string
-	body                 []byte
-	reply                js.Value // function(status, headers, body)
+	method, url string
+	header      http.Header
+	body        []byte
+	reply       js.Value // function(status, headersPtr, headersLen, bodyPtr, bodyLen)
 }
 
 type server struct {
 	h http.Handler
 }
 
-// serveFunc is called by instance.mjs as serve(method, url, headers, body, reply).
+// serveFunc is called by instance.mjs as serve(length, reply, message?):
+// the request is "METHOD URL\n", its headers, a blank line and its body, in
+// scratch or in message (message_js.go).
 func (s *server) serveFunc(_ js.Value, args []js.Value) any {
-	r := &bridgeRequest{
-		method:  args[0].String(),
-		url:     args[1].String(),
-		headers: args[2].String(),
-		body:    bytesFromJS(args[3]),
-		reply:   args[4],
+	var msg js.Value
+	if len(args) > 2 {
+		msg = args[2]
+	}
+	first, h, body := splitHead(readMessage(args[0].Int(), msg))
+	method, url, _ := strings.Cut(first, " ")
+	r := &bridgeRequest{method: method, url: url, header: h, reply: args[1]}
+	if len(body) > 0 {
+		r.body = body
 	}
 	spawn(func() { s.serve(r) })
 	return nil
@@ -66,7 +68,11 @@ func (s *server) serve(r *bridgeRequest) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	r.reply.Invoke(rec.status, formatHeaders(rec.header), bytesToJS(rec.body.Bytes()))
+	headers, body := formatHeaders(rec.header), rec.body.Bytes()
+	r.reply.Invoke(rec.status, strPtr(headers), len(headers), ptr(body), len(body))
+	// JavaScript has copied both by now; they must live until then.
+	runtime.KeepAlive(headers)
+	runtime.KeepAlive(body)
 }
 
 func (r *bridgeRequest) toHTTP() (*http.Request, error) {
@@ -74,7 +80,7 @@ func (r *bridgeRequest) toHTTP() (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := parseHeaders(r.headers)
+	h := r.header
 	req := &http.Request{
 		Method:     r.method,
 		URL:        u,
@@ -150,24 +156,6 @@ func formatHeaders(h http.Header) string {
 		}
 	}
 	return b.String()
-}
-
-func bytesFromJS(v js.Value) []byte {
-	if v.IsNull() || v.IsUndefined() {
-		return nil
-	}
-	b := make([]byte, v.Get("byteLength").Int())
-	js.CopyBytesToGo(b, v)
-	return b
-}
-
-func bytesToJS(b []byte) js.Value {
-	if len(b) == 0 {
-		return jsNull
-	}
-	u := uint8ArrayClass.New(len(b))
-	js.CopyBytesToJS(u, b)
-	return u
 }
 
 func statusText(code int) string {

@@ -8,16 +8,19 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"syscall/js"
 	"time"
 )
 
 // fetchTransport is an http.RoundTripper over the Workers fetch API, through
-// the bridge of instance.mjs: fetch(id, method, url, headers, body, timeoutMs)
-// starts a fetch and the bridge answers with fetchDone(id, status, headers,
-// body, error, timedOut), one callback registered for the instance's lifetime. Request and response bodies cross
-// whole (Stripe's are small). GET and HEAD never carry a body: workerd refuses
-// one, and stripe-go sets an empty body on every request.
+// the bridge of instance.mjs: fetch(id, headPtr, headLen, bodyPtr, bodyLen,
+// timeoutMs) starts a fetch ("METHOD URL\n" and header lines, then the body,
+// read from linear memory) and the bridge answers with fetchDone(id, status,
+// length, timedOut, message?), one callback registered for the instance's
+// lifetime, the answer packed as in message_js.go. Request and response
+// bodies cross whole (Stripe's are small). GET and HEAD never carry a body:
+// workerd refuses one, and stripe-go sets an empty body on every request.
 type fetchTransport struct {
 	start js.Value // loader's fetch function
 	calls pendingCalls[fetchResult]
@@ -25,7 +28,7 @@ type fetchTransport struct {
 
 type fetchResult struct {
 	status   int
-	headers  string
+	header   http.Header
 	body     []byte
 	err      string
 	timedOut bool // aborted at the deadline
@@ -42,7 +45,7 @@ func newFetchTransport(bridge js.Value) *fetchTransport {
 }
 
 func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	body := jsNull
+	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()
@@ -50,7 +53,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			body = bytesToJS(b)
+			body = b
 		}
 	}
 	id, ch := t.calls.begin()
@@ -68,7 +71,11 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		timeoutMS = int(left / time.Millisecond)
 	}
-	t.start.Invoke(id, req.Method, req.URL.String(), formatHeaders(req.Header), body, timeoutMS)
+	head := req.Method + " " + req.URL.String() + "\n" + formatHeaders(req.Header)
+	t.start.Invoke(id, strPtr(head), len(head), ptr(body), len(body), timeoutMS)
+	// JavaScript has read both by now.
+	runtime.KeepAlive(head)
+	runtime.KeepAlive(body)
 
 	res, err := t.calls.wait(req.Context(), id, ch)
 	if err != nil {
@@ -86,17 +93,32 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        parseHeaders(res.headers),
+		Header:        res.header,
 		Body:          readCloser{bytes.NewReader(res.body)},
 		ContentLength: int64(len(res.body)),
 		Request:       req,
 	}, nil
 }
 
-// done receives fetchDone(id, status, headers, body, error, timedOut) from
-// instance.mjs; timedOut may be left out.
+// done receives fetchDone(id, status, length, timedOut, message?) from
+// instance.mjs: status 0 means the fetch failed, and the message is the
+// error's text; otherwise it is an empty line, the answer's header lines, a
+// blank line and its body.
 func (t *fetchTransport) done(_ js.Value, args []js.Value) any {
-	t.calls.answer(args[0].Int(), fetchResult{status: args[1].Int(), headers: args[2].String(), body: bytesFromJS(args[3]),
-		err: args[4].String(), timedOut: len(args) > 5 && args[5].Truthy()})
+	var arg js.Value
+	if len(args) > 4 {
+		arg = args[4]
+	}
+	msg := readMessage(args[2].Int(), arg)
+	res := fetchResult{status: args[1].Int(), timedOut: args[3].Truthy()}
+	if res.status == 0 {
+		res.err = string(msg)
+		if res.err == "" {
+			res.err = "fetch failed"
+		}
+	} else {
+		_, res.header, res.body = splitHead(msg) // an empty first line
+	}
+	t.calls.answer(args[0].Int(), res)
 	return nil
 }

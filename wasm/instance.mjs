@@ -4,34 +4,49 @@
 // Node. It expects `globalThis.Go` from the toolchain's own wasm_exec.js
 // (TinyGo's or Go's) to be loaded already.
 //
-// The bridge, as the Go side uses it (wasm/main.go, bridge_js.go, fetch_js.go,
-// d1_js.go, ratelimit_js.go). The constructor sets globalThis.context to
-// {env, ctx, binding} and runs Go's main, which reads context.env (the
-// environment, through syumai/workers' cloudflare.Getenv, and the bindings
-// DB, RATE_LIMIT_PAYMENTS and RATE_LIMIT_STATUS) and context.binding, the
-// bridge object below. main, in this order:
+// The bridge, as the Go side uses it (wasm/main.go, bridge_js.go,
+// message_js.go, fetch_js.go, d1_js.go, ratelimit_js.go). The constructor
+// sets globalThis.context to {env, ctx, binding} and runs Go's main, which
+// reads context.env (the environment, through syumai/workers'
+// cloudflare.Getenv, and the bindings DB, RATE_LIMIT_PAYMENTS and
+// RATE_LIMIT_STATUS) and context.binding, the bridge object below. main, in
+// this order:
 //   - reads bridge.fetch and sets bridge.fetchDone;
 //   - only when env.DB has a prepare function: reads bridge.d1 and sets
 //     bridge.d1Done;
 //   - reads bridge.rateLimit and sets bridge.rateLimitDone;
 //   - may call bridge.logOnce (a missing rate-limit binding, a missing
 //     DEPLOYMENT_ID);
-//   - sets bridge.serve, then calls bridge.ready(neverFrees): neverFrees is
-//     true for the leaking allocator (see Memory below);
+//   - sets bridge.serve, then calls bridge.ready(neverFrees, scratchPtr,
+//     scratchLen): neverFrees is true for the leaking allocator (see Memory
+//     below); scratch is the buffer in Go's linear memory where JavaScript
+//     writes the messages it sends (below);
 //   - blocks forever. go.run returns when main first blocks; if ready has
 //     not been called by then, or main exited, the instance is killed.
 //
+// Requests, answers and Stripe calls cross as packed messages, one per
+// direction, with only numbers passed through wasm_exec.js (each string or
+// byte array it marshals costs an encode or decode, calls across the
+// boundary and a slot in its value table):
+//   - JavaScript to Go: the message is written into the scratch buffer and
+//     its length passed; a message larger than the buffer is passed as a
+//     Uint8Array after the other arguments instead. Go copies it out at once.
+//   - Go to JavaScript: Go passes pointers into its linear memory and
+//     lengths; JavaScript decodes or copies the bytes before returning.
+// A request message is "METHOD URL\n", its header lines ("name: value\n"),
+// a blank line, then the body; header lines alone are the same lines.
+//
 // JavaScript calls Go with:
-//   serve(method, url, headers, body, reply)
-//       one request: method, url and headers strings, body a Uint8Array or
-//       null (or undefined). Go answers exactly once (unless the instance
-//       dies), during the call or from a later event, with reply(status, headers, body): status a
-//       number, headers a string, body a Uint8Array or null (empty).
-//   fetchDone(id, status, headers, body, error, timedOut)
-//       status a number, headers a string, body a Uint8Array or null; error
-//       "" on success, else a message (the other values are then ignored);
-//       timedOut may be left out, and is true when the fetch was aborted at
-//       timeoutMs (Go then returns context.DeadlineExceeded).
+//   serve(length, reply, message?)
+//       one request message (above). Go answers exactly once (unless the
+//       instance dies), during the call or from a later event, with
+//       reply(status, headersPtr, headersLen, bodyPtr, bodyLen): header
+//       lines and body in linear memory (length 0: none).
+//   fetchDone(id, status, length, timedOut, message?)
+//       the answer to fetch: status 0 when it failed, and the message is
+//       then the error's text; else an empty line, the answer's header lines,
+//       a blank line and its body. timedOut is true when the fetch was
+//       aborted at timeoutMs (Go then returns context.DeadlineExceeded).
 //   d1Done(id, result, error)
 //       result a JSON string: {"changes": n, "last_row_id": n} for mode "run",
 //       [[column names], [values]...] (stmt.raw({columnNames: true})) for
@@ -45,10 +60,11 @@
 // Go calls (fetch, d1 and rateLimit as plain functions, without this, each
 // numbering its calls with its own counter from 1 and expecting one answer
 // per id; logOnce and ready as methods of the bridge):
-//   fetch(id, method, url, headers, body, timeoutMs)
-//       body a Uint8Array or null (always null for GET and HEAD, and for an
-//       empty body); timeoutMs 0 for no deadline, else the milliseconds left
-//       before the request's context expires, less 50 ms (at least 1).
+//   fetch(id, headPtr, headLen, bodyPtr, bodyLen, timeoutMs)
+//       head "METHOD URL\n" and header lines, body bytes (bodyLen 0 for
+//       none: always for GET and HEAD, and for an empty body), both in
+//       linear memory; timeoutMs 0 for no deadline, else the milliseconds
+//       left before the request's context expires, less 50 ms (at least 1).
 //       Answer: fetchDone.
 //   d1(id, binding, mode, sql, params)
 //       binding "DB"; mode "run" (exec) or "raw" (query); params a JSON array
@@ -59,10 +75,8 @@
 //   logOnce(topic, message)
 //       logs message once per isolate per topic, however many Go instances
 //       the isolate goes through; nothing is answered.
-//   ready(neverFrees)
+//   ready(neverFrees, scratchPtr, scratchLen)
 //       once, at the end of start-up (above).
-// Headers cross as one "name: value\n" string and bodies as one Uint8Array
-// (or null), which keeps the number of JS values per request small.
 //
 // Memory: standard Go and TinyGo's collecting GCs reuse memory, so their
 // instance lives as long as it works. The TinyGo build uses the "leaking"
@@ -115,14 +129,38 @@ export function formatHeaders(headers) {
   return s;
 }
 
-export function parseHeaders(s) {
-  const headers = new Headers();
-  for (const line of s.split("\n")) {
-    const i = line.indexOf(": ");
-    if (i > 0) headers.append(line.slice(0, i), line.slice(i + 2));
+// headerPairs reads "name: value\n" lines as [name, value] pairs, which
+// fetch() and Response take in one call (Headers.append costs a call into
+// the runtime per header).
+export function headerPairs(s) {
+  const pairs = [];
+  let start = 0;
+  while (start < s.length) {
+    let end = s.indexOf("\n", start);
+    if (end < 0) end = s.length;
+    const i = s.indexOf(": ", start);
+    if (i > start && i < end) pairs.push([s.slice(start, i), s.slice(i + 2, end)]);
+    start = end + 1;
   }
-  return headers;
+  return pairs;
 }
+
+// Go answers almost every request of an endpoint with the same header lines
+// (the API's security headers, the content type), so their parsed form is
+// kept, a few dozen at most; Response copies them.
+const responseHeaders = new Map();
+function cachedHeaders(s) {
+  let h = responseHeaders.get(s);
+  if (h === undefined) {
+    if (responseHeaders.size >= 64) responseHeaders.clear();
+    h = headerPairs(s);
+    responseHeaders.set(s, h);
+  }
+  return h;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 // TOO_LARGE is what readBody returns for a body over its limit.
 export const TOO_LARGE = Symbol("body too large");
@@ -240,17 +278,26 @@ export class GoInstance {
     this.requests = 0;
     this.inflight = new Set(); // reject functions of requests awaiting Go
     let ready = false;
+    this.scratch = null; // {ptr, len} of Go's scratch buffer
 
     const bridge = {
-      ready: (neverFrees) => {
+      ready: (neverFrees, scratchPtr, scratchLen) => {
         ready = true;
         this.neverFrees = neverFrees === true;
+        if (scratchLen > 0) this.scratch = { ptr: scratchPtr, len: scratchLen };
       },
       // timeoutMs > 0: the fetch is aborted then, and answered with
       // timedOut; the timer runs in this request's own context (see handle).
-      fetch: (id, method, url, headers, body, timeoutMs) => {
-        const init = { method, headers: parseHeaders(headers), redirect: "follow" };
-        if (body !== null) init.body = body;
+      fetch: (id, headPtr, headLen, bodyPtr, bodyLen, timeoutMs) => {
+        const mem = this.bytes();
+        const head = decoder.decode(mem.subarray(headPtr, headPtr + headLen));
+        const nl = head.indexOf("\n");
+        const first = nl < 0 ? head : head.slice(0, nl);
+        const sp = first.indexOf(" ");
+        const method = first.slice(0, sp);
+        const url = first.slice(sp + 1);
+        const init = { method, headers: headerPairs(nl < 0 ? "" : head.slice(nl + 1)), redirect: "follow" };
+        if (bodyLen > 0) init.body = mem.slice(bodyPtr, bodyPtr + bodyLen);
         if (timeoutMs > 0) {
           try {
             init.signal = AbortSignal.timeout(timeoutMs);
@@ -264,11 +311,14 @@ export class GoInstance {
             if (len > MAX_FETCH_RESPONSE_BYTES) throw new Error(`response of ${len} bytes is too large`);
             const buf = new Uint8Array(await res.arrayBuffer());
             if (buf.byteLength > MAX_FETCH_RESPONSE_BYTES) throw new Error("response is too large");
-            return [res.status, formatHeaders(res.headers), buf.byteLength ? buf : null, ""];
+            return [res.status, "\n" + formatHeaders(res.headers) + "\n", buf, false];
           })
-          .catch((err) => [0, "", null, String((err && err.message) || err) || "fetch failed", !!(err && err.name === "TimeoutError")])
-          .then((result) => {
-            if (!this.dead) this.bridge.fetchDone(id, ...result);
+          .catch((err) => [0, String((err && err.message) || err) || "fetch failed", null, !!(err && err.name === "TimeoutError")])
+          .then(([status, head, body, timedOut]) => {
+            if (this.dead) return;
+            const [length, message] = this.pack(head, body);
+            if (message === undefined) this.bridge.fetchDone(id, status, length, timedOut);
+            else this.bridge.fetchDone(id, status, length, timedOut, message);
           })
           .catch((err) => this.kill(err));
       },
@@ -370,6 +420,44 @@ export class GoInstance {
     this.inflight.clear();
   }
 
+  // bytes is a view of the instance's linear memory (made anew each time:
+  // growing the memory detaches the old buffer).
+  bytes() {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  // pack writes a message for Go: head (a string) then body (a Uint8Array or
+  // null) into Go's scratch buffer, returning [length]; or, when it does not
+  // fit, [length, message] with the message as a new Uint8Array.
+  pack(head, body) {
+    const bodyLen = body ? body.byteLength : 0;
+    const s = this.scratch;
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (s !== null && head.length * 3 + bodyLen <= s.len) {
+      const mem = this.bytes();
+      const { written } = encoder.encodeInto(head, mem.subarray(s.ptr, s.ptr + s.len));
+      if (bodyLen) mem.set(body, s.ptr + written);
+      return [written + bodyLen];
+    }
+    const h = encoder.encode(head);
+    const message = new Uint8Array(h.byteLength + bodyLen);
+    message.set(h);
+    if (bodyLen) message.set(body, h.byteLength);
+    return [message.byteLength, message];
+  }
+
+  // send passes one request to Go: reply(status, headers, body) gets its
+  // answer (headers as "name: value\n" lines, body a Uint8Array or null).
+  send(method, url, headers, body, reply) {
+    const [length, message] = this.pack(method + " " + url + "\n" + headers + "\n", body);
+    const answer = (status, headersPtr, headersLen, bodyPtr, bodyLen) => {
+      const mem = this.bytes();
+      reply(status, decoder.decode(mem.subarray(headersPtr, headersPtr + headersLen)), bodyLen ? mem.slice(bodyPtr, bodyPtr + bodyLen) : null);
+    };
+    if (message === undefined) this.bridge.serve(length, answer);
+    else this.bridge.serve(length, answer, message);
+  }
+
   // handle serves one Request and resolves to a Response; it rejects if the
   // instance dies first.
   async handle(request) {
@@ -380,7 +468,7 @@ export class GoInstance {
     this.requests++;
     const [status, headers, resBody] = await new Promise((resolve, reject) => {
       this.inflight.add(reject);
-      this.bridge.serve(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
+      this.send(request.method, request.url, formatHeaders(request.headers), body, (status, headers, resBody) => {
         this.inflight.delete(reject);
         if (this.neverFrees && (this.requests >= this.retireRequests || this.memoryBytes() >= this.retireBytes)) this.retiring = true;
         // Only data crosses here. Go may answer from another request's event
@@ -392,7 +480,7 @@ export class GoInstance {
         resolve([status, headers, resBody]);
       });
     });
-    return new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: parseHeaders(headers) });
+    return new Response(NULL_BODY_STATUS.has(status) || request.method === "HEAD" ? null : resBody, { status, headers: cachedHeaders(headers) });
   }
 
   // memoryBytes is the size of the instance's linear memory (it never shrinks).
@@ -453,9 +541,13 @@ function withZeroRandom(importObject) {
 }
 
 // warmUp runs a throw-away instance through start-up and a few requests
-// (GET /config, POST /create-checkout-session empty and refused, GET
-// /session-status) whose Stripe calls get a canned Checkout Session, without
-// any I/O. It is called in the worker's global scope (loader.mjs), at
+// (GET /config; POST /create-checkout-session empty, refused and with a
+// valid cart of the catalog's first product; POST /create-confirm-intent;
+// GET /session-status) whose
+// Stripe calls get a canned Checkout Session, without any I/O. V8 compiles a
+// WebAssembly function on its first call and keeps the code for every
+// instance of the module, so each path warmed here is one the first request
+// does not compile. It is called in the worker's global scope (loader.mjs), at
 // deployment start-up, so that V8 has compiled the Go program's start-up and
 // request code before the first request arrives; the first request then
 // costs about what later ones do. The instance is discarded and nothing it
@@ -483,11 +575,27 @@ export function warmUp(module) {
     const ignore = () => {};
     const json = "content-type: application/json\n";
     // Through handle() once, for the JavaScript side of a request; then
-    // straight to Go, whose bodies need no stream reading.
+    // straight to Go, whose bodies need no stream reading. /config answers
+    // at once (no I/O), with the catalog's first product for a valid cart.
     inst.handle(new Request(base + "/config")).catch(ignore);
-    inst.bridge.serve("POST", base + "/create-checkout-session", "", null, ignore);
-    inst.bridge.serve("POST", base + "/create-checkout-session", json, new TextEncoder().encode('{"items":[]}'), ignore);
-    inst.bridge.serve("GET", base + "/session-status?session_id=cs_test_warmup", "", null, ignore);
+    let item = "";
+    inst.send("GET", base + "/config", "", null, (status, headers, body) => {
+      try {
+        item = JSON.parse(decoder.decode(body)).catalog[0].id;
+      } catch {
+        // no catalog: the refused carts below still warm most of the path
+      }
+    });
+    const cart = JSON.stringify({ items: [{ id: item, quantity: 1 }] });
+    inst.send("POST", base + "/create-checkout-session", "", null, ignore);
+    inst.send("POST", base + "/create-checkout-session", json, encoder.encode('{"items":[]}'), ignore);
+    // A valid cart: the whole create path, its Stripe call answered with
+    // the canned session.
+    inst.send("POST", base + "/create-checkout-session", json, encoder.encode(cart), ignore);
+    inst.send("POST", base + "/create-confirm-intent", json, encoder.encode(JSON.stringify({ items: [{ id: item, quantity: 1 }], confirmationToken: "ctoken_warmup" })), ignore);
+    inst.send("GET", base + "/session-status?session_id=cs_test_warmup", "", null, ignore);
+    // (No webhook: Go logs every refused one, and the warm-up must log
+    // nothing.)
     return !inst.dead;
   } catch {
     return false;

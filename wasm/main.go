@@ -41,7 +41,8 @@ func main() {
 	s := &server{h: h}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance
-	// once its memory passes a budget.
-	bridge.Call("ready", allocatorNeverFrees)
+	// once its memory passes a budget; scratch is where it writes the
+	// messages it sends (message_js.go).
+	bridge.Call("ready", allocatorNeverFrees, ptr(scratch), len(scratch))
 	select {} // requests arrive as calls to serve
 }

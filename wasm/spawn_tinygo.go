@@ -7,3 +7,7 @@ package main
 // served right there: one goroutine stack per request instead of two, which
 // halves what TinyGo's garbage collector must scan and reclaim.
 func spawn(f func()) { f() }
+
+// scratchLen is the size of the scratch buffer JavaScript writes messages
+// into (message_js.go).
+const scratchLen = scratchSize

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"checkoutkit/scripts/internal/procfs"
 )
 
 // endpoint is one benchmarked request and how to tell a good answer.
@@ -127,10 +129,16 @@ type loadStats struct {
 	FirstError string    `json:"first_error,omitempty"`
 	Seconds    float64   `json:"seconds"`
 	Latencies  []float64 `json:"latencies_ms"` // in completion order
+	// At concurrency 1 with a process to watch: the CPU time of its main
+	// thread (schedstat, ns) during each request, in order. It shows the
+	// request that meets a retiring Go instance and starts the next one.
+	MainCPU []float64 `json:"main_thread_cpu_ms,omitempty"`
 }
 
 // runLoad sends n requests with conc workers over keep-alive connections.
-func runLoad(ctx context.Context, c *http.Client, base string, ep endpoint, n, conc int) loadStats {
+// With conc 1 and watch > 0 it also reads the CPU time of process watch's
+// main thread around each request (loadStats.MainCPU).
+func runLoad(ctx context.Context, c *http.Client, base string, ep endpoint, n, conc, watch int) loadStats {
 	var (
 		next int64 = -1
 		mu   sync.Mutex
@@ -143,10 +151,18 @@ func runLoad(ctx context.Context, c *http.Client, base string, ep endpoint, n, c
 		go func() {
 			defer wg.Done()
 			for atomic.AddInt64(&next, 1) < int64(n) && ctx.Err() == nil {
+				var cpu0 uint64
+				if conc == 1 && watch > 0 {
+					cpu0, _ = procfs.ThreadNanos(watch, watch)
+				}
 				t := time.Now()
 				err := do(ctx, c, base, ep)
 				ms := float64(time.Since(t).Microseconds()) / 1000
 				mu.Lock()
+				if conc == 1 && watch > 0 {
+					cpu1, _ := procfs.ThreadNanos(watch, watch)
+					st.MainCPU = append(st.MainCPU, float64(cpu1-cpu0)/1e6)
+				}
 				st.Latencies = append(st.Latencies, ms)
 				if err != nil {
 					st.Errors++

@@ -86,6 +86,21 @@ var knownVariants = map[string]variant{
 	"go-per-request":     goVariant("go-per-request", "go", "GO_INSTANCE:per-request"),
 }
 
+// extraTinyGo registers a variant tinygo-NAME (or go-NAME) for a build kept
+// in dist/bench/tinygo-NAME (a copy made before or between changes), so that
+// several builds are measured in the same run; it reports whether one is there.
+func extraTinyGo(name string) bool {
+	if !(strings.HasPrefix(name, "tinygo-") || strings.HasPrefix(name, "go-")) || strings.ContainsAny(name, "/\\") {
+		return false
+	}
+	dir := filepath.Join(benchDir, name)
+	if _, err := os.Stat(filepath.Join(dir, "app.wasm")); err != nil {
+		return false
+	}
+	knownVariants[name] = variant{Name: name, Compiler: name, Entry: filepath.Join(dir, "worker.mjs"), Wasm: filepath.Join(dir, "app.wasm")}
+	return true
+}
+
 type options struct {
 	Rounds      int      `json:"rounds"`
 	N           int      `json:"n"`
@@ -104,7 +119,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.N, "n", 300, "measured requests per endpoint and concurrency")
 	fs.IntVar(&o.Warmup, "warmup", 20, "unmeasured requests per endpoint before its measured runs")
 	conc := fs.String("c", "1,10", "concurrency levels, comma-separated")
-	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request")
+	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request, tinygo-NAME (a TinyGo build copied to "+benchDir+"/tinygo-NAME, e.g. from before a change)")
 	fs.BoolVar(&o.Reuse, "reuse", false, "reuse the builds in "+benchDir+" (build only what is missing)")
 	fs.BoolVar(&o.PerRequest, "per-request", false, "add tinygo-per-request and go-per-request (GO_INSTANCE=per-request: a new Go instance per request)")
 	fs.StringVar(&o.JSONOut, "json", filepath.Join(benchDir, "results.json"), "where to write the raw results")
@@ -127,7 +142,9 @@ func parseFlags(args []string) (options, error) {
 	seen := map[string]bool{}
 	add := func(name string) error {
 		if _, ok := knownVariants[name]; !ok {
-			return fmt.Errorf("-variants: unknown variant %q", name)
+			if !extraTinyGo(name) {
+				return fmt.Errorf("-variants: unknown variant %q", name)
+			}
 		}
 		if !seen[name] {
 			seen[name] = true
@@ -164,22 +181,38 @@ type loadResult struct {
 	P50         float64 `json:"p50_ms"`
 	P99         float64 `json:"p99_ms"`
 	RSSMB       float64 `json:"user_workerd_rss_mib_after"`
+	// At c=1: the main thread's CPU per request, median and largest, and
+	// which request (0-based) was the largest (see loadStats.MainCPU).
+	MainP50   float64 `json:"main_thread_p50_ms,omitempty"`
+	MainMax   float64 `json:"main_thread_max_ms,omitempty"`
+	MainMaxAt int     `json:"main_thread_max_at,omitempty"`
 	loadStats
 }
 
 // runResult is one variant in one round.
 type runResult struct {
-	Variant           string       `json:"variant"`
-	Round             int          `json:"round"`
-	LoadAvg           string       `json:"loadavg_at_start"`
-	StartupSeconds    float64      `json:"startup_s"` // wrangler dev started -> answering
-	FirstRequestMs    float64      `json:"first_request_ms"`
-	FirstRequestCPUms float64      `json:"first_request_cpu_ms"`
-	UserWorkerdPID    int          `json:"user_workerd_pid"`
-	RSSAtReadyMB      float64      `json:"user_workerd_rss_mib_at_ready"`
-	RSSMB             float64      `json:"user_workerd_rss_mib"` // after all loads
-	Loads             []loadResult `json:"loads"`
-	Error             string       `json:"error,omitempty"`
+	Variant           string  `json:"variant"`
+	Round             int     `json:"round"`
+	LoadAvg           string  `json:"loadavg_at_start"`
+	StartupSeconds    float64 `json:"startup_s"` // wrangler dev started -> answering
+	FirstRequestMs    float64 `json:"first_request_ms"`
+	FirstRequestCPUms float64 `json:"first_request_cpu_ms"`
+	// The first request's CPU time at nanosecond precision (schedstat): the
+	// workerd thread that runs the worker's JavaScript and WebAssembly, and
+	// every other thread (V8's background compilation and GC, I/O).
+	FirstRequestMainMs  float64 `json:"first_request_main_thread_ms"`
+	FirstRequestOtherMs float64 `json:"first_request_other_threads_ms"`
+	UserWorkerdPID      int     `json:"user_workerd_pid"`
+	RSSAtReadyMB        float64 `json:"user_workerd_rss_mib_at_ready"`
+	// CPU time of the user workerd's main thread and of its other threads
+	// from its start until it answered (schedstat): workerd's own start-up,
+	// compiling the worker's code and running its global scope (for the Go
+	// variants the warm-up and the prepared instantiation; see loader.mjs).
+	StartupMainMs  float64      `json:"startup_main_thread_ms"`
+	StartupOtherMs float64      `json:"startup_other_threads_ms"`
+	RSSMB          float64      `json:"user_workerd_rss_mib"` // after all loads
+	Loads          []loadResult `json:"loads"`
+	Error          string       `json:"error,omitempty"`
 }
 
 type results struct {
@@ -512,7 +545,10 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 	}
 	r.UserWorkerdPID = userPID
 	r.RSSAtReadyMB = procfs.RSSMiB(userPID)
-	logf("  %s ready in %.1fs on %s (user workerd pid %d)", v.Name, r.StartupSeconds, base, userPID)
+	if th, err := procfs.ReadThreadCPU(userPID); err == nil {
+		r.StartupMainMs, r.StartupOtherMs = th.MainAndOthers(userPID, nil)
+	}
+	logf("  %s ready in %.1fs on %s (user workerd pid %d; start-up CPU %.1f ms main thread, %.1f ms other threads)", v.Name, r.StartupSeconds, base, userPID, r.StartupMainMs, r.StartupOtherMs)
 
 	client := newClient(maxInt(o.Concurrency))
 	defer client.CloseIdleConnections()
@@ -522,19 +558,22 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 	endpoints := endpointsFor(newEventSource(webhookSecret, benchDeployment, time.Now()))
 	create := endpoints[0]
 	u0, _ := procfs.CPUTicks(userPID)
+	th0, _ := procfs.ReadThreadCPU(userPID)
 	t := time.Now()
 	err = do(ctx, client, base, create)
 	r.FirstRequestMs = float64(time.Since(t).Microseconds()) / 1000
+	th1, _ := procfs.ReadThreadCPU(userPID)
 	u1, _ := procfs.CPUTicks(userPID)
 	r.FirstRequestCPUms = float64(u1-u0) * msPerTick
+	r.FirstRequestMainMs, r.FirstRequestOtherMs = th1.MainAndOthers(userPID, th0)
 	if err != nil {
 		return fail("first request: %v", err)
 	}
-	logf("  first request %.1f ms (%.0f ms CPU)", r.FirstRequestMs, r.FirstRequestCPUms)
+	logf("  first request %.1f ms (%.0f ms CPU in ticks; %.2f ms main thread, %.2f ms other threads)", r.FirstRequestMs, r.FirstRequestCPUms, r.FirstRequestMainMs, r.FirstRequestOtherMs)
 
 	for _, ep := range endpoints {
 		if o.Warmup > 0 {
-			if st := runLoad(ctx, client, base, ep, o.Warmup, 1); st.Errors > 0 {
+			if st := runLoad(ctx, client, base, ep, o.Warmup, 1, 0); st.Errors > 0 {
 				return fail("warm-up %s: %d/%d failed: %s", ep.Name, st.Errors, st.Requests, st.FirstError)
 			}
 		}
@@ -547,7 +586,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				return fail("user workerd (pid %d): %v", userPID, err)
 			}
 			t0 := procfs.TreeTicks(g.pid())
-			st := runLoad(ctx, client, base, ep, o.N, c)
+			st := runLoad(ctx, client, base, ep, o.N, c, userPID)
 			u1, err := procfs.CPUTicks(userPID)
 			if err != nil {
 				return fail("user workerd (pid %d) gone during %s c=%d: %v", userPID, ep.Name, c, err)
@@ -562,12 +601,20 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				lr.P50, lr.P99 = percentile(st.Latencies, 50), percentile(st.Latencies, 99)
 			}
 			r.Loads = append(r.Loads, lr)
+			if len(st.MainCPU) > 0 {
+				lr.MainP50, lr.MainMax = percentile(st.MainCPU, 50), percentile(st.MainCPU, 100)
+				lr.MainMaxAt = argmax(st.MainCPU)
+			}
 			errNote := ""
 			if st.Errors > 0 {
 				errNote = fmt.Sprintf("  ERRORS %d: %s", st.Errors, st.FirstError)
 			}
-			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s",
-				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, errNote)
+			mainNote := ""
+			if lr.MainMax > 0 {
+				mainNote = fmt.Sprintf("  main thread p50 %.2f max %.2f ms (request %d)", lr.MainP50, lr.MainMax, lr.MainMaxAt)
+			}
+			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s%s",
+				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, mainNote, errNote)
 		}
 	}
 	r.RSSMB = procfs.RSSMiB(userPID)
@@ -626,6 +673,16 @@ func waitReady(ctx context.Context, g *group, base, logPath string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func argmax(xs []float64) int {
+	at := 0
+	for i, x := range xs {
+		if x > xs[at] {
+			at = i
+		}
+	}
+	return at
 }
 
 func maxInt(xs []int) int {

@@ -93,25 +93,33 @@ func printReport(w io.Writer, res results) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nStart-up and size (first request = first POST /create-checkout-session after wrangler is ready; it pays the instance start-up)\n\n")
+	printPerRequest(w, res)
+
+	fmt.Fprintf(w, "\nStart-up and size (first request = first POST /create-checkout-session after wrangler is ready; it pays the instance start-up;\n")
+	fmt.Fprintf(w, "CPU ms in clock ticks of the whole process, main thread / other threads in ns from schedstat;\n")
+	fmt.Fprintf(w, "start-up = the user workerd's CPU from its start until ready: workerd itself, compiling the worker and its global scope)\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tfirst req ms\tfirst req CPU ms\twrangler ready s\tworkerd RSS MiB\twasm MiB\twasm gzip MiB\tupload MiB\tupload gzip MiB\t")
+	fmt.Fprintln(tw, "variant\tfirst req ms\tfirst req CPU ms\tmain thread ms\tother threads ms\tstart-up main ms\tstart-up other ms\twrangler ready s\tworkerd RSS MiB\twasm MiB\twasm gzip MiB\tupload MiB\tupload gzip MiB\t")
 	for _, v := range res.Variants {
-		var first, firstCPU, ready, rss []float64
+		var first, firstCPU, firstMain, firstOther, startMain, startOther, ready, rss []float64
 		for _, r := range res.Runs {
 			if r.Variant != v.Name || r.FirstRequestMs == 0 {
 				continue
 			}
 			first = append(first, r.FirstRequestMs)
 			firstCPU = append(firstCPU, r.FirstRequestCPUms)
+			firstMain = append(firstMain, r.FirstRequestMainMs)
+			firstOther = append(firstOther, r.FirstRequestOtherMs)
+			startMain = append(startMain, r.StartupMainMs)
+			startOther = append(startOther, r.StartupOtherMs)
 			ready = append(ready, r.StartupSeconds)
 			if r.RSSMB > 0 {
 				rss = append(rss, r.RSSMB)
 			}
 		}
 		s := res.Sizes[sizeKey(v)]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name,
-			f(median(first), 1), f(median(firstCPU), 0), f(median(ready), 1), f(median(rss), 0),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name,
+			f(median(first), 1), f(median(firstCPU), 0), f(median(firstMain), 2), f(median(firstOther), 2), f(median(startMain), 0), f(median(startOther), 0), f(median(ready), 1), f(median(rss), 0),
 			mib(float64(s.WasmBytes)), mib(float64(s.WasmGzipBytes)), mib(s.UploadKiB*1024), mib(s.UploadGzipKiB*1024))
 	}
 	tw.Flush()
@@ -170,4 +178,39 @@ func printReport(w io.Writer, res results) {
 			fmt.Fprintf(w, "  round %d %s: %s\n", r.Round, r.Variant, r.Error)
 		}
 	}
+}
+
+// printPerRequest prints, for the loads at concurrency 1, the main thread's
+// CPU per request (schedstat): the median request and the largest, medians
+// over rounds. The largest is usually the request that met a retiring Go
+// instance and started the next one (TinyGo retires every RETIRE_REQUESTS).
+func printPerRequest(w io.Writer, res results) {
+	type key struct{ v, ep string }
+	p50s, maxs := map[key][]float64{}, map[key][]float64{}
+	for _, r := range res.Runs {
+		for _, l := range r.Loads {
+			if l.Concurrency != 1 || l.MainMax == 0 {
+				continue
+			}
+			k := key{r.Variant, l.Endpoint}
+			p50s[k] = append(p50s[k], l.MainP50)
+			maxs[k] = append(maxs[k], l.MainMax)
+		}
+	}
+	if len(p50s) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nMain-thread CPU of single requests at c=1 (schedstat ns; excludes V8's background threads): median request, largest request; medians over rounds\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tendpoint\tmedian ms\tlargest ms\t")
+	for _, v := range res.Variants {
+		for _, ep := range endpointNames() {
+			k := key{v.Name, ep}
+			if len(p50s[k]) == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(p50s[k]), 2), f(median(maxs[k]), 2))
+		}
+	}
+	tw.Flush()
 }

@@ -63,23 +63,40 @@ function request(size, declared = size, { method = "POST", path = "/create-check
 }
 
 // echoInstance is a GoInstance whose "Go program" answers every request with
-// its body, and counts the requests that reach it.
+// its body, and counts the requests that reach it. It speaks the bridge's
+// packed messages (instance.mjs): a 64 KiB scratch buffer at 0 in its
+// memory, so that larger requests come as a Uint8Array instead; its answer
+// is written at 512 KiB.
 function echoInstance() {
   const served = [];
+  const memory = new WebAssembly.Memory({ initial: 16 }); // 1 MiB
+  const SCRATCH = 64 << 10;
+  const OUT = 512 << 10;
   const go = {
     exited: false,
     _resume() {},
     run() {
       const bridge = globalThis.context.binding;
-      bridge.serve = (method, url, headers, body, reply) => {
-        served.push({ method, url, body });
-        reply(200, "content-type: application/octet-stream\n", body);
+      bridge.serve = (length, reply, message) => {
+        const mem = new Uint8Array(memory.buffer);
+        const msg = message === undefined ? mem.slice(0, length) : message;
+        assert.equal(msg.byteLength, length);
+        let end = 0;
+        while (!(msg[end] === 10 && msg[end + 1] === 10)) end++;
+        const [first] = new TextDecoder().decode(msg.subarray(0, end)).split("\n");
+        const [method, url] = first.split(" ");
+        const body = msg.slice(end + 2);
+        served.push({ method, url, body, packed: message === undefined });
+        const headers = new TextEncoder().encode("content-type: application/octet-stream\n");
+        mem.set(headers, OUT);
+        mem.set(body, OUT + headers.byteLength);
+        reply(200, OUT, headers.byteLength, OUT + headers.byteLength, body.byteLength);
       };
-      bridge.ready(false);
+      bridge.ready(false, 0, SCRATCH);
       return Promise.resolve();
     },
   };
-  const instance = { exports: { memory: new WebAssembly.Memory({ initial: 1 }) } };
+  const instance = { exports: { memory } };
   const inst = new GoInstance(null, {}, { prepared: { go, instance } });
   assert.equal(inst.dead, false);
   return { inst, served };
@@ -181,4 +198,22 @@ test("handle: ordinary bodies still reach Go, before and after refused ones", as
   assert.equal((await res.arrayBuffer()).byteLength, 1000);
   assert.equal(served.length, 3);
   assert.equal(inst.dead, false);
+});
+
+test("handle: a request larger than Go's scratch buffer crosses as its own message", async () => {
+  const { inst, served } = echoInstance();
+  const big = new Uint8Array(200 << 10).fill(7); // over the echo's 64 KiB scratch
+  let res = await inst.handle(new Request("http://shop.test/webhook", { method: "POST", body: big }));
+  assert.equal(res.status, 200);
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), big);
+  res = await inst.handle(new Request("http://shop.test/config?x=1"));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/octet-stream");
+  assert.deepEqual(
+    served.map((r) => [r.method, r.url, r.body.byteLength, r.packed]),
+    [
+      ["POST", "http://shop.test/webhook", 200 << 10, false],
+      ["GET", "http://shop.test/config?x=1", 0, true],
+    ],
+  );
 });

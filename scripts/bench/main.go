@@ -303,6 +303,11 @@ func run(args []string) (code int) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	// ConfirmationTokens the worker accepts (mockfix.go).
+	if mockURL, err = startMockFix(mockURL); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
 	defer mock.stop()
 
 	msPerTick := 1000 / float64(tck)
@@ -429,6 +434,11 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// benchCatalog is the products the loads buy, priced as the JS reference
+// prices them, without the bundled catalog's shipping and custom fields.
+const benchCatalog = `{"products":[{"id":"tshirt","name":"Kit T-shirt","unit_amount":2000,"currency":"usd","max_quantity":10},` +
+	`{"id":"mug","name":"Enamel mug","unit_amount":1200,"currency":"usd","max_quantity":5}]}`
+
 func startStripeMock(ctx context.Context) (*group, string, error) {
 	port, err := freePort()
 	if err != nil {
@@ -513,7 +523,11 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 		"--var", "STRIPE_PUBLISHABLE_KEY:pk_test_bench",
 		"--var", "STRIPE_API_BASE:" + mockURL,
 		"--var", "STRIPE_WEBHOOK_SECRET:" + webhookSecret,
-		"--var", "DEPLOYMENT_ID:" + benchDeployment}
+		"--var", "DEPLOYMENT_ID:" + benchDeployment,
+		// The same plain products as the JS reference's catalog, so that
+		// both do the same work (the bundled catalog's goods add shipping
+		// and custom fields to every session).
+		"--var", "CATALOG_JSON:" + benchCatalog}
 	for _, kv := range v.Vars {
 		args = append(args, "--var", kv)
 	}

@@ -28,8 +28,8 @@ package worker
 // A rule that cannot be decided passes: a payment method that is not a card
 // (the rules are about cards), a card whose country Stripe does not know,
 // and, for card_country_matches_shipping, an order without a shipping
-// country (today the pay page collects no address; with the Address Element
-// the ConfirmationToken carries one and Order.ShippingCountry is filled).
+// country (nothing shipped: the pay page's Address Element puts the address
+// of a shipped order into the ConfirmationToken, goods_intent.go).
 
 import (
 	"context"

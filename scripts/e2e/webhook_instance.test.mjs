@@ -27,13 +27,15 @@ const SECRET = "whsec_instance";
 const ORIGIN = "http://shop.test";
 
 // fakeD1 answers the worker's queries the way D1 would for a database of
-// `orders` orders (migration 0002's columns, each with one line in its JSON
-// column `lines`), every webhook event already processed.
+// `orders` orders (the columns worker/orders/sql.go reads, each with one
+// line in its JSON column `lines` and the details of a shipped order),
+// every webhook event already processed.
 function fakeD1(orders = 20) {
   const db = { statements: [], fail: null };
   const lines = JSON.stringify([{ product: "mug", description: "Enamel mug \u2615 \"quoted\"", quantity: 1, unit_amount: 1200, amount_total: 1200 }]);
+  const details = JSON.stringify({ shipping: { name: "Jenny Rosen", address: { country: "US" }, rate: "standard", amount: 500 }, amount_shipping: 500 });
   const orderRow = (i) => [`cs_test_${i}`, `ord_${i.toString(16).padStart(16, "0")}`, "checkout", "paid", "paid", "", `cs_test_${i}`, "",
-    "j@example.com", "usd", 1200, 1200, 0, 0, "", "", 0, lines, "done", 1, 1795330000 + i, 1795330000 + i, 1795330000 + i, 1];
+    "j@example.com", "usd", 1700, 1700, 0, 0, "", "", 0, lines, details, "done", 1, 1795330000 + i, 1795330000 + i, 1795330000 + i, 1, `ref-${i}`];
   db.prepare = (sql) => ({
     bind: (...args) => ({
       run: async () => {
@@ -50,7 +52,7 @@ function fakeD1(orders = 20) {
           const rows = [];
           for (let i = 0; i < Math.min(orders, limit); i++) rows.push(orderRow(orders - i));
           return [["id", "ref", "flow", "state", "payment_state", "review", "s", "p", "email", "currency", "at", "ar", "ac", "arf",
-            "dispute", "decline_code", "livemode", "lines", "f", "fa", "fat", "created_at", "updated_at", "version"], ...rows];
+            "dispute", "decline_code", "livemode", "lines", "details", "f", "fa", "fat", "created_at", "updated_at", "version", "reference"], ...rows];
         }
         return [];
       },
@@ -84,7 +86,10 @@ test(`${compiler}: D1 statements cross the bridge with their parameters and type
   const o = body.data[0];
   assert.equal(o.id, "cs_test_20");
   assert.equal(o.reference, "ord_0000000000000014");
-  assert.equal(o.amount_total, 1200);
+  assert.equal(o.amount_total, 1700);
+  assert.equal(o.client_reference_id, "ref-20", "the site's reference column");
+  assert.equal(o.details.shipping.rate, "standard", "the details column (JSON) crossed whole");
+  assert.equal(o.details.amount_shipping, 500);
   assert.equal(o.livemode, false);
   assert.equal(o.payment_intent, undefined, "an empty PaymentIntent id is left out");
   assert.deepEqual(o.lines, [{ product: "mug", description: "Enamel mug \u2615 \"quoted\"", quantity: 1, unit_amount: 1200, amount_total: 1200 }]);

@@ -68,27 +68,34 @@ func noSuchPromotionCode(param, id string) *apiError {
 	return invalid(param, "resource_missing", "No such promotion code: '%s'", id)
 }
 
+// promotionListFields are GET /v1/promotion_codes's parameters: active and
+// code filter, limit pages (from the first); the others are accepted.
+var promotionListFields = []field{
+	{name: "active", kind: boolText},
+	{name: "code", kind: text, max: 500},
+	{name: "coupon", unused: true},
+	{name: "created", unused: true},
+	{name: "customer", unused: true},
+	{name: "ending_before", unused: true},
+	{name: "expand", unused: true},
+	{name: "limit", kind: integer, min: 1, max: 100},
+	{name: "starting_after", unused: true},
+}
+
 func (sb *Sandbox) listPromotionCodesLocked(c *apiCall) (any, *apiError) {
-	root := c.root
-	if err := checkUnknown(root, []string{"active", "code", "coupon", "created", "customer", "ending_before", "expand", "limit", "starting_after"}, ""); err != nil {
+	v, err := readFields(c.root, "", promotionListFields)
+	if err != nil {
 		return nil, err
 	}
 	limit := int64(defaultListLimit)
-	if v, ok, err := str(root, "limit", "limit"); err != nil {
-		return nil, err
-	} else if ok {
-		if limit, err = parseInt(v, "limit", 1, 100); err != nil {
-			return nil, err
-		}
+	if v["limit"].set {
+		limit = v["limit"].n
 	}
-	active, err := boolean(root, "active", "active")
-	if err != nil {
-		return nil, err
+	var active *bool
+	if a := v["active"]; a.set {
+		active = &a.b
 	}
-	code, err := optString(root, "code", "code", 500)
-	if err != nil {
-		return nil, err
-	}
+	code := v.str("code")
 	data := []any{}
 	for _, id := range sortedKeys(sb.promotions) {
 		pc := sb.promotions[id]

@@ -163,7 +163,7 @@ func (f *field) read(p *param, full string) (value, *apiError) {
 			v.each = append(v.each, sub)
 		}
 		return v, nil
-	case countryList:
+	case enumList, countryList:
 		items, keys, err := list(c, full)
 		if err != nil {
 			return v, err
@@ -171,27 +171,13 @@ func (f *field) read(p *param, full string) (value, *apiError) {
 		v.set = true
 		for i, it := range items {
 			el := full + "[" + keys[i] + "]"
-			if it.value == nil || len(*it.value) != 2 || strings.ToUpper(*it.value) != *it.value || !allLetters(*it.value) {
-				return v, invalid(el, "", "Invalid %s: must be a two-letter ISO 3166-1 country code such as US", el)
+			if it.value == nil || !f.listElement(*it.value) {
+				return v, invalid(el, "", "Invalid %s: must be %s", el, f.listWant())
 			}
 			v.list = append(v.list, *it.value)
 		}
 		if f.required && len(v.list) == 0 {
 			return v, missing(full)
-		}
-		return v, nil
-	case enumList:
-		items, keys, err := list(c, full)
-		if err != nil {
-			return v, err
-		}
-		v.set = true
-		for i, it := range items {
-			el := full + "[" + keys[i] + "]"
-			if it.value == nil || !slices.Contains(f.enum, *it.value) {
-				return v, invalid(el, "", "Invalid %s: must be one of %s", el, oneOf(f.enum))
-			}
-			v.list = append(v.list, *it.value)
 		}
 		return v, nil
 	}
@@ -243,6 +229,22 @@ func (f *field) read(p *param, full string) (value, *apiError) {
 	}
 	v.set, v.s = true, s
 	return v, nil
+}
+
+// listElement checks one element of an enumList or countryList.
+func (f *field) listElement(s string) bool {
+	if f.kind == countryList {
+		return len(s) == 2 && strings.ToUpper(s) == s && allLetters(s)
+	}
+	return slices.Contains(f.enum, s)
+}
+
+// listWant says what listElement accepts, for errors.
+func (f *field) listWant() string {
+	if f.kind == countryList {
+		return "a two-letter ISO 3166-1 country code such as US"
+	}
+	return "one of " + oneOf(f.enum)
 }
 
 func allLetters(s string) bool {

@@ -422,6 +422,15 @@ func (g *ProductGoods) validate(p *Product, shop *ShopOptions) error {
 	if len(g.Disclosure) > maxCustomTextMessage/3 {
 		return fmt.Errorf("disclosure is %d characters; at most %d", len(g.Disclosure), maxCustomTextMessage/3)
 	}
+	// Checkout shows the shop's submit text and the product's terms in one
+	// message, which Stripe caps; they are never cut (goods.go).
+	var own []string
+	if g.Disclosure != "" {
+		own = []string{g.Disclosure}
+	}
+	if n := len(shop.submitText(own, p.Capture == CaptureManual, p.IncrementalAuthorization, p.SavePaymentMethod)); n > maxCustomTextMessage {
+		return fmt.Errorf("shop.custom_text.submit and this product's terms (disclosures) come to %d characters; Checkout shows at most %d", n, maxCustomTextMessage)
+	}
 	// The pay page cannot calculate tax: a product taxed automatically
 	// must be sold through Checkout only, or it would be charged untaxed.
 	if shop.Tax != nil && shop.Tax.Automatic && shop.onPayPage(p) {

@@ -47,6 +47,7 @@ func TestParseCatalogGoodsErrorsNameTheField(t *testing.T) {
 		{"automatic tax on the pay page", goodsDoc(`"tax":{"automatic":true}`, ""), `product "a": shop.tax.automatic is on, but the product is sold on the pay page`},
 		{"custom text length", goodsDoc(`"custom_text":{"submit":"`+strings.Repeat("x", 1201)+`"}`, ""), "shop.custom_text.submit"},
 		{"terms text without consent", goodsDoc(`"custom_text":{"terms_of_service_acceptance":"I agree"}`, ""), "shop.terms_of_service_consent"},
+		{"submit text and terms too long together", goodsDoc(`"custom_text":{"submit":"`+strings.Repeat("x", 1100)+`"}`, `,"capture":"manual"`), `product "a": shop.custom_text.submit and this product's terms`},
 		{"disclosure length", goodsDoc(`"disclosures":{"manual_capture":"`+strings.Repeat("x", 401)+`"}`, ""), "shop.disclosures.manual_capture"},
 	}
 	for _, tc := range cases {

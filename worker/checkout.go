@@ -97,7 +97,7 @@ func configBody(cfg Config) []byte {
 		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity,
 			CaptureMethod: p.Capture, SavePaymentMethod: p.SavePaymentMethod,
 			Shippable: p.Shippable, ShippingRates: p.ShippingRates, PhoneNumberCollection: p.PhoneNumberCollection, CustomFields: publicFields(p.CustomFields),
-			Disclosure: productDisclosure(shop, p), CheckoutOnly: !shop.onPayPage(p)}
+			Disclosure: productTerms(shop, p), CheckoutOnly: !shop.onPayPage(p)}
 	}
 	if sh := shop.Shipping; sh != nil {
 		resp.Shipping = &publicShipping{AllowedCountries: sh.AllowedCountries}

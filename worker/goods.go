@@ -7,6 +7,7 @@ package worker
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,9 +33,9 @@ type goodsPlan struct {
 	phone bool
 	// fields are the shop's custom fields, then each product's.
 	fields []CustomField
-	// disclosure is what the shopper agrees to (saved card, authorization),
-	// "" if nothing.
-	disclosure string
+	// submit is Checkout's custom_text.submit: the shop's text and what the
+	// shopper agrees to (saved card, authorization), "" if nothing.
+	submit string
 }
 
 // plannedRate is a shipping rate with its price for one order.
@@ -96,7 +97,20 @@ func (s *Server) planGoods(o *Order) (*goodsPlan, *apiError) {
 		}
 		g.rates = append(g.rates, plannedRate{rate: r, amount: amount})
 	}
-	g.disclosure = s.disclosure(o)
+	var own []string
+	for _, l := range o.Lines {
+		if l.Product.Disclosure != "" {
+			own = append(own, l.Product.Disclosure)
+		}
+	}
+	g.submit = shop.submitText(own, o.Capture == CaptureManual, o.Incremental, o.SavePaymentMethod)
+	if len(g.submit) > maxCustomTextMessage {
+		// Start-up checks that each product's terms fit (catalog_goods.go);
+		// only several products' own terms together can be too long, and
+		// Checkout must show all of them, never a cut.
+		return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "too_many_terms", Param: "items",
+			Message: "these products' terms are too long to show together at checkout; order them separately"}
+	}
 	return g, nil
 }
 
@@ -109,11 +123,14 @@ func hasField(fs []CustomField, key string) bool {
 	return false
 }
 
-// disclosure is what the shopper of order o agrees to: the products' own
-// disclosures, else the shop's (or the kit's default) for a saved card, a
-// manual capture and an incremental authorization.
-func (s *Server) disclosure(o *Order) string {
-	d := s.cfg.Catalog.Shop.Disclosures
+// submitText is Checkout's custom_text.submit for an order whose products
+// carry these own disclosures: the shop's submit text, then what the
+// shopper agrees to (the products' own disclosures, else the shop's or the
+// kit's default for a manual capture and an incremental authorization),
+// then the saved card's terms. The pay page shows the same terms per
+// product (/config).
+func (o *ShopOptions) submitText(own []string, manual, incremental, save bool) string {
+	d := o.Disclosures
 	if d == nil {
 		d = &Disclosures{}
 	}
@@ -122,58 +139,40 @@ func (s *Server) disclosure(o *Order) string {
 		if text == "" {
 			text = fallback
 		}
-		if !contains(parts, text) {
+		if text != "" && !slices.Contains(parts, text) {
 			parts = append(parts, text)
 		}
 	}
-	own := false
-	for _, l := range o.Lines {
-		if l.Product.Disclosure != "" {
-			add(l.Product.Disclosure, "")
-			own = true
-		}
+	if o.CustomText != nil {
+		add(o.CustomText.Submit, "")
 	}
-	if !own {
-		if o.Capture == CaptureManual {
+	for _, t := range own {
+		add(t, "")
+	}
+	if len(own) == 0 {
+		if manual {
 			add(d.ManualCapture, defaultManualDisclosure)
 		}
-		if o.Incremental {
+		if incremental {
 			add(d.IncrementalAuthorization, defaultIncrementalDisclosure)
 		}
 	}
-	if o.SavePaymentMethod {
+	if save {
 		add(d.SavePaymentMethod, defaultSaveDisclosure)
 	}
 	return strings.Join(parts, " ")
 }
 
-// productDisclosure is what a shopper of product p alone agrees to, for the
-// pay page (Checkout shows the order's, disclosure).
-func productDisclosure(shop *ShopOptions, p *Product) string {
+// productTerms is what a shopper of product p alone agrees to, for the pay
+// page: submitText without the shop's submit text.
+func productTerms(shop *ShopOptions, p *Product) string {
+	var own []string
 	if p.Disclosure != "" {
-		return p.Disclosure
+		own = []string{p.Disclosure}
 	}
-	d := shop.Disclosures
-	if d == nil {
-		d = &Disclosures{}
-	}
-	pick := func(text, fallback string) string {
-		if text != "" {
-			return text
-		}
-		return fallback
-	}
-	var parts []string
-	if p.Capture == CaptureManual {
-		parts = append(parts, pick(d.ManualCapture, defaultManualDisclosure))
-	}
-	if p.IncrementalAuthorization {
-		parts = append(parts, pick(d.IncrementalAuthorization, defaultIncrementalDisclosure))
-	}
-	if p.SavePaymentMethod {
-		parts = append(parts, pick(d.SavePaymentMethod, defaultSaveDisclosure))
-	}
-	return strings.Join(parts, " ")
+	bare := *shop
+	bare.CustomText = nil
+	return bare.submitText(own, p.Capture == CaptureManual, p.IncrementalAuthorization, p.SavePaymentMethod)
 }
 
 // applyGoods adds what the order's products ask for to its Checkout Session.
@@ -297,11 +296,7 @@ func (s *Server) applyGoods(params *stripe.CheckoutSessionCreateParams, o *Order
 		params.CustomerUpdate = cu
 	}
 	ct := &stripe.CheckoutSessionCreateCustomTextParams{}
-	submit := g.disclosure
 	if t := shop.CustomText; t != nil {
-		if t.Submit != "" {
-			submit = strings.TrimSpace(t.Submit + " " + submit)
-		}
 		if t.AfterSubmit != "" {
 			ct.AfterSubmit = &stripe.CheckoutSessionCreateCustomTextAfterSubmitParams{Message: stripe.String(t.AfterSubmit)}
 		}
@@ -312,11 +307,8 @@ func (s *Server) applyGoods(params *stripe.CheckoutSessionCreateParams, o *Order
 			ct.TermsOfServiceAcceptance = &stripe.CheckoutSessionCreateCustomTextTermsOfServiceAcceptanceParams{Message: stripe.String(t.TermsOfServiceAcceptance)}
 		}
 	}
-	if submit != "" {
-		if len(submit) > maxCustomTextMessage {
-			submit = submit[:maxCustomTextMessage]
-		}
-		ct.Submit = &stripe.CheckoutSessionCreateCustomTextSubmitParams{Message: stripe.String(submit)}
+	if g.submit != "" {
+		ct.Submit = &stripe.CheckoutSessionCreateCustomTextSubmitParams{Message: stripe.String(g.submit)}
 	}
 	if ct.Submit != nil || ct.AfterSubmit != nil || ct.ShippingAddress != nil || ct.TermsOfServiceAcceptance != nil {
 		params.CustomText = ct

@@ -147,6 +147,25 @@ func TestCheckoutShowsTheDisclosures(t *testing.T) {
 	}
 }
 
+// Several products' own terms that cannot be shown together in Checkout
+// are refused, never cut.
+func TestCheckoutNeverCutsTheTerms(t *testing.T) {
+	long := strings.Repeat("t", 390)
+	cat := strings.Replace(goodsCatalog, `"id": "ebook", "name": "E-book", "unit_amount": 900, "currency": "usd", "pay_page": false}`,
+		`"id": "ebook", "name": "E-book", "unit_amount": 900, "currency": "usd", "pay_page": false, "disclosure": "A`+long+`"},`+
+			`{"id": "ebook2", "name": "E-book 2", "unit_amount": 900, "currency": "usd", "disclosure": "B`+long+`"},`+
+			`{"id": "ebook3", "name": "E-book 3", "unit_amount": 900, "currency": "usd", "disclosure": "C`+long+`"},`+
+			`{"id": "ebook4", "name": "E-book 4", "unit_amount": 900, "currency": "usd", "disclosure": "D`+long+`"}`, 1)
+	p, _, code, body := goodsSession(t, map[string]string{"CATALOG_JSON": cat}, `{"items":[{"id":"ebook"},{"id":"ebook2"},{"id":"ebook3"}]}`)
+	if code != 200 || len(*p.CustomText.Submit.Message) != 3*391+2 {
+		t.Fatalf("three products' terms (%d) %s", code, body)
+	}
+	_, f, code, body := goodsSession(t, map[string]string{"CATALOG_JSON": cat}, `{"items":[{"id":"ebook"},{"id":"ebook2"},{"id":"ebook3"},{"id":"ebook4"}]}`)
+	if code != 422 || !strings.Contains(body, `"code":"too_many_terms"`) || len(f.Calls()) != 0 {
+		t.Fatalf("four products' terms (1567 characters): %d %s, Stripe calls %v", code, body, f.Calls())
+	}
+}
+
 func TestAutomaticTaxAndConsent(t *testing.T) {
 	cat := strings.Replace(goodsCatalog, `"abandoned_cart_recovery": true`,
 		`"abandoned_cart_recovery": true, "tax": {"automatic": true, "tax_id_collection": true}, "pay_page": false, "terms_of_service_consent": true`, 1)

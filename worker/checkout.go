@@ -33,42 +33,16 @@ type publicProduct struct {
 	Shippable             bool          `json:"shippable,omitempty"`
 	ShippingRates         []string      `json:"shippingRates,omitempty"`
 	PhoneNumberCollection bool          `json:"phoneNumberCollection,omitempty"`
-	CustomFields          []publicField `json:"customFields,omitempty"`
+	CustomFields          []CustomField `json:"customFields,omitempty"`
 	Disclosure            string        `json:"disclosure,omitempty"`
 	CheckoutOnly          bool          `json:"checkoutOnly,omitempty"`
 }
 
-// publicField is a custom field as the pay page shows it.
-type publicField struct {
-	Key       string           `json:"key"`
-	Label     string           `json:"label"`
-	Type      string           `json:"type"`
-	Optional  bool             `json:"optional,omitempty"`
-	Options   []DropdownOption `json:"options,omitempty"`
-	MinLength int64            `json:"minLength,omitempty"`
-	MaxLength int64            `json:"maxLength,omitempty"`
-}
-
-// publicShipping is the shop's shipping for the pay page.
+// publicShipping is the shop's shipping for the pay page; rates and
+// custom fields are the catalog's own entries, as catalog.json writes them.
 type publicShipping struct {
-	AllowedCountries []string     `json:"allowedCountries"`
-	Rates            []publicRate `json:"rates"`
-}
-
-type publicRate struct {
-	ID          string            `json:"id"`
-	DisplayName string            `json:"displayName"`
-	Amount      map[string]int64  `json:"amount"`
-	FreeOver    map[string]int64  `json:"freeOver,omitempty"`
-	Delivery    *DeliveryEstimate `json:"deliveryEstimate,omitempty"`
-}
-
-func publicFields(fs []CustomField) []publicField {
-	var out []publicField
-	for _, f := range fs {
-		out = append(out, publicField{Key: f.Key, Label: f.Label, Type: f.Type, Optional: f.Optional, Options: f.Options, MinLength: f.MinLength, MaxLength: f.MaxLength})
-	}
-	return out
+	AllowedCountries []string       `json:"allowedCountries"`
+	Rates            []ShippingRate `json:"rates"`
 }
 
 type configResponse struct {
@@ -79,7 +53,7 @@ type configResponse struct {
 	// The shop's shipping, phone and custom fields, for the pay page.
 	Shipping              *publicShipping `json:"shipping,omitempty"`
 	PhoneNumberCollection bool            `json:"phoneNumberCollection,omitempty"`
-	CustomFields          []publicField   `json:"customFields,omitempty"`
+	CustomFields          []CustomField   `json:"customFields,omitempty"`
 }
 
 // configBody is GET /config's answer. It depends only on the configuration,
@@ -96,16 +70,13 @@ func configBody(cfg Config) []byte {
 		p := &cfg.Catalog.Products[i]
 		resp.Catalog[i] = publicProduct{ID: p.ID, Name: p.Name, Description: p.Description, Image: p.Image, UnitAmount: p.UnitAmount, Currency: p.Currency, MaxQuantity: p.MaxQuantity,
 			CaptureMethod: p.Capture, SavePaymentMethod: p.SavePaymentMethod,
-			Shippable: p.Shippable, ShippingRates: p.ShippingRates, PhoneNumberCollection: p.PhoneNumberCollection, CustomFields: publicFields(p.CustomFields),
+			Shippable: p.Shippable, ShippingRates: p.ShippingRates, PhoneNumberCollection: p.PhoneNumberCollection, CustomFields: p.CustomFields,
 			Disclosure: productTerms(shop, p), CheckoutOnly: !shop.onPayPage(p)}
 	}
 	if sh := shop.Shipping; sh != nil {
-		resp.Shipping = &publicShipping{AllowedCountries: sh.AllowedCountries}
-		for _, r := range sh.Rates {
-			resp.Shipping.Rates = append(resp.Shipping.Rates, publicRate{ID: r.ID, DisplayName: r.DisplayName, Amount: r.Amount, FreeOver: r.FreeOver, Delivery: r.DeliveryEstimate})
-		}
+		resp.Shipping = &publicShipping{AllowedCountries: sh.AllowedCountries, Rates: sh.Rates}
 	}
-	resp.PhoneNumberCollection, resp.CustomFields = shop.PhoneNumberCollection, publicFields(shop.CustomFields)
+	resp.PhoneNumberCollection, resp.CustomFields = shop.PhoneNumberCollection, shop.CustomFields
 	body, err := json.Marshal(resp)
 	if err != nil {
 		panic("encoding /config: " + err.Error()) // only strings and numbers: cannot fail

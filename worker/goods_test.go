@@ -238,3 +238,18 @@ func TestOrderRecordsWhatCheckoutCollected(t *testing.T) {
 		t.Errorf("received 2600 for 2600 of lines + 500 shipping: %s", o.State)
 	}
 }
+
+// /config tells the pay page what each product asks, in the catalog's own
+// entries (the shapes site/src/shared.ts reads).
+func TestConfigShowsTheGoods(t *testing.T) {
+	srv := newFakeServer(t, &fakeAPI{}, map[string]string{"CATALOG_JSON": goodsCatalog})
+	rec := do(t, srv, "GET", "/config", "", "")
+	body := rec.Body.String()
+	for _, want := range []string{`"allowedCountries":["CA","US"]`, `"display_name":"Standard"`, `"free_over":{"usd":5000}`,
+		`"customFields":[{"key":"size","label":"Size","type":"dropdown"`, `"maximum_length":200`, `"checkoutOnly":true`,
+		`"disclosure":"` + defaultManualDisclosure} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/config lacks %s: %s", want, body)
+		}
+	}
+}

@@ -35,7 +35,7 @@ export interface Product {
   checkoutOnly: boolean;
 }
 
-/** A question the shop asks with an order (a T-shirt's size). */
+/** A question the shop asks with an order (a T-shirt's size); /config gives the catalog's entry. */
 export interface CustomField {
   key: string;
   label: string;
@@ -244,8 +244,8 @@ function parseFields(raw: unknown): CustomField[] {
       ? f["options"].filter(isRecord).map((o) => ({ label: stringField(o, "label") ?? "", value: stringField(o, "value") ?? "" }))
       : [];
     const field: CustomField = { key, label, type, optional: f["optional"] === true, options };
-    if (typeof f["maxLength"] === "number") {
-      field.maxLength = f["maxLength"];
+    if (typeof f["maximum_length"] === "number") {
+      field.maxLength = f["maximum_length"];
     }
     out.push(field);
   }
@@ -259,9 +259,9 @@ function parseShipping(raw: unknown): SiteConfig["shipping"] {
   const rates: ShippingRate[] = [];
   for (const r of raw["rates"]) {
     const id = isRecord(r) ? stringField(r, "id") : undefined;
-    const displayName = isRecord(r) ? stringField(r, "displayName") : undefined;
+    const displayName = isRecord(r) ? stringField(r, "display_name") : undefined;
     if (isRecord(r) && id && displayName) {
-      rates.push({ id, displayName, amount: amounts(r["amount"]), freeOver: amounts(r["freeOver"]) });
+      rates.push({ id, displayName, amount: amounts(r["amount"]), freeOver: amounts(r["free_over"]) });
     }
   }
   return { allowedCountries: stringList(raw["allowedCountries"]), rates };

@@ -233,20 +233,15 @@ func TestCatalogCardRules(t *testing.T) {
 	if r := c.Shop.CardRules; r == nil || r.RefusedFunding[0] != "prepaid" || r.RefusedCountries[0] != "BR" {
 		t.Errorf("shop rules not normalized: %+v", r)
 	}
-	for _, tc := range []struct{ doc, want string }{
-		{`{"shop":{"card_rules":{"refused_funding":["gift"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_funding[0] "gift"`},
-		{`{"shop":{"card_rules":{"refused_countries":["USA"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_countries[0] "USA"`},
-		{`{"shop":{"card_rules":{"refused_brands":["visa","mastercrad"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_brands[1] "mastercrad"`},
-		{`{"shop":{"card_rules":{"refused_wallets":["apple_pay"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `unknown field "refused_wallets"`},
-		{`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"refused_countries":["1X"]}}]}`, `product "a": card_rules.refused_countries[0] "1X"`},
-		{`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"refused_funding":[""]}}]}`, `product "a": card_rules.refused_funding[0] ""`},
-		{`{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"card_country_matches_shipping":"yes"}}]}`, `card_country_matches_shipping`},
-	} {
-		_, err := ParseCatalog([]byte(tc.doc))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one naming %s", tc.doc, err, tc.want)
-		}
-	}
+	refusedCatalogs(t, []catalogCase{
+		{"card rules 1", `{"shop":{"card_rules":{"refused_funding":["gift"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_funding[0] "gift"`},
+		{"card rules 2", `{"shop":{"card_rules":{"refused_countries":["USA"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_countries[0] "USA"`},
+		{"card rules 3", `{"shop":{"card_rules":{"refused_brands":["visa","mastercrad"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `shop.card_rules.refused_brands[1] "mastercrad"`},
+		{"card rules 4", `{"shop":{"card_rules":{"refused_wallets":["apple_pay"]}},"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd"}]}`, `unknown field "refused_wallets"`},
+		{"card rules 5", `{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"refused_countries":["1X"]}}]}`, `product "a": card_rules.refused_countries[0] "1X"`},
+		{"card rules 6", `{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"refused_funding":[""]}}]}`, `product "a": card_rules.refused_funding[0] ""`},
+		{"card rules 7", `{"products":[{"id":"a","name":"A","unit_amount":1,"currency":"usd","card_rules":{"card_country_matches_shipping":"yes"}}]}`, `card_country_matches_shipping`},
+	})
 }
 
 // A retry after a lost answer: the token is now used by the order's own

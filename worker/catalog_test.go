@@ -45,7 +45,7 @@ func TestParseCatalogErrorsNameTheField(t *testing.T) {
 	shop := func(opts string) string {
 		return `{"shop":{` + opts + `},"products":[{"id":"a","name":"A","unit_amount":100,"currency":"usd"}]}`
 	}
-	cases := []struct{ name, doc, want string }{
+	cases := []catalogCase{
 		{"unknown product field", prod(`,"colour":"red"`), `unknown field "colour"`},
 		{"unknown shop field", shop(`"discount":5`), `unknown field "discount"`},
 		{"bad id", `{"products":[{"id":"a b","name":"A","unit_amount":1,"currency":"usd"}]}`, "products[0].id"},
@@ -71,6 +71,17 @@ func TestParseCatalogErrorsNameTheField(t *testing.T) {
 		{"country", shop(`"refused_countries":["Germany"]`), "shop.refused_countries[0]"},
 		{"no products", `{"shop":{}}`, "no products"},
 	}
+	refusedCatalogs(t, cases)
+}
+
+// catalogCase is a catalog that must be refused with an error containing
+// want.
+type catalogCase struct{ name, doc, want string }
+
+// refusedCatalogs checks that ParseCatalog refuses each case, naming what
+// its want says.
+func refusedCatalogs(t *testing.T, cases []catalogCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseCatalog([]byte(tc.doc))

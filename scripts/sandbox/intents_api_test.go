@@ -225,6 +225,21 @@ func TestConfirmationTokens(t *testing.T) {
 	}
 }
 
+// heldPI authorizes 20.00 with pm, manual capture and incremental
+// authorization asked, its latest charge expanded.
+func (e *env) heldPI(pm string) *stripe.PaymentIntent {
+	e.t.Helper()
+	p := usd(2000)
+	p.CaptureMethod = stripe.String("manual")
+	p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
+		Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
+	}
+	p.Confirm = stripe.Bool(true)
+	p.PaymentMethod = stripe.String(pm)
+	p.AddExpand("latest_charge")
+	return e.createPI(p)
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -235,15 +250,7 @@ func mustJSON(t *testing.T, v any) []byte {
 
 func TestManualCaptureAndIncrementalAuthorization(t *testing.T) {
 	e := newEnv(t)
-	p := usd(2000)
-	p.CaptureMethod = stripe.String("manual")
-	p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
-		Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
-	}
-	p.Confirm = stripe.Bool(true)
-	p.PaymentMethod = stripe.String("pm_card_visa")
-	p.AddExpand("latest_charge")
-	pi := e.createPI(p)
+	pi := e.heldPI("pm_card_visa")
 	if pi.Status != "requires_capture" || pi.AmountCapturable != 2000 || pi.AmountReceived != 0 ||
 		pi.PaymentMethodOptions.Card.RequestIncrementalAuthorization != "if_available" ||
 		pi.LatestCharge.PaymentMethodDetails.Card.IncrementalAuthorization.Status != "available" || pi.LatestCharge.Captured {
@@ -291,8 +298,7 @@ func TestManualCaptureAndIncrementalAuthorization(t *testing.T) {
 	}
 
 	// At most 10 attempts, declines included.
-	p.PaymentMethod = stripe.String("pm_card_visa")
-	pi = e.createPI(p)
+	pi = e.heldPI("pm_card_visa")
 	for i := 0; i < maxIncrementAttempts; i++ {
 		amount := int64(2000 + 100*(i+1))
 		if i%3 == 2 {
@@ -317,7 +323,9 @@ func TestManualCaptureAndIncrementalAuthorization(t *testing.T) {
 		t.Errorf("increment without if_available: %v", err)
 	}
 	bad := usd(2000)
-	bad.PaymentMethodOptions = p.PaymentMethodOptions
+	bad.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
+		Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
+	}
 	if _, err := e.sc.V1PaymentIntents.Create(context.Background(), bad); stripeErr(t, err).Param != "payment_method_options[card][request_incremental_authorization]" {
 		t.Errorf("if_available with automatic capture accepted")
 	}
@@ -722,15 +730,7 @@ func TestIncrementalAuthorizationByCard(t *testing.T) {
 		"pm_card_gb":                              "unavailable",
 		"pm_card_de":                              "unavailable",
 	} {
-		p := usd(2000)
-		p.CaptureMethod = stripe.String("manual")
-		p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
-			Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
-		}
-		p.Confirm = stripe.Bool(true)
-		p.PaymentMethod = stripe.String(pm)
-		p.AddExpand("latest_charge")
-		pi := e.createPI(p)
+		pi := e.heldPI(pm)
 		if got := pi.LatestCharge.PaymentMethodDetails.Card.IncrementalAuthorization.Status; string(got) != want || pi.Status != "requires_capture" {
 			t.Errorf("%s: %s %s, want requires_capture %s", pm, pi.Status, got, want)
 		}

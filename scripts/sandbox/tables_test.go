@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/stripe/stripe-go/v82"
 )
 
 // The parameter tables of refunds, customers, the portal and a
@@ -15,14 +13,7 @@ import (
 // Stripe-shaped 400 naming it, and nothing changes.
 func TestParameterTablesRefuse(t *testing.T) {
 	e := newEnv(t)
-	p := usd(2000)
-	p.CaptureMethod = stripe.String("manual")
-	p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{
-		Card: &stripe.PaymentIntentCreatePaymentMethodOptionsCardParams{RequestIncrementalAuthorization: stripe.String("if_available")},
-	}
-	p.Confirm = stripe.Bool(true)
-	p.PaymentMethod = stripe.String("pm_card_visa")
-	held := e.createPI(p)
+	held := e.heldPI("pm_card_visa")
 	paid := e.paidPI(1500)
 	cus := "/v1/customers"
 	long := strings.Repeat("x", 23)

@@ -409,19 +409,21 @@ func (sb *Sandbox) collectGoodsLocked(s *session, in *goodsPay) *apiError {
 		return bad("terms_accepted", "You must agree to the terms of service to continue.")
 	}
 	g.Accepted = g.ConsentTOS
-	sb.priceGoodsLocked(s)
+	s.price()
 	return nil
 }
 
-// priceGoodsLocked sets the lines' tax and the session's totals from the
-// chosen rate and automatic tax.
-func (sb *Sandbox) priceGoodsLocked(s *session) {
+// price sets the lines' tax and the session's amount_total: the lines less
+// their discount, plus the chosen shipping rate, plus automatic tax once an
+// address is known (the only place a session's total is computed).
+func (s *session) price() {
 	g := &s.Goods
+	taxed := g.Tax && (g.Shipping != nil || g.BillingCC != "")
 	var extra int64 // added on top of the subtotal: exclusive tax and shipping
 	g.AmountTax, g.ShippingTax = 0, 0
 	for _, l := range s.Items {
-		l.Tax = 0
-		if g.Tax {
+		l.Tax, l.TaxIncluded = 0, false
+		if taxed {
 			l.Tax, l.TaxIncluded = taxOf(l.UnitAmount*l.Quantity-l.Discount, l.TaxBehavior, l.TaxCode) // after its discount
 			g.AmountTax += l.Tax
 			if !l.TaxIncluded {
@@ -431,7 +433,7 @@ func (sb *Sandbox) priceGoodsLocked(s *session) {
 	}
 	if r := g.Rate; r != nil {
 		extra += r.Amount
-		if g.Tax && r.TaxCode != "" {
+		if taxed && r.TaxCode != "" {
 			tax, included := taxOf(r.Amount, r.TaxBehavior, r.TaxCode)
 			g.ShippingTax = tax
 			g.AmountTax += tax
@@ -638,8 +640,8 @@ func (sb *Sandbox) devRecover(w http.ResponseWriter, r *http.Request) {
 		c.ID = newID("li_", 24)
 		s.Items[i] = &c
 	}
-	s.Goods.Shipping, s.Goods.Rate, s.Goods.RecoveryURL, s.Goods.RecoveredFrm = nil, nil, "", old.ID
-	s.AmountTotal = s.AmountSubtotal - s.AmountDiscount
+	s.Goods.Shipping, s.Goods.Rate, s.Goods.BillingCC, s.Goods.RecoveryURL, s.Goods.RecoveredFrm = nil, nil, "", "", old.ID
+	s.price()
 	s.URL = old.URL[:strings.Index(old.URL, hostedPath)] + hostedPath + s.ID
 	sb.sessions[s.ID] = s
 	sb.secrets[s.ClientSecret] = s

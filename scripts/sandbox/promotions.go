@@ -208,7 +208,7 @@ func applyDiscount(s *session, cp *coupon) {
 		left -= l.Discount
 		s.AmountDiscount += l.Discount
 	}
-	s.AmountTotal = s.AmountSubtotal - s.AmountDiscount
+	s.price()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -917,7 +917,7 @@ func (sb *Sandbox) lineItemsLocked(s *session, li *param, now time.Time) *apiErr
 	if s.AmountSubtotal > maxAmountTotal {
 		return invalid("line_items", "amount_too_large", "The total amount due must be no more than %d in the currency's smallest unit.", int64(maxAmountTotal))
 	}
-	s.AmountTotal = s.AmountSubtotal
+	s.price() // goods.go
 	return nil
 }
 

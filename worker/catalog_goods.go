@@ -9,6 +9,7 @@ package worker
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -469,21 +470,12 @@ func (o *ShopOptions) rates(p *Product) []*ShippingRate {
 		if _, ok := r.Amount[p.Currency]; !ok {
 			continue
 		}
-		if len(p.ShippingRates) > 0 && !contains(p.ShippingRates, r.ID) {
+		if len(p.ShippingRates) > 0 && !slices.Contains(p.ShippingRates, r.ID) {
 			continue
 		}
 		out = append(out, r)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // alnum accepts 1 or more ASCII letters and digits.

@@ -115,12 +115,7 @@ func (s *Server) planGoods(o *Order) (*goodsPlan, *apiError) {
 }
 
 func hasField(fs []CustomField, key string) bool {
-	for _, f := range fs {
-		if f.Key == key {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(fs, func(f CustomField) bool { return f.Key == key })
 }
 
 // submitText is Checkout's custom_text.submit for an order whose products

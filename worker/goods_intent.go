@@ -21,6 +21,7 @@ package worker
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,7 +142,7 @@ func (s *Server) payPageShipping(o *Order, tok *stripeapi.ConfirmationToken) *ap
 		}
 		cc := strings.ToUpper(sh.Address.Country)
 		allowed := s.cfg.Catalog.Shop.Shipping.AllowedCountries
-		if !contains(allowed, cc) {
+		if !slices.Contains(allowed, cc) {
 			return &apiError{Status: http.StatusUnprocessableEntity, Code: "shipping_country_refused", Param: "shipping",
 				Message: "the shop does not ship to " + cc + "; it ships to " + strings.Join(allowed, ", ")}
 		}

@@ -9,24 +9,21 @@ package main
 
 import (
 	"database/sql"
-	"net/http"
 	"syscall/js"
 
 	"checkoutkit/worker"
 	"checkoutkit/worker/orders"
-
-	"github.com/syumai/workers/cloudflare"
 )
 
 // d1Binding is the D1 database's binding name (wrangler.toml [[d1_databases]]).
 const d1Binding = "DB"
 
 func main() {
-	// instance.mjs puts the bridge object at context.binding, next to context.env
-	// where syumai/workers' cloudflare.Getenv reads the environment.
+	// instance.mjs puts the bridge object at context.binding, next to
+	// context.env, the Worker's environment.
 	runtime := js.Global().Get("context")
 	bridge := runtime.Get("binding")
-	client := &http.Client{Transport: newFetchTransport(bridge)}
+	fetch := newFetchTransport(bridge)
 	// Orders live in D1 when the binding exists; without it the worker
 	// records none (POST /webhook and /admin/orders answer 503).
 	var store orders.Store
@@ -35,7 +32,7 @@ func main() {
 			store = orders.NewSQLStore(sql.OpenDB(&d1Connector{newD1Bridge(bridge, d1Binding)}))
 		}
 	}
-	h := newHandler(cloudflare.Getenv, worker.Deps{HTTPClient: client, Store: store,
+	h := newHandler(getenv(runtime.Get("env")), worker.Deps{Transport: fetch, Store: store,
 		RateLimits: rateLimiters(bridge, runtime.Get("env"))}, // ratelimit_js.go
 		func(topic, message string) { bridge.Call("logOnce", topic, message) })
 	s := &server{h: h}
@@ -45,4 +42,25 @@ func main() {
 	// messages it sends (message_js.go).
 	bridge.Call("ready", allocatorNeverFrees, ptr(scratch), len(scratch))
 	select {} // requests arrive as calls to serve
+}
+
+// getenv reads the Worker's environment variables and secrets: a string as
+// it is, a number or boolean (a wrangler.toml var written without quotes)
+// as JavaScript prints it, anything else (a binding, a table) as "". It
+// replaces syumai/workers' cloudflare.Getenv, the same lookup, whose package
+// also links its KV, R2 and fetch wrappers into the worker (and which gave
+// "<number: 5>" for a number).
+func getenv(env js.Value) func(string) string {
+	return func(name string) string {
+		if !env.Truthy() {
+			return ""
+		}
+		switch v := env.Get(name); v.Type() {
+		case js.TypeString:
+			return v.String()
+		case js.TypeNumber, js.TypeBoolean:
+			return js.Global().Call("String", v).String()
+		}
+		return ""
+	}
 }

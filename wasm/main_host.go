@@ -24,7 +24,7 @@ func main() {
 		siteDir = "dist/site"
 	}
 	// Orders are kept in memory, lost when the process ends.
-	api := newHandler(os.Getenv, worker.Deps{HTTPClient: &http.Client{}, Store: orders.NewMemStore()},
+	api := newHandler(os.Getenv, worker.Deps{Transport: http.DefaultTransport, Store: orders.NewMemStore()},
 		func(_, message string) { log.Print(message) })
 	files := http.FileServer(http.Dir(siteDir))
 	// Like wrangler's [assets]: a file that exists is served, anything else goes

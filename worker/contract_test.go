@@ -96,7 +96,7 @@ func TestStripeMockAcceptsEveryRequest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := &judged{base: http.DefaultTransport}
 			cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "CATALOG_JSON": cat, "PUBLIC_URL": "https://shop.example"})
-			srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+			srv := NewServer(cfg, Deps{Transport: j})
 			first := cfg.Catalog.Products[0].ID
 			requests := []struct{ method, target, ct, body string }{
 				{"POST", "/create-checkout-session", "", ""},
@@ -136,7 +136,7 @@ func TestStripeMockAcceptsCheckoutOptions(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "PUBLIC_URL": "https://shop.example"})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	srv := NewServer(cfg, Deps{Transport: j})
 	ctx := context.Background()
 	list, err := srv.stripe.ListPromotionCodes(ctx, "FALL20")
 	if err != nil || len(list.Data) == 0 || !hasIDPrefix(list.Data[0].ID, "promo_") {

@@ -340,7 +340,7 @@ func hostedStripe(t *testing.T, checkoutURL string) (*Server, *[]url.Values) {
 	}))
 	t.Cleanup(ts.Close)
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": ts.URL, "ALLOWED_ORIGINS": siteOrigin})
-	return NewServer(cfg, Deps{HTTPClient: ts.Client()}), &forms
+	return NewServer(cfg, Deps{Transport: ts.Client().Transport}), &forms
 }
 
 func TestHostedCheckout(t *testing.T) {

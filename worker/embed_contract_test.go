@@ -13,7 +13,7 @@ func TestStripeMockAcceptsEmbedRequests(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "ALLOWED_ORIGINS": "https://blog.example"})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	srv := NewServer(cfg, Deps{Transport: j})
 	bodies := []string{
 		`{"items":[{"id":"mug","quantity":2}],"returnPath":"/shop/mug/"}`,
 		`{"items":[{"id":"mug","quantity":1}],"redirectOnCompletion":"if_required","returnPath":"/shop/"}`,

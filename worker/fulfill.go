@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"time"
 
+	"checkoutkit/worker/internal/stripeapi"
 	"checkoutkit/worker/orders"
 
 	"github.com/stripe/stripe-go/v82/webhook"
@@ -82,11 +83,14 @@ func (LogFulfiller) Fulfill(ctx context.Context, o *orders.Order) error {
 // with a Secret, Kit-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
 // "<t>.<body>")>, Stripe's scheme, so the receiver can verify it the same
 // way (e.g. stripe-go's webhook.ValidatePayload). Any answer but 2xx, or no
-// answer within 10 s, is a failure.
+// answer within 10 s, is a failure; redirects are not followed (a 3xx is a
+// failure too: the order goes to the URL the shop configured or nowhere).
 type URLFulfiller struct {
 	URL    string
 	Secret string
-	Client *http.Client
+	// Transport sends the POST (on Workers, the fetch transport); nil:
+	// stripeapi.DefaultTransport().
+	Transport http.RoundTripper
 }
 
 // urlFulfillerTimeout bounds the call to FULFILLMENT_WEBHOOK_URL.
@@ -113,7 +117,11 @@ func (u *URLFulfiller) Fulfill(ctx context.Context, o *orders.Order) error {
 		sig := webhook.ComputeSignature(now, body, u.Secret)
 		req.Header.Set("Kit-Signature", "t="+strconv.FormatInt(now.Unix(), 10)+",v1="+hex.EncodeToString(sig))
 	}
-	res, err := u.Client.Do(req)
+	rt := u.Transport
+	if rt == nil {
+		rt = stripeapi.DefaultTransport()
+	}
+	res, err := rt.RoundTrip(req)
 	if err != nil {
 		return fmt.Errorf("fulfillment URL: %w", err)
 	}
@@ -126,10 +134,10 @@ func (u *URLFulfiller) Fulfill(ctx context.Context, o *orders.Order) error {
 }
 
 // defaultFulfiller is the built-in Fulfiller for cfg.
-func defaultFulfiller(cfg Config, client *http.Client) Fulfiller {
+func defaultFulfiller(cfg Config, rt http.RoundTripper) Fulfiller {
 	fs := Fulfillers{LogFulfiller{}}
 	if cfg.FulfillmentURL != "" {
-		fs = append(fs, &URLFulfiller{URL: cfg.FulfillmentURL, Secret: cfg.FulfillmentSecret, Client: client})
+		fs = append(fs, &URLFulfiller{URL: cfg.FulfillmentURL, Secret: cfg.FulfillmentSecret, Transport: rt})
 	}
 	return fs
 }

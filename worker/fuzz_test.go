@@ -105,7 +105,7 @@ func (f *fuzzStripe) Calls() []fakeCall { return f.calls }
 // fuzzServer is the worker with cfg, talking to a fresh fake Stripe in process.
 func fuzzServer(t *testing.T, cfg Config) (*Server, *fuzzStripe) {
 	fake := &fuzzStripe{}
-	return NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: inProcess{fake}}}), fake
+	return NewServer(cfg, Deps{Transport: inProcess{fake}}), fake
 }
 
 func fuzzConfig(f *testing.F) Config {

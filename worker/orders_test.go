@@ -168,7 +168,7 @@ func TestURLFulfiller(t *testing.T) {
 		w.WriteHeader(st)
 	}))
 	defer ts.Close()
-	u := &URLFulfiller{URL: ts.URL + "/orders", Secret: "whsec_shop", Client: ts.Client()}
+	u := &URLFulfiller{URL: ts.URL + "/orders", Secret: "whsec_shop", Transport: ts.Client().Transport}
 	o := &orders.Order{ID: "ord_0000000000000001", State: orders.Paid, Email: "jenny@example.com", Lines: []orders.Line{{Product: "plain", Quantity: 1}}}
 	if err := u.Fulfill(context.Background(), o); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestURLFulfiller(t *testing.T) {
 	}
 	// Without a secret: no signature header.
 	status = 204
-	if err := (&URLFulfiller{URL: ts.URL, Client: ts.Client()}).Fulfill(context.Background(), o); err != nil || got[2].Header.Get("Kit-Signature") != "" {
+	if err := (&URLFulfiller{URL: ts.URL, Transport: ts.Client().Transport}).Fulfill(context.Background(), o); err != nil || got[2].Header.Get("Kit-Signature") != "" {
 		t.Errorf("unsigned: %v %v", err, got[2].Header)
 	}
 }

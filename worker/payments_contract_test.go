@@ -93,7 +93,7 @@ func TestStripeMockAcceptsPaymentRequests(t *testing.T) {
 	    {"id":"priced","name":"Priced","unit_amount":900,"currency":"usd","price":"price_1Pabc"}]}`
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "CATALOG_JSON": cat, "PUBLIC_URL": "https://shop.example",
 		"ADMIN_TOKEN": testAdminToken, "CUSTOMER_TOKEN_SECRET": testCustomerSecret})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: capturableStand{j}}})
+	srv := NewServer(cfg, Deps{Transport: capturableStand{j}})
 	tok, _ := srv.mintCustomerToken("cus_123", time.Hour)
 
 	type rq struct{ method, target, ct, body string }

@@ -108,7 +108,7 @@ func newStubServer(t *testing.T, env map[string]string) (*Server, *stubStripe) {
 		full[k] = v
 	}
 	full["STRIPE_API_BASE"] = ts.URL
-	return NewServer(testConfig(t, full), Deps{HTTPClient: ts.Client()}), stub
+	return NewServer(testConfig(t, full), Deps{Transport: ts.Client().Transport}), stub
 }
 
 // send makes a request with headers and returns the recorder.

@@ -44,7 +44,7 @@ func TestStripeMessagesAreLoggedRedacted(t *testing.T) {
 		io.WriteString(w, `{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"about `+strings.Join(secrets, " and ")+`"}}`)
 	})
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": "http://stripe.test"})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: inProcess{stripeSays}}})
+	srv := NewServer(cfg, Deps{Transport: inProcess{stripeSays}})
 
 	var logged bytes.Buffer
 	defer log.SetOutput(log.Writer())

@@ -49,12 +49,14 @@ type Server struct {
 // Deps are what the worker works with besides its configuration. Every
 // field is optional.
 type Deps struct {
-	// HTTPClient carries every call to Stripe and to FULFILLMENT_WEBHOOK_URL
-	// (on Workers, a fetch-based client; in tests, one pointed at a fake);
-	// nil: http.DefaultClient.
-	HTTPClient *http.Client
+	// Transport carries every call to Stripe and to FULFILLMENT_WEBHOOK_URL
+	// (on Workers, the fetch transport; in tests, a fake Stripe); nil:
+	// http.DefaultTransport on hosts. It is a RoundTripper, not an
+	// *http.Client, because the client's Do links net/http's socket
+	// transport into the wasm build (worker/internal/stripeapi/call.go).
+	Transport http.RoundTripper
 	// Stripe replaces the client NewServer builds from the configuration
-	// and HTTPClient (host tests stub it); nil: that client.
+	// and Transport (host tests stub it); nil: that client.
 	Stripe stripeapi.API
 	// Store records orders and reserves stock (on Workers, D1: orders.SQLStore);
 	// nil: no orders are recorded, /webhook and /admin/orders answer 503,
@@ -71,8 +73,8 @@ type Deps struct {
 
 // NewServer builds the handler.
 func NewServer(cfg Config, d Deps) *Server {
-	if d.HTTPClient == nil {
-		d.HTTPClient = http.DefaultClient
+	if d.Transport == nil {
+		d.Transport = stripeapi.DefaultTransport()
 	}
 	s := &Server{
 		cfg:            cfg,
@@ -86,10 +88,10 @@ func NewServer(cfg Config, d Deps) *Server {
 		deps:           d,
 	}
 	if s.stripe == nil {
-		s.stripe = stripeapi.New(stripeapi.Config{SecretKey: cfg.SecretKey, APIBase: cfg.APIBase, Timeout: cfg.StripeTimeout, HTTPClient: d.HTTPClient})
+		s.stripe = stripeapi.New(stripeapi.Config{SecretKey: cfg.SecretKey, APIBase: cfg.APIBase, Timeout: cfg.StripeTimeout, Transport: d.Transport})
 	}
 	if s.fulfiller == nil {
-		s.fulfiller = defaultFulfiller(cfg, d.HTTPClient)
+		s.fulfiller = defaultFulfiller(cfg, d.Transport)
 	}
 	s.approvals = append(s.builtinRules(), d.Rules...)
 	if cfg.AdminToken != "" {

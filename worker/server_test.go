@@ -83,7 +83,7 @@ func newTestServer(t *testing.T, env map[string]string) (*Server, *fakeStripe) {
 		env = map[string]string{}
 	}
 	env["STRIPE_API_BASE"] = ts.URL
-	return NewServer(testConfig(t, env), Deps{HTTPClient: ts.Client()}), fake
+	return NewServer(testConfig(t, env), Deps{Transport: ts.Client().Transport}), fake
 }
 
 func do(t *testing.T, h http.Handler, method, target, contentType, body string) *httptest.ResponseRecorder {
@@ -309,7 +309,7 @@ func TestStripeErrorsAreMappedNotEchoed(t *testing.T) {
 func TestStripeUnreachable(t *testing.T) {
 	ts := httptest.NewServer(http.NotFoundHandler())
 	ts.Close() // nothing listens there now
-	srv := NewServer(testConfig(t, map[string]string{"STRIPE_API_BASE": ts.URL}), Deps{HTTPClient: &http.Client{}})
+	srv := NewServer(testConfig(t, map[string]string{"STRIPE_API_BASE": ts.URL}), Deps{Transport: http.DefaultTransport})
 	rec := do(t, srv, "POST", "/create-checkout-session", "", "")
 	if rec.Code != 502 || decodeError(t, rec).Error.Code != "stripe_unreachable" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)

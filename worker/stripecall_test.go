@@ -131,7 +131,7 @@ func newFaultyServerTimeout(t *testing.T, timeoutMS, target string, plan ...stri
 	ft := &faultyTransport{stub: stub, target: target, plan: plan}
 	env := map[string]string{"ADMIN_TOKEN": testAdminToken, "CATALOG_JSON": testCatalog,
 		"STRIPE_API_BASE": "http://stripe.test", "STRIPE_TIMEOUT_MS": timeoutMS}
-	return NewServer(testConfig(t, env), Deps{HTTPClient: &http.Client{Transport: ft}}), ft
+	return NewServer(testConfig(t, env), Deps{Transport: ft}), ft
 }
 
 // faultEndpoints are the worker endpoints the fault tests drive, each with

@@ -57,11 +57,11 @@ func newFakeServer(t *testing.T, f *fakeAPI, env map[string]string) *Server {
 	for k, v := range env {
 		full[k] = v
 	}
-	noHTTP := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	noHTTP := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		t.Errorf("HTTP request to %s with a fake Stripe", r.URL)
 		return nil, errors.New("no HTTP in this test")
-	})}
-	return NewServer(testConfig(t, full), Deps{HTTPClient: noHTTP, Stripe: f})
+	})
+	return NewServer(testConfig(t, full), Deps{Transport: noHTTP, Stripe: f})
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

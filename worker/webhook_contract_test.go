@@ -17,7 +17,7 @@ func TestStripeMockAcceptsFulfillmentRequests(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "STRIPE_WEBHOOK_SECRET": testWebhookSecret})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	srv := NewServer(cfg, Deps{Transport: j})
 	srv = srv.withDeps(func(d *Deps) { d.Store = orders.NewMemStore() })
 	ctx := context.Background()
 	sess, err := srv.retrieveSession(ctx, "cs_test_a1b2c3")
@@ -51,7 +51,7 @@ func TestStripeMockAcceptsRefunds(t *testing.T) {
 	mock := stripeMock(t)
 	j := &judged{base: http.DefaultTransport}
 	cfg := testConfig(t, map[string]string{"STRIPE_API_BASE": mock, "ADMIN_TOKEN": testAdminToken})
-	srv := NewServer(cfg, Deps{HTTPClient: &http.Client{Transport: j}})
+	srv := NewServer(cfg, Deps{Transport: j})
 	st := orders.NewMemStore()
 	srv = srv.withDeps(func(d *Deps) { d.Store = st })
 	o := &orders.Order{ID: "cs_test_refund", Ref: "ord_00000000000000r1", Flow: orders.FlowCheckout, Payment: orders.Paid, SessionID: "cs_test_refund",

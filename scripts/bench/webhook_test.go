@@ -98,7 +98,7 @@ func TestWorkerAcceptsBenchEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := orders.NewMemStore()
-	srv := worker.NewServer(cfg, worker.Deps{HTTPClient: http.DefaultClient, Store: store})
+	srv := worker.NewServer(cfg, worker.Deps{Transport: http.DefaultTransport, Store: store})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 

@@ -3,7 +3,8 @@
 // returning the slim decode types of types.go.
 //
 // It owns everything about reaching Stripe: the secret key, the API paths,
-// stripe-go's backend with the one retry and the per-call deadline
+// the request itself (stripe-go's parameters and form encoding, Stripe's
+// headers; call.go), the one retry and the per-call deadline
 // (transport.go), and the errors that name what went wrong on the way
 // (errors.go). Turning those errors into HTTP answers is the worker's
 // business (worker/respond.go), not this package's.
@@ -20,6 +21,7 @@ package stripeapi
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
@@ -95,17 +97,19 @@ type Config struct {
 	APIBase string
 	// Timeout bounds each call, its retry included; 0: DefaultTimeout.
 	Timeout time.Duration
-	// HTTPClient carries the requests (on Workers, a fetch-based client);
-	// nil: http.DefaultClient. The Client puts its retry in front of the
-	// client's transport and leaves the given client as it is.
-	HTTPClient *http.Client
+	// Transport carries the requests (on Workers, wasm/fetch_js.go's fetch
+	// transport; in tests, a fake Stripe); nil: http.DefaultTransport, except
+	// in the wasm build, which has none (default_js.go). The Client puts its
+	// retry in front of it.
+	Transport http.RoundTripper
 }
 
-// Client is the API over stripe-go's backend. It is safe for concurrent use.
+// Client is the API over Config.Transport. It is safe for concurrent use.
 type Client struct {
-	key     string
-	backend stripe.Backend
-	timeout time.Duration
+	key       string
+	base      string // "https://api.stripe.com" or Config.APIBase, no trailing slash
+	transport http.RoundTripper
+	timeout   time.Duration
 }
 
 var _ API = (*Client)(nil)
@@ -116,5 +120,13 @@ func New(cfg Config) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Client{key: cfg.SecretKey, backend: newBackend(cfg.APIBase, cfg.HTTPClient), timeout: timeout}
+	base := strings.TrimRight(cfg.APIBase, "/")
+	if base == "" {
+		base = stripe.APIURL
+	}
+	next := cfg.Transport
+	if next == nil {
+		next = DefaultTransport()
+	}
+	return &Client{key: cfg.SecretKey, base: base, transport: retryTransport{next: next}, timeout: timeout}
 }

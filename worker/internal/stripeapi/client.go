@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -21,27 +19,6 @@ func orNew[T any](p *T) *T {
 		return new(T)
 	}
 	return p
-}
-
-// call sends one request: params (nil: none) with ctx and the deadline,
-// decoded into v.
-func (c *Client) call(ctx context.Context, method, path string, params stripe.ParamsContainer, v stripe.LastResponseSetter) error {
-	var p *stripe.Params
-	if params != nil {
-		p = params.GetParams()
-	}
-	if p == nil {
-		// Without parameters stripe-go sends no idempotency key on a POST,
-		// which retryTransport would then not retry (transport.go).
-		p = &stripe.Params{}
-		params = p
-	}
-	orig := p.Context
-	p.Context = ctx
-	restore := c.withDeadline(p)
-	err := restore(c.backend.Call(method, path, c.key, params, v))
-	p.Context = orig
-	return err
 }
 
 // intentCall is an operation on PaymentIntent id ("" for the PaymentIntent
@@ -182,26 +159,9 @@ func (c *Client) ApplyCustomerBalance(ctx context.Context, id string, params *st
 }
 
 // SearchPaymentIntents implements API.
-//
-// stripe-go's search parameters cannot go through Backend.Call (it looks for
-// a Metadata field they lack), so the query is encoded here, as stripe-go's
-// own Search does, and sent with CallRaw.
 func (c *Client) SearchPaymentIntents(ctx context.Context, params *stripe.PaymentIntentSearchParams) (*PaymentIntentPage, error) {
-	vals := url.Values{}
-	p := &stripe.Params{}
-	if params != nil {
-		vals.Set("query", params.Query)
-		if params.Limit != nil {
-			vals.Set("limit", strconv.FormatInt(*params.Limit, 10))
-		}
-		if params.Page != nil {
-			vals.Set("page", *params.Page)
-		}
-	}
-	p.Context = ctx
-	restore := c.withDeadline(p)
 	var page PaymentIntentPage
-	if err := restore(c.backend.CallRaw(http.MethodGet, "/v1/payment_intents/search", c.key, []byte(vals.Encode()), p, &page)); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/payment_intents/search", orNew(params), &page); err != nil {
 		return nil, err
 	}
 	return &page, nil

@@ -43,7 +43,7 @@ func newTestClient(t *testing.T, timeout time.Duration, handler http.HandlerFunc
 		handler(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	c := New(Config{SecretKey: testKey, APIBase: ts.URL, Timeout: timeout, HTTPClient: ts.Client()})
+	c := New(Config{SecretKey: testKey, APIBase: ts.URL, Timeout: timeout, Transport: ts.Client().Transport})
 	return c, func() []recorded {
 		mu.Lock()
 		defer mu.Unlock()

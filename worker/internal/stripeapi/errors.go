@@ -1,8 +1,8 @@
 package stripeapi
 
 // What a failed call returns. Stripe's own refusals stay stripe-go's
-// *stripe.Error (Type, Code, HTTPStatusCode, RequestID); the failures
-// stripe-go reports only as text get types of their own here, so that the
+// *stripe.Error (Type, Code, HTTPStatusCode, RequestID); the other failures
+// get types of their own here, so that the
 // worker can answer each one precisely (worker/respond.go: 504
 // stripe_timeout, 502 stripe_bad_response) and any other error is a failure
 // to reach Stripe at all.
@@ -10,10 +10,7 @@ package stripeapi
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-
-	"github.com/stripe/stripe-go/v82"
 )
 
 // TimeoutError: the call's deadline passed before Stripe answered. A POST
@@ -34,39 +31,22 @@ func (e *TimeoutError) Error() string {
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // BadResponseError: Stripe answered with something that is not the JSON it
-// sends (stripe-go could not decode it). The answer itself is not kept: it
-// may hold a client secret.
+// sends (it does not decode). The answer itself is not kept: it may hold a
+// client secret.
 type BadResponseError struct {
-	// Detail is stripe-go's message without its sample of the body.
+	// Detail names the answer's status, never its body.
 	Detail string
 }
 
 func (e *BadResponseError) Error() string { return "unreadable answer from Stripe: " + e.Detail }
 
-// stripeJSONError starts stripe-go v82's message for an answer it cannot
-// decode (BackendImplementation.UnmarshalJSONVerbose); the message goes on
-// with a sample of the body, which may hold a client secret and is never
-// logged. TestBadResponseDropsTheBody pins it.
-const stripeJSONError = "Couldn't deserialize JSON ("
-
-// classify names err (a call's error from stripe-go) as above; timedOut
-// reports that the call's own deadline passed.
+// classify names err (the transport's error: no answer, or its body cut
+// short) as above; timedOut reports that the call's own deadline passed.
 func classify(err error, timedOut bool, timeout time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	var se *stripe.Error
-	if errors.As(err, &se) {
-		return err
-	}
 	// The fetch transport on Workers ends a call at its deadline itself
 	// (wasm/fetch_js.go), a moment before the context expires.
 	if timedOut || errors.Is(err, context.DeadlineExceeded) {
 		return &TimeoutError{Timeout: timeout, Err: err}
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, stripeJSONError) {
-		detail, _, _ := strings.Cut(msg[len(stripeJSONError):], ",")
-		return &BadResponseError{Detail: detail}
 	}
 	return err
 }

@@ -3,17 +3,15 @@ package stripeapi
 // How the client calls Stripe when Stripe or the network fails.
 //
 // The rules are stripe-go's, which are the ones a payment needs; the one
-// retry is made by retryTransport, in front of the HTTP client, instead of by
-// stripe-go (BackendConfig.MaxNetworkRetries is 0), for the reason below.
+// retry is made by retryTransport, in front of Config.Transport (call.go
+// sends through it).
 //
 //   - One retry at most: two attempts per call, so a request costs at most a
 //     few of the Workers Free plan's 50 subrequests.
 //   - Only what cannot have a side effect twice is retried: a request with an
-//     Idempotency-Key, or a GET. stripe-go puts a key on every POST (the
+//     Idempotency-Key, or a GET. every POST carries a key (the
 //     order's key from worker/payments.go, the operator's from
-//     worker/admin_payments.go, else a random one per call), and Client.call
-//     makes sure every call has parameters, without which stripe-go would
-//     send none. The retry is the same request with the same key: Stripe
+//     worker/admin_payments.go, else a random one per call; call.go). The retry is the same request with the same key: Stripe
 //     answers a retried POST whose first attempt went through with the saved
 //     answer instead of doing it again. GETs carry no key and change nothing (Stripe calls them
 //     idempotent by definition), so they are retried too.
@@ -64,94 +62,47 @@ import (
 	"github.com/stripe/stripe-go/v82"
 )
 
-// newBackend builds stripe-go's backend for Stripe's API with the retry
-// policy above; Client.call adds the deadline.
-func newBackend(apiBase string, httpClient *http.Client) stripe.Backend {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
-	}
-	client := *httpClient
-	client.Transport = retryTransport{next: httpClient.Transport}
-	bc := &stripe.BackendConfig{
-		HTTPClient: &client,
-		// stripe-go's default logger writes to stderr; the worker logs
-		// errors instead, with the request id and without request bodies.
-		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
-		// retryTransport retries instead (see above).
-		MaxNetworkRetries: stripe.Int64(0),
-	}
-	if apiBase != "" {
-		bc.URL = stripe.String(apiBase)
-	}
-	return stripe.GetBackendWithConfig(stripe.APIBackend, bc)
-}
-
-// withDeadline sets the call's deadline on p and returns the function that
-// puts p's context back as it was and classifies the call's error.
-func (c *Client) withDeadline(p *stripe.Params) func(error) error {
-	orig := p.Context
-	parent := orig
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(parent, c.timeout)
-	p.Context = ctx
-	return func(err error) error {
-		p.Context = orig
-		timedOut := ctx.Err() == context.DeadlineExceeded && parent.Err() == nil
-		cancel()
-		return classify(err, timedOut, c.timeout)
-	}
-}
-
 // maxPeekBytes bounds how much of a 429's body retryTransport reads to tell a
 // lock_timeout (Stripe's error bodies are a few hundred bytes).
 const maxPeekBytes = 16 << 10
 
 // retryTransport makes the worker's one retry (see the rules above). It never
-// starts an attempt once the call's deadline has passed.
+// starts an attempt once the call's deadline has passed. The retry sends a
+// copy of the request with a fresh body from req.GetBody (which
+// http.NewRequest sets for the body call.go gives); a request whose body
+// cannot be had again is not retried.
 type retryTransport struct {
 	next http.RoundTripper
 }
 
 func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	next := t.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
 	ctx := req.Context()
-	var body []byte
-	if req.Body != nil && req.Body != http.NoBody {
-		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		body = b
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	attempt := func() (*http.Response, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r := req.Clone(ctx)
-		r.Body = http.NoBody
-		if body != nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		return next.RoundTrip(r)
-	}
-	res, err := attempt()
+	res, err := t.next.RoundTrip(req)
 	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
-	if !safe || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if !safe || (hasBody && req.GetBody == nil) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return res, err
 	}
 	if err == nil {
 		if res.StatusCode != http.StatusTooManyRequests || !isLockTimeout(res) {
 			return res, nil
 		}
+	}
+	retry := req.Clone(ctx)
+	if hasBody {
+		body, berr := req.GetBody()
+		if berr != nil {
+			return res, err
+		}
+		retry.Body = body
+	}
+	if res != nil {
 		res.Body.Close()
 	}
-	return attempt()
+	return t.next.RoundTrip(retry)
 }
 
 // isLockTimeout reports whether a 429 is Stripe's lock_timeout (safe to

@@ -1,0 +1,130 @@
+package stripeapi
+
+// One call to Stripe's API: the request stripe-go's backend would send, sent
+// through Config.Transport.
+//
+// Why not stripe-go's own backend (stripe.GetBackendWithConfig): it sends
+// through an *http.Client, and http.Client.Do falls back to
+// http.DefaultTransport, which links net/http's whole client side into the
+// wasm worker (HTTP/1 and HTTP/2 connections, proxies, TLS and x509) although
+// every request there goes through fetch. Measured with TinyGo (issue 15,
+// `go run ./build worker`, then `gzip -9` of app.wasm): see the figures in
+// wasm/README.md. The backend also ran `uname` (os/exec) for its
+// X-Stripe-Client-User-Agent header and queued telemetry for the next call.
+// What stays stripe-go's: the parameter types and their form encoding
+// (form.AppendTo, the same function its backend calls), Stripe's error type,
+// the API version and idempotency keys.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/form"
+)
+
+// userAgent names the caller to Stripe (stripe-go sends "Stripe/v1
+// GoBindings/<version>").
+const userAgent = "Stripe/v1 checkoutkit (stripe-go/v82)"
+
+// maxIdempotencyKey is Stripe's limit on an Idempotency-Key (stripe-go
+// refuses longer ones before sending).
+const maxIdempotencyKey = 255
+
+// call sends one request: params (nil: none) form-encoded, with ctx and the
+// Client's deadline, decoded into v. A POST always carries an idempotency
+// key (the parameters' own, else a new one), so that retryTransport may
+// retry it.
+func (c *Client) call(ctx context.Context, method, path string, params stripe.ParamsContainer, v stripe.LastResponseSetter) error {
+	var p *stripe.Params
+	values := &form.Values{}
+	if params != nil {
+		p = params.GetParams()
+		form.AppendTo(values, params)
+	}
+	u := c.base + path
+	var body io.Reader
+	if encoded := values.Encode(); method == http.MethodPost {
+		body = strings.NewReader(encoded)
+	} else if encoded != "" {
+		u += "?" + encoded
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	h := req.Header
+	h["Authorization"] = []string{"Bearer " + c.key}
+	h["Stripe-Version"] = []string{stripe.APIVersion}
+	h["User-Agent"] = []string{userAgent}
+	if method == http.MethodPost {
+		h["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+		key := ""
+		if p != nil && p.IdempotencyKey != nil {
+			key = strings.TrimSpace(*p.IdempotencyKey)
+		}
+		if key == "" {
+			key = stripe.NewIdempotencyKey()
+		}
+		if len(key) > maxIdempotencyKey {
+			return errors.New("stripeapi: idempotency key longer than 255 characters")
+		}
+		h["Idempotency-Key"] = []string{key}
+	}
+	res, err := c.transport.RoundTrip(req)
+	var resBody []byte
+	if err == nil {
+		resBody, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	if err != nil {
+		// The call's own deadline, not the caller's context, ended it.
+		timedOut := ctx.Err() == context.DeadlineExceeded && parent.Err() == nil
+		return classify(err, timedOut, c.timeout)
+	}
+	last := &stripe.APIResponse{
+		Header:         res.Header,
+		IdempotencyKey: res.Header.Get("Idempotency-Key"),
+		RawJSON:        resBody,
+		RequestID:      res.Header.Get("Request-Id"),
+		Status:         res.Status,
+		StatusCode:     res.StatusCode,
+	}
+	if res.StatusCode >= 400 {
+		return stripeError(last)
+	}
+	if err := json.Unmarshal(resBody, v); err != nil {
+		return badResponse(res.StatusCode)
+	}
+	v.SetLastResponse(last)
+	return nil
+}
+
+// stripeError is Stripe's refusal in res, as stripe-go gives it: a
+// *stripe.Error with the status and request id.
+func stripeError(res *stripe.APIResponse) error {
+	var raw struct {
+		Error *stripe.Error `json:"error"`
+	}
+	if err := json.Unmarshal(res.RawJSON, &raw); err != nil || raw.Error == nil {
+		return badResponse(res.StatusCode)
+	}
+	raw.Error.HTTPStatusCode = res.StatusCode
+	raw.Error.RequestID = res.RequestID
+	raw.Error.SetLastResponse(res)
+	return raw.Error
+}
+
+// badResponse is an answer that is not the JSON Stripe sends; the body is
+// not quoted (it may hold a client secret).
+func badResponse(status int) error {
+	return &BadResponseError{Detail: "response status: " + strconv.Itoa(status)}
+}

@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/evanw/esbuild v0.28.2
 	github.com/stripe/stripe-go/v82 v82.5.1
-	github.com/syumai/workers v0.33.0
+	modernc.org/sqlite v1.62.0
 )
 
 require (
@@ -18,5 +18,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
 )

@@ -282,3 +282,70 @@ func TestConfirmationTokenAndLatestCharge(t *testing.T) {
 		t.Errorf("token request %+v", s[0])
 	}
 }
+
+// TestCallHeadersAndRefusals: every call names the API version and the key;
+// a POST's idempotency key is the caller's (trimmed) or a new one per call,
+// and one over Stripe's 255 characters is refused before anything is sent;
+// an error status whose body is not Stripe's error JSON is a
+// *BadResponseError that does not quote the body, and Stripe's own error
+// keeps its Retry-After for the worker's 503.
+func TestCallHeadersAndRefusals(t *testing.T) {
+	var mu sync.Mutex
+	var hdrs []http.Header
+	c, seen := newTestClient(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hdrs = append(hdrs, r.Header.Clone())
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/v1/payment_intents/pi_html":
+			w.WriteHeader(502)
+			io.WriteString(w, `<html>pi_html_secret_x</html>`)
+		case "/v1/payment_intents/pi_noerr":
+			w.WriteHeader(400)
+			io.WriteString(w, `{"client_secret":"pi_noerr_secret_x"}`)
+		case "/v1/payment_intents/pi_busy":
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}`)
+		default:
+			io.WriteString(w, `{"id":"pi_1","object":"payment_intent","status":"requires_capture"}`)
+		}
+	})
+	ctx := context.Background()
+	p := &stripe.PaymentIntentCaptureParams{}
+	p.IdempotencyKey = stripe.String("  capture-pi_1  ")
+	if _, err := c.CapturePaymentIntent(ctx, "pi_1", p); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := c.CancelPaymentIntent(ctx, "pi_1", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := seen()
+	if len(got) != 3 || got[0].Idem != "capture-pi_1" || got[1].Idem == "" || got[1].Idem == got[2].Idem {
+		t.Errorf("idempotency keys: %+v", got)
+	}
+	for _, h := range hdrs {
+		if h.Get("Stripe-Version") != stripe.APIVersion || h.Get("Authorization") != "Bearer "+testKey || h.Get("Content-Type") != "application/x-www-form-urlencoded" {
+			t.Errorf("headers: %v", h)
+		}
+	}
+	long := &stripe.PaymentIntentCaptureParams{}
+	long.IdempotencyKey = stripe.String(strings.Repeat("k", 256))
+	if _, err := c.CapturePaymentIntent(ctx, "pi_1", long); err == nil || len(seen()) != 3 {
+		t.Errorf("a 256-character key: err %v, requests %d (want an error and none sent)", err, len(seen()))
+	}
+	for _, id := range []string{"pi_html", "pi_noerr"} {
+		_, err := c.RetrievePaymentIntent(ctx, id)
+		var be *BadResponseError
+		if !errors.As(err, &be) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: %#v", id, err)
+		}
+	}
+	_, err := c.RetrievePaymentIntent(ctx, "pi_busy")
+	var se *stripe.Error
+	if !errors.As(err, &se) || se.HTTPStatusCode != 429 || se.Code != "rate_limit" || se.LastResponse == nil || se.LastResponse.Header.Get("Retry-After") != "7" {
+		t.Errorf("rate limited: %#v", err)
+	}
+}

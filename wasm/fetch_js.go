@@ -38,6 +38,11 @@ type fetchResult struct {
 // aborted (see RoundTrip).
 const fetchDeadlineLead = 50 * time.Millisecond
 
+// KeepsDeadlines marks fetchTransport as a stripeapi.DeadlineKeeper: the
+// fetch is aborted at the context's deadline (RoundTrip), so the Stripe
+// client arms no Go timer for it.
+func (*fetchTransport) KeepsDeadlines() {}
+
 func newFetchTransport(bridge js.Value) *fetchTransport {
 	t := &fetchTransport{start: bridge.Get("fetch")}
 	bridge.Set("fetchDone", js.FuncOf(t.done))

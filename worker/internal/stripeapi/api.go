@@ -110,6 +110,7 @@ type Client struct {
 	base      string // "https://api.stripe.com" or Config.APIBase, no trailing slash
 	transport http.RoundTripper
 	timeout   time.Duration
+	keeper    bool // the Transport is a DeadlineKeeper (deadline.go)
 }
 
 var _ API = (*Client)(nil)
@@ -128,5 +129,6 @@ func New(cfg Config) *Client {
 	if next == nil {
 		next = DefaultTransport()
 	}
-	return &Client{key: cfg.SecretKey, base: base, transport: retryTransport{next: next}, timeout: timeout}
+	_, keeper := next.(DeadlineKeeper)
+	return &Client{key: cfg.SecretKey, base: base, transport: retryTransport{next: next}, timeout: timeout, keeper: keeper}
 }

@@ -55,7 +55,7 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 		u += "?" + encoded
 	}
 	parent := ctx
-	ctx, cancel := context.WithTimeout(parent, c.timeout)
+	ctx, cancel := withDeadline(parent, c.timeout, c.keeper)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -87,7 +87,7 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 	}
 	if err != nil {
 		// The call's own deadline, not the caller's context, ended it.
-		timedOut := ctx.Err() == context.DeadlineExceeded && parent.Err() == nil
+		timedOut := pastDeadline(ctx) && parent.Err() == nil
 		return classify(err, timedOut, c.timeout)
 	}
 	last := &stripe.APIResponse{

@@ -77,13 +77,16 @@ type retryTransport struct {
 
 func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if pastDeadline(ctx) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, context.DeadlineExceeded
 	}
 	res, err := t.next.RoundTrip(req)
 	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if !safe || (hasBody && req.GetBody == nil) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+	if !safe || (hasBody && req.GetBody == nil) || pastDeadline(ctx) || errors.Is(err, context.DeadlineExceeded) {
 		return res, err
 	}
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRetryTransportRetriesOnlyWhatIsSafe: a POST without an Idempotency-Key
@@ -50,3 +51,62 @@ func TestRetryTransportRetriesOnlyWhatIsSafe(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// keeper is a DeadlineKeeper whose requests take delay, ended at the
+// context's deadline the way the fetch transport ends them (it never looks
+// at Done: a timer-free deadline has none).
+type keeper struct {
+	delay time.Duration
+	seen  *[]time.Time // each request's deadline
+}
+
+func (keeper) KeepsDeadlines() {}
+
+func (k keeper) RoundTrip(r *http.Request) (*http.Response, error) {
+	d, ok := r.Context().Deadline()
+	if !ok {
+		return nil, errors.New("no deadline")
+	}
+	*k.seen = append(*k.seen, d)
+	if time.Now().Add(k.delay).After(d) {
+		time.Sleep(time.Until(d))
+		return nil, context.DeadlineExceeded
+	}
+	time.Sleep(k.delay)
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"id":"pi_1","status":"succeeded"}`))}, nil
+}
+
+// TestDeadlineKeeperGetsADeadlineWithoutATimer: a transport that keeps
+// deadlines itself gets each call's deadline (the earlier of the caller's
+// and the Client's timeout) in a context with no timer behind it; a call it
+// ends at the deadline is a *TimeoutError and is not retried.
+func TestDeadlineKeeperGetsADeadlineWithoutATimer(t *testing.T) {
+	var seen []time.Time
+	c := New(Config{SecretKey: "sk_test_x", APIBase: "http://stripe.test", Timeout: 80 * time.Millisecond, Transport: keeper{delay: time.Millisecond, seen: &seen}})
+	start := time.Now()
+	if _, err := c.RetrievePaymentIntent(context.Background(), "pi_1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0].Sub(start) < 70*time.Millisecond || seen[0].Sub(start) > 2*time.Second {
+		t.Fatalf("deadline: %v after the start", seen)
+	}
+	parent, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	seen = nil
+	if _, err := c.RetrievePaymentIntent(parent, "pi_1"); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := parent.Deadline(); len(seen) != 1 || !seen[0].Equal(want) {
+		t.Errorf("deadline %v, want the caller's earlier %v", seen, want)
+	}
+	slow := New(Config{SecretKey: "sk_test_x", APIBase: "http://stripe.test", Timeout: 30 * time.Millisecond, Transport: keeper{delay: time.Second, seen: &seen}})
+	seen = nil
+	_, err := slow.RetrievePaymentIntent(context.Background(), "pi_1")
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Timeout != 30*time.Millisecond {
+		t.Errorf("slow: %#v", err)
+	}
+	if len(seen) != 1 {
+		t.Errorf("attempts after the deadline: %d, want 1", len(seen))
+	}
+}

@@ -71,10 +71,17 @@ const badRequest = (code, param, message) => new APIError(400, code, message, pa
 function json(status, value, extraHeaders) {
   return new Response(JSON.stringify(value) + "\n", {
     status,
+    // The Go worker's API headers (worker/headers.go, worker/cors.go's
+    // Vary), so that both build the same Response.
     headers: {
       "content-type": "application/json; charset=utf-8",
       "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+      "x-frame-options": "DENY",
       "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cross-origin-resource-policy": "same-origin",
+      vary: "Origin",
       ...extraHeaders,
     },
   });
@@ -590,10 +597,49 @@ async function recordNewOrder(db, pi, state) {
   return order;
 }
 
+// ---- rate limiting: worker/ratelimit.go ----
+// The Go worker counts each payment and status request against the
+// [[ratelimits]] bindings before reading it (fail open, 429 over the limit),
+// so the reference does the same with the same keys.
+
+function clientKey(request) {
+  const raw = (request.headers.get("cf-connecting-ip") || "").trim();
+  if (!raw) return "unknown";
+  if (!raw.includes(":")) return raw;
+  // An IPv6 address counts by its /64, as the Go worker's netip prefix.
+  const groups = raw.split("::");
+  const head = groups[0] ? groups[0].split(":") : [];
+  const tail = groups.length > 1 && groups[1] ? groups[1].split(":") : [];
+  const full = [...head, ...Array(Math.max(0, 8 - head.length - tail.length)).fill("0"), ...tail];
+  return full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":") + "::/64";
+}
+
+function limited(binding, periodVar, defaultPeriod, handler) {
+  return async (request, st, env) => {
+    const lim = env[binding];
+    if (lim && typeof lim.limit === "function") {
+      let ok = true;
+      try {
+        ok = (await lim.limit({ key: clientKey(request) })).success;
+      } catch {
+        ok = true; // fail open, as the Go worker
+      }
+      if (!ok) {
+        const period = Number(env[periodVar]) || defaultPeriod;
+        return errorResponse(new APIError(429, "rate_limited", `too many requests from your network; please try again in ${period} seconds`), { "retry-after": String(period) });
+      }
+    }
+    return handler(request, st, env);
+  };
+}
+
+const pay = (h) => limited("RATE_LIMIT_PAYMENTS", "RATE_LIMIT_PAYMENTS_PERIOD", 60, h);
+const status = (h) => limited("RATE_LIMIT_STATUS", "RATE_LIMIT_STATUS_PERIOD", 10, h);
+
 const routes = {
-  "/create-checkout-session": { POST: createCheckoutSession },
-  "/session-status": { GET: sessionStatus },
-  "/create-confirm-intent": { POST: createConfirmIntent },
+  "/create-checkout-session": { POST: pay(createCheckoutSession) },
+  "/session-status": { GET: status(sessionStatus) },
+  "/create-confirm-intent": { POST: pay(createConfirmIntent) },
   "/webhook": { POST: handleWebhook },
 };
 

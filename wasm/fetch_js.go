@@ -38,7 +38,7 @@ type fetchResult struct {
 // aborted (see RoundTrip).
 const fetchDeadlineLead = 50 * time.Millisecond
 
-// KeepsDeadlines marks fetchTransport as a stripeapi.DeadlineKeeper: the
+// KeepsDeadlines marks fetchTransport as a deadline.Keeper: the
 // fetch is aborted at the context's deadline (RoundTrip), so the Stripe
 // client arms no Go timer for it.
 func (*fetchTransport) KeepsDeadlines() {}

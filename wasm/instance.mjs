@@ -341,12 +341,22 @@ export class GoInstance {
           .catch((err) => this.kill(err));
       },
       // One check of a Workers Rate Limiting binding: env[binding].limit({key}).
-      rateLimit: (id, binding, key) => {
+      // rateLimit(id, binding, key, timeoutMs): the binding's answer, or an
+      // error once timeoutMs have passed (Go arms no timer of its own for
+      // it: wasm/ratelimit_js.go); the timer is cleared when the binding
+      // answers first.
+      rateLimit: (id, binding, key, timeoutMs) => {
+        let timer;
         Promise.resolve()
           .then(() => {
             const rl = env[binding];
             if (!rl || typeof rl.limit !== "function") throw new Error(`no rate limiting binding is named ${binding}`);
-            return rl.limit({ key });
+            const limit = rl.limit({ key });
+            if (!(timeoutMs > 0)) return limit;
+            const late = new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            });
+            return Promise.race([limit, late]);
           })
           .then((res) => {
             if (!res || typeof res.success !== "boolean") throw new Error("limit() answered without a success flag");
@@ -354,6 +364,7 @@ export class GoInstance {
           })
           .catch((err) => [false, String((err && err.message) || err) || "rate limit check failed"])
           .then((result) => {
+            clearTimeout(timer);
             if (!this.dead) this.bridge.rateLimitDone(id, ...result);
           })
           .catch((err) => this.kill(err));

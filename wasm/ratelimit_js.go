@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"time"
 	"errors"
 	"syscall/js"
 
@@ -68,6 +69,12 @@ func (l *bindingLimiter) Allow(ctx context.Context, key string) (bool, error) {
 	return l.b.call(ctx, l.name, key)
 }
 
+// KeepsDeadlines makes bindingLimiter a deadline.Keeper: the bridge gives up
+// on the binding at ctx's deadline (instance.mjs races it with a timer of
+// its own, cleared when the binding answers), so the worker arms no Go
+// timer for it.
+func (*bindingLimiter) KeepsDeadlines() {}
+
 // rateLimitBridge carries limit calls to the loader; one serves every binding.
 type rateLimitBridge struct {
 	start js.Value // the bridge's rateLimit function
@@ -88,7 +95,11 @@ func (b *rateLimitBridge) done(_ js.Value, args []js.Value) any {
 
 func (b *rateLimitBridge) call(ctx context.Context, binding, key string) (bool, error) {
 	id, ch := b.calls.begin()
-	b.start.Invoke(id, binding, key)
+	timeoutMS := 0
+	if dl, ok := ctx.Deadline(); ok {
+		timeoutMS = max(1, int(time.Until(dl)/time.Millisecond))
+	}
+	b.start.Invoke(id, binding, key, timeoutMS)
 	res, err := b.calls.wait(ctx, id, ch)
 	switch {
 	case err != nil:

@@ -29,11 +29,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"checkoutkit/worker/internal/deadline"
 )
 
 // RateLimiter decides whether one more request counted under key may go
 // ahead now. An error means it could not tell (the worker then lets the
-// request through; see limited).
+// request through; see limited). One that is a deadline.Keeper (the
+// bindings on Workers) gets ctx's deadline without a Go timer behind it and
+// must give up by the deadline itself.
 type RateLimiter interface {
 	Allow(ctx context.Context, key string) (bool, error)
 }
@@ -111,7 +115,7 @@ func (s *Server) limited(name string, lim RateLimiter, period int) func(http.Han
 // overLimit counts r against lim and, over the limit, answers 429. It
 // reports whether it has answered.
 func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, name string, lim RateLimiter, period int) bool {
-	ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
+	ctx, cancel := deadline.With(r.Context(), rateLimitTimeout, deadline.Keeps(lim))
 	defer cancel()
 	ok, err := lim.Allow(ctx, clientKey(r))
 	if err != nil {

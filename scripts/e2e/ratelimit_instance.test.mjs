@@ -2,7 +2,8 @@
 // with the real wasm build, run in Node against stand-ins for the Rate
 // Limiting bindings and for Stripe: the key Go sends, a refusal answered
 // before any Stripe call, failing open when the binding fails, and the
-// missing-binding notice logged once per isolate (not per Go instance).
+// missing-binding notice logged once per isolate (not per Go instance), and
+// giving up on a binding that never answers.
 //
 //   WORKER_DIR=dist/worker node --test scripts/e2e/ratelimit_instance.test.mjs
 //
@@ -111,6 +112,24 @@ test(`${compiler}: a binding that fails lets the request through`, async () => {
     assert.equal(res.status, 200, `${name}: ${await res.clone().text()}`);
     assert.equal(stripe.calls, 1, name);
   }
+});
+
+// A binding that never answers: the bridge gives up at the worker's 1 s
+// deadline (its own timer, since Go arms none for a binding) and the request
+// goes ahead, as on any other failure; the instance keeps serving.
+test(`${compiler}: a binding that never answers lets the request through after the deadline`, async () => {
+  const stripe = fakeStripe();
+  const pool = new InstancePool(wasm, { fetch: stripe.fetch });
+  const hang = binding(() => new Promise(() => {}));
+  const env = { ...base, RATE_LIMIT_PAYMENTS: hang, RATE_LIMIT_STATUS: hang };
+  const start = Date.now();
+  const res = await pool.fetch(create("198.51.100.9"), env);
+  const took = Date.now() - start;
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(stripe.calls, 1);
+  assert.ok(took >= 900 && took < 5000, `answered after ${took} ms (want about the 1 s deadline)`);
+  const next = await pool.fetch(status("198.51.100.9"), { ...base, RATE_LIMIT_PAYMENTS: binding(() => ({ success: true })), RATE_LIMIT_STATUS: binding(() => ({ success: true })) });
+  assert.equal(next.status, 200);
 });
 
 test(`${compiler}: concurrent checks each get their own answer`, async () => {

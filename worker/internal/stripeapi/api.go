@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"checkoutkit/worker/internal/deadline"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -110,7 +112,7 @@ type Client struct {
 	base      string // "https://api.stripe.com" or Config.APIBase, no trailing slash
 	transport http.RoundTripper
 	timeout   time.Duration
-	keeper    bool // the Transport is a DeadlineKeeper (deadline.go)
+	keeper    bool // the Transport is a deadline.Keeper
 }
 
 var _ API = (*Client)(nil)
@@ -129,6 +131,6 @@ func New(cfg Config) *Client {
 	if next == nil {
 		next = DefaultTransport()
 	}
-	_, keeper := next.(DeadlineKeeper)
+	keeper := deadline.Keeps(next)
 	return &Client{key: cfg.SecretKey, base: base, transport: retryTransport{next: next}, timeout: timeout, keeper: keeper}
 }

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 
+	"checkoutkit/worker/internal/deadline"
+
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/form"
 )
@@ -55,7 +57,7 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 		u += "?" + encoded
 	}
 	parent := ctx
-	ctx, cancel := withDeadline(parent, c.timeout, c.keeper)
+	ctx, cancel := deadline.With(parent, c.timeout, c.keeper)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -87,7 +89,7 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 	}
 	if err != nil {
 		// The call's own deadline, not the caller's context, ended it.
-		timedOut := pastDeadline(ctx) && parent.Err() == nil
+		timedOut := deadline.Passed(ctx) && parent.Err() == nil
 		return classify(err, timedOut, c.timeout)
 	}
 	last := &stripe.APIResponse{

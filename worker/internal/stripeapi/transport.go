@@ -59,6 +59,8 @@ import (
 	"io"
 	"net/http"
 
+	"checkoutkit/worker/internal/deadline"
+
 	"github.com/stripe/stripe-go/v82"
 )
 
@@ -77,7 +79,7 @@ type retryTransport struct {
 
 func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if pastDeadline(ctx) {
+	if deadline.Passed(ctx) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -86,7 +88,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := t.next.RoundTrip(req)
 	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if !safe || (hasBody && req.GetBody == nil) || pastDeadline(ctx) || errors.Is(err, context.DeadlineExceeded) {
+	if !safe || (hasBody && req.GetBody == nil) || deadline.Passed(ctx) || errors.Is(err, context.DeadlineExceeded) {
 		return res, err
 	}
 	if err == nil {

@@ -52,7 +52,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// keeper is a DeadlineKeeper whose requests take delay, ended at the
+// keeper is a deadline.Keeper whose requests take delay, ended at the
 // context's deadline the way the fetch transport ends them (it never looks
 // at Done: a timer-free deadline has none).
 type keeper struct {

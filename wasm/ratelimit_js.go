@@ -11,9 +11,9 @@ package main
 
 import (
 	"context"
-	"time"
 	"errors"
 	"syscall/js"
+	"time"
 
 	"checkoutkit/worker"
 )

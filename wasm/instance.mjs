@@ -37,6 +37,12 @@
 // a blank line, then the body; header lines alone are the same lines.
 //
 // JavaScript calls Go with:
+//   warm()
+//       set at package initialisation (wasm/warm_js.go), before main; called
+//       once, only on an instance started in global scope
+//       (InstancePool.startEarly): Go serves canned requests through a
+//       handler of its own, with no I/O and no randomness, to build its
+//       per-process caches. Nothing is answered.
 //   serve(length, reply, message?)
 //       one request message (above). Go answers exactly once (unless the
 //       instance dies), during the call or from a later event, with
@@ -664,7 +670,8 @@ export class InstancePool {
   // scope (loader.mjs, after warmUp), with env, the Workers env object that
   // loader.mjs imports from "cloudflare:workers": the first request then only
   // serves, instead of also paying the Go runtime's start-up, package
-  // initialisation and main (the catalog, the routes).
+  // initialisation and main (the catalog, the routes), nor building the
+  // instance's own caches (bridge.warm, wasm/warm_js.go).
   //
   // It works only when start-up needs nothing workerd refuses in global scope:
   // randomness (the TinyGo build defers seeding its runtime to the first
@@ -682,6 +689,15 @@ export class InstancePool {
       const prepared = this.spare || prepareInstance(this.module);
       this.spare = null;
       const inst = new GoInstance(this.module, env, { ...this.options, prepared, globalScope: true });
+      // Then its own per-process caches (wasm/warm_js.go: canned requests
+      // through a second handler, no I/O); a failure there kills it too.
+      if (!inst.dead && typeof inst.bridge.warm === "function") {
+        try {
+          inst.bridge.warm();
+        } catch (err) {
+          inst.kill(err);
+        }
+      }
       if (inst.dead) {
         this.earlyFailure = inst.deathReason;
         this.prepare(); // the failed start used the prepared instantiation

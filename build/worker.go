@@ -45,6 +45,12 @@ const tinygoGC = "leaking"
 // fetch, never through a net/http connection.
 const workerTags = "nethttpomithttp2"
 
+// tinygoTags: runtime_lazyrand makes TinyGo's start-up ask for no randomness
+// (scripts/tinygo-patches/08-lazy-rand-seed.patch), so that wasm/instance.mjs
+// can start the first instance in workerd's global scope, which refuses it;
+// wasm/seed_tinygo.go seeds the runtime when the first request is served.
+const tinygoTags = "runtime_lazyrand"
+
 // BuildWorker compiles ./wasm and assembles the files wrangler uploads. A
 // build whose inputs are unchanged since the one in OutDir keeps it
 // (workerkey.go) unless Force is set.
@@ -52,7 +58,7 @@ func BuildWorker(opts WorkerOptions) error {
 	var args []string
 	switch opts.Compiler {
 	case "tinygo":
-		args = []string{"build", "-tags", workerTags, "-target", "wasm", "-no-debug", "-opt=z", "-stack-size=" + tinygoStackSize, "-gc=" + tinygoGC}
+		args = []string{"build", "-tags", workerTags + "," + tinygoTags, "-target", "wasm", "-no-debug", "-opt=z", "-stack-size=" + tinygoStackSize, "-gc=" + tinygoGC}
 	case "go":
 		args = []string{"build", "-tags", workerTags, "-trimpath", "-ldflags=-s -w"}
 	default:

@@ -42,6 +42,7 @@ type server struct {
 // the request is "METHOD URL\n", its headers, a blank line and its body, in
 // scratch or in message (message_js.go).
 func (s *server) serveFunc(_ js.Value, args []js.Value) any {
+	seedRand() // before any input is handled (seed_tinygo.go)
 	var msg js.Value
 	if len(args) > 2 {
 		msg = args[2]

@@ -37,6 +37,12 @@
 // a blank line, then the body; header lines alone are the same lines.
 //
 // JavaScript calls Go with:
+//   warm()
+//       set at package initialisation (wasm/warm_js.go), before main; called
+//       once, only on an instance started in global scope
+//       (InstancePool.startEarly): Go serves canned requests through a
+//       handler of its own, with no I/O and no randomness, to build its
+//       per-process caches. Nothing is answered.
 //   serve(length, reply, message?)
 //       one request message (above). Go answers exactly once (unless the
 //       instance dies), during the call or from a later event, with
@@ -266,10 +272,12 @@ export class GoInstance {
   // finished. Each request's answer is settled directly (by Go's reply, or by
   // kill() through `inflight`), and the instance's death is noticed
   // synchronously after every call into Go.
-  // prepared: a {go, instance} pair from prepareInstance, instantiated
+  // prepared: a {go, instance, clock} from prepareInstance, instantiated
   // earlier (the pool prepares its first one in global scope). quiet: logOnce
-  // logs nothing (warmUp's throw-away instance).
-  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false, prepared = null, quiet = false } = {}) {
+  // logs nothing (warmUp's throw-away instance). globalScope: the instance
+  // starts in the worker's global scope (InstancePool.startEarly), whose
+  // clock is not a request's: Go's clock is set again at its first request.
+  constructor(module, env, { fetch = globalThis.fetch, retireBytes = RETIRE_BYTES, retireRequests = RETIRE_REQUESTS, zeroRandom = false, prepared = null, quiet = false, globalScope = false } = {}) {
     this.dead = false;
     this.retiring = false; // set once a never-freeing instance is past retireBytes
     this.neverFrees = false;
@@ -377,8 +385,10 @@ export class GoInstance {
     };
     this.bridge = bridge;
 
-    const { go, instance } = prepared || prepareInstance(module, { zeroRandom });
+    const { go, instance, clock } = prepared || prepareInstance(module, { zeroRandom });
     this.go = go;
+    this.clock = clock;
+    this.clockUnset = globalScope;
     // Every call from JavaScript into Go goes through _resume: a trap there
     // (TinyGo panics end in `unreachable`) or an exit (standard Go's panics)
     // means the instance is gone.
@@ -476,6 +486,10 @@ export class GoInstance {
     const body = request.method === "GET" || request.method === "HEAD" ? null : await readBody(request);
     if (body === TOO_LARGE) return bodyTooLarge();
     if (this.dead) throw this.deathReason;
+    if (this.clockUnset) {
+      this.clockUnset = false;
+      this.clock.reset();
+    }
     this.requests++;
     const [status, headers, resBody] = await new Promise((resolve, reject) => {
       this.inflight.add(reject);
@@ -507,9 +521,9 @@ export class GoInstance {
 // scope (InstancePool.prepare, called by loader.mjs).
 export function prepareInstance(module, { zeroRandom = false } = {}) {
   const go = new Go();
-  withRequestClock(go.importObject);
+  const clock = withRequestClock(go.importObject);
   if (zeroRandom) withZeroRandom(go.importObject);
-  return { go, instance: new WebAssembly.Instance(module, go.importObject) };
+  return { go, instance: new WebAssembly.Instance(module, go.importObject), clock };
 }
 
 // withRequestClock replaces TinyGo's clock import, which adds performance.now()
@@ -517,16 +531,26 @@ export function prepareInstance(module, { zeroRandom = false } = {}) {
 // performance.now(). In workerd's global scope those clocks do not agree with
 // a request's (a Go object made there read the year 2083 later, and every
 // webhook signature looked stale), so the origin is taken at the first call
-// instead, which is always inside a request. (Standard Go's wasm_exec.js reads
-// wall time from Date directly and uses the origin only for its monotonic
-// clock, where a constant offset does not matter.)
+// instead. An instance started in global scope (InstancePool.startEarly)
+// reads the clock there too (Go's time package takes its monotonic base at
+// start-up), so its GoInstance calls reset() at its first request and the
+// origin is taken again there: wall time is then a request's, and only a
+// duration measured across that moment (none is: no timer can be armed in
+// global scope) would be wrong. (Standard Go's wasm_exec.js reads wall time
+// from Date directly and uses the origin only for its monotonic clock, where
+// a constant offset does not matter.) Returns {reset}.
 function withRequestClock(importObject) {
   const gojs = importObject.gojs;
-  if (!gojs || typeof gojs["runtime.ticks"] !== "function") return;
+  if (!gojs || typeof gojs["runtime.ticks"] !== "function") return { reset() {} };
   let origin = null;
   gojs["runtime.ticks"] = () => {
     if (origin === null) origin = Date.now() - performance.now();
     return BigInt(Math.round((origin + performance.now()) * 1e6));
+  };
+  return {
+    reset() {
+      origin = null;
+    },
   };
 }
 
@@ -632,13 +656,60 @@ export class InstancePool {
     this.shared = null;
     this.started = 0;
     this.retired = 0;
-    this.spare = null; // a prepared {go, instance} for the next GoInstance
+    this.spare = null; // a prepared {go, instance, clock} for the next GoInstance
+    this.earlyFailure = null; // why startEarly could not start an instance
   }
 
   // prepare instantiates the module ahead of the first request (see
   // prepareInstance).
   prepare() {
     this.spare = prepareInstance(this.module);
+  }
+
+  // startEarly starts the first Go instance now, in the worker's global
+  // scope (loader.mjs, after warmUp), with env, the Workers env object that
+  // loader.mjs imports from "cloudflare:workers": the first request then only
+  // serves, instead of also paying the Go runtime's start-up, package
+  // initialisation and main (the catalog, the routes), nor building the
+  // instance's own caches (bridge.warm, wasm/warm_js.go).
+  //
+  // It works only when start-up needs nothing workerd refuses in global scope:
+  // randomness (the TinyGo build defers seeding its runtime to the first
+  // request: build/worker.go, wasm/seed_tinygo.go; standard Go's runtime
+  // reads random bytes at start-up, so it always falls back) and timers.
+  // crypto.getRandomValues and setTimeout throw there, which kills the
+  // instance at once: it is discarded and the first request starts one, as
+  // without startEarly. The randomness an instance gets is therefore always
+  // real (wasi-libc seeds arc4random, crypto/rand's source, from random_get on
+  // first use, never from anything else). Returns whether it started.
+  startEarly(env) {
+    if (this.shared !== null || !env || typeof env !== "object") return false;
+    try {
+      if (env.GO_INSTANCE === "per-request") return false;
+      const prepared = this.spare || prepareInstance(this.module);
+      this.spare = null;
+      const inst = new GoInstance(this.module, env, { ...this.options, prepared, globalScope: true });
+      // Then its own per-process caches (wasm/warm_js.go: canned requests
+      // through a second handler, no I/O); a failure there kills it too.
+      if (!inst.dead && typeof inst.bridge.warm === "function") {
+        try {
+          inst.bridge.warm();
+        } catch (err) {
+          inst.kill(err);
+        }
+      }
+      if (inst.dead) {
+        this.earlyFailure = inst.deathReason;
+        this.prepare(); // the failed start used the prepared instantiation
+        return false;
+      }
+      this.started++;
+      this.shared = inst;
+      return true;
+    } catch (err) {
+      this.earlyFailure = err;
+      return false;
+    }
   }
 
   newInstance(env) {

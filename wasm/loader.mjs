@@ -11,6 +11,9 @@
 // for comparison in benchmarks.
 import "./wasm_exec.js";
 import wasmModule from "./app.wasm";
+// A namespace import: a runtime without the env export (workerd before
+// 2025-03) gives undefined here instead of failing to load the worker.
+import * as workers from "cloudflare:workers";
 import { InstancePool, warmUp } from "./instance.mjs";
 
 // Compile the Go program's code now, at start-up, rather than in the first
@@ -19,6 +22,10 @@ warmUp(wasmModule);
 
 const pool = new InstancePool(wasmModule);
 pool.prepare(); // instantiate the first instance's module now, too
+// And start it, with the deployment's env, so that the first request only
+// serves; where start-up needs what global scope refuses (standard Go's
+// runtime reads random bytes), the first request starts it instead.
+pool.startEarly(workers.env);
 
 export default {
   fetch(request, env) {

@@ -19,9 +19,10 @@ if (!WORKER_DIR || !SANDBOX_URL) {
   throw new Error("WORKER_DIR and SANDBOX_URL must be set: run through go run ./scripts/stack (make browser)");
 }
 const REQUESTS = Number(process.env.INSTANCE_TEST_REQUESTS || 10000);
+const setTimeoutOutside = globalThis.setTimeout;
 
 await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
-const { InstancePool, RETIRE_BYTES, RETIRE_REQUESTS, warmUp } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
+const { GoInstance, InstancePool, RETIRE_BYTES, RETIRE_REQUESTS, warmUp } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
 const wasm = new WebAssembly.Module(fs.readFileSync(path.join(WORKER_DIR, "app.wasm")));
 const compiler = fs.existsSync(path.join(WORKER_DIR, "COMPILER")) ? fs.readFileSync(path.join(WORKER_DIR, "COMPILER"), "utf8").trim() : "?";
 
@@ -233,4 +234,150 @@ test(`${compiler}: warmUp runs a throw-away instance through start-up and two re
   assert.equal(await sandboxAmount((await res.json()).clientSecret), 1000);
   assert.equal(pool.started, 1);
   assert.equal(pool.spare, null, "the prepared instantiation was used");
+});
+
+// inGlobalScope runs fn as workerd runs a worker's global scope: randomness
+// (crypto.getRandomValues, behind WASI's random_get and Go's getRandomData)
+// and timers are refused with an exception. It returns fn's result and how
+// many times each was asked for.
+function inGlobalScope(fn) {
+  const cryptoProp = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  const realSetTimeout = globalThis.setTimeout;
+  const asked = { random: 0, timers: 0 };
+  const refuse = (what) => {
+    throw new Error(`Disallowed operation called within global scope: ${what}`);
+  };
+  Object.defineProperty(globalThis, "crypto", {
+    configurable: true,
+    value: {
+      getRandomValues() {
+        asked.random++;
+        refuse("generating random values");
+      },
+    },
+  });
+  globalThis.setTimeout = () => {
+    asked.timers++;
+    refuse("timeouts");
+  };
+  try {
+    return { result: fn(), ...asked };
+  } finally {
+    Object.defineProperty(globalThis, "crypto", cryptoProp);
+    globalThis.setTimeout = realSetTimeout;
+  }
+}
+
+// capturingFetch passes Stripe calls on and records each one's
+// Idempotency-Key: a new order's is "kit-cs-ord_" and 16 hex digits from
+// crypto/rand (worker/payments.go orderRef).
+function capturingFetch(keys) {
+  return (url, init) => {
+    const key = new Headers(init.headers).get("idempotency-key");
+    if (key) keys.push(key);
+    return fetch(url, init);
+  };
+}
+
+test(`${compiler}: startEarly starts the first instance in global scope when start-up needs no randomness, else leaves it to the first request`, async () => {
+  const pool = new InstancePool(wasm);
+  pool.prepare();
+  // Go's own log lines (fd_write) reach console.log or console.error; the
+  // start-up notices of logOnce go to console.warn and are allowed.
+  const logged = [];
+  const { log: realLog, error: realError } = console;
+  console.log = console.error = (...args) => logged.push(args.join(" "));
+  let early, random, timers;
+  try {
+    ({ result: early, random, timers } = inGlobalScope(() => pool.startEarly(env)));
+  } finally {
+    console.log = realLog;
+    console.error = realError;
+  }
+  assert.equal(timers, 0, "start-up or warm() armed a timer");
+  assert.deepEqual(logged, [], "start-up or warm() wrote to the log");
+  if (compiler === "tinygo") {
+    // build/worker.go's runtime_lazyrand: the runtime seeds itself at the
+    // first request (wasm/seed_tinygo.go), not at start-up.
+    assert.equal(random, 0, "TinyGo's start-up or warm() (wasm/warm_js.go) asked for randomness");
+    assert.equal(early, true, `the instance did not start: ${pool.earlyFailure}`);
+    assert.equal(pool.started, 1);
+  } else {
+    // Standard Go's runtime reads random bytes at start-up: refused, so the
+    // instance died and was discarded, and a new module instance is ready.
+    assert.ok(random > 0, "standard Go's start-up asked for no randomness: startEarly could work for it too");
+    assert.equal(early, false);
+    assert.equal(pool.shared, null);
+    assert.equal(pool.started, 0);
+    assert.ok(pool.spare, "a fresh instantiation replaced the one the failed start used");
+  }
+  const first = pool.shared;
+  const res = await pool.fetch(create(2), env);
+  assert.equal(res.status, 200);
+  assert.equal(await sandboxAmount((await res.json()).clientSecret), 1000);
+  assert.equal(pool.started, 1, "one instance, started early or by the first request");
+  if (early) assert.equal(pool.shared, first, "the instance started early served the first request");
+  // Its clock is a request's: a webhook signed now is not stale (the
+  // webhooks suite checks this in workerd, where global scope's clock differs).
+  const config = await pool.fetch(new Request(ORIGIN + "/config"), env);
+  assert.equal(config.status, 200);
+});
+
+test(`${compiler}: an instance started in global scope has real randomness (crypto/rand differs between instances)`, async () => {
+  const keys = [];
+  for (let i = 0; i < 2; i++) {
+    const pool = new InstancePool(wasm, { fetch: capturingFetch(keys) });
+    inGlobalScope(() => pool.startEarly(env));
+    const res = await pool.fetch(create(1), env);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  }
+  assert.equal(keys.length, 2);
+  for (const k of keys) assert.match(k, /^kit-cs-ord_[0-9a-f]{16}$/);
+  assert.notEqual(keys[0], keys[1], "two instances made the same crypto/rand order reference");
+  // The same check fails for instances seeded with zeros, as warmUp's is
+  // (randomness refused, zeroRandom): both make the same reference.
+  const zeroKeys = [];
+  for (let i = 0; i < 2; i++) {
+    inGlobalScope(() => {
+      const inst = new GoInstance(wasm, env, { fetch: capturingFetch(zeroKeys), zeroRandom: true });
+      assert.equal(inst.dead, false);
+      // Straight to Go, synchronously, so that every random byte it reads
+      // is refused (handle() would read the body first, after an await).
+      globalThis.setTimeout = setTimeoutOutside; // the Stripe call's deadline may arm a timer
+      inst.send("POST", ORIGIN + "/create-checkout-session", "content-type: application/json\n", new TextEncoder().encode('{"items":[{"id":"stickers","quantity":1}]}'), () => {});
+    });
+  }
+  assert.equal(zeroKeys.length, 2);
+  assert.equal(zeroKeys[0], zeroKeys[1], "zero-seeded instances should repeat each other");
+});
+
+test(`${compiler}: startEarly falls back to starting at the first request when start-up fails or there is no env`, async () => {
+  // No env (a runtime without "cloudflare:workers"' env export).
+  const none = new InstancePool(wasm);
+  assert.equal(none.startEarly(undefined), false);
+  assert.equal(none.shared, null);
+  // GO_INSTANCE=per-request: nothing to keep.
+  assert.equal(new InstancePool(wasm).startEarly({ ...env, GO_INSTANCE: "per-request" }), false);
+  // Start-up fails: reading the env throws, as anything workerd refuses in
+  // global scope does.
+  const pool = new InstancePool(wasm);
+  pool.prepare();
+  const hostile = new Proxy(env, {
+    get(target, name) {
+      if (name === "STRIPE_SECRET_KEY") throw new Error("refused in global scope");
+      return target[name];
+    },
+  });
+  const { result: early } = inGlobalScope(() => pool.startEarly(hostile));
+  assert.equal(early, false);
+  assert.ok(pool.earlyFailure, "the failure is kept for debugging");
+  assert.equal(pool.shared, null, "the failed instance is not kept");
+  assert.equal(pool.started, 0);
+  for (const p of [none, pool]) {
+    const res = await p.fetch(create(3), env);
+    assert.equal(res.status, 200);
+    assert.equal(await sandboxAmount((await res.json()).clientSecret), 1500);
+    assert.equal(p.started, 1, "the first request started the instance");
+  }
 });

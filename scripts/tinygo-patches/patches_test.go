@@ -152,3 +152,32 @@ func TestApplyFailsLoudlyOnChangedSource(t *testing.T) {
 		t.Errorf("a later patch was applied after a failure:\n%s", out)
 	}
 }
+
+// 08-lazy-rand-seed defers seeding only with the build tag: without it, the
+// cooperative scheduler's start-up still seeds (stock behaviour), and the
+// runtime exports SeedRand for the program either way.
+func TestLazyRandSeedIsOptIn(t *testing.T) {
+	tree := tinygoModule(t)
+	if out, err := runApply(t, tree); err != nil {
+		t.Fatalf("apply failed: %v\n%s", err, out)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(tree, "src/runtime", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if s := read("rand_eager.go"); !strings.HasPrefix(s, "//go:build !runtime_lazyrand\n") || !strings.Contains(s, "const lazyRandSeed = false") {
+		t.Errorf("rand_eager.go does not keep start-up seeding without the tag:\n%s", s)
+	}
+	if s := read("rand_lazy.go"); !strings.HasPrefix(s, "//go:build runtime_lazyrand\n") || !strings.Contains(s, "const lazyRandSeed = true") {
+		t.Errorf("rand_lazy.go does not defer seeding under the tag:\n%s", s)
+	}
+	if s := read("scheduler_cooperative.go"); !strings.Contains(s, "if !lazyRandSeed { // checkoutkit: see SeedRand\n\t\tinitRand()\n\t}\n\tinitHeap()") {
+		t.Errorf("run() does not seed at start-up unless the tag is set")
+	}
+	if s := read("algorithm.go"); !strings.Contains(s, "func SeedRand() {\n\tif !randSeeded {\n\t\tinitRand()") || !strings.Contains(s, "\trandSeeded = true\n}") {
+		t.Errorf("algorithm.go lacks SeedRand or initRand does not record the seeding")
+	}
+}

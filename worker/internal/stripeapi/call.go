@@ -110,6 +110,18 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 	return nil
 }
 
+// send is call for a fresh T, the decode type of one Stripe object or list.
+func send[T any, PT interface {
+	*T
+	stripe.LastResponseSetter
+}](c *Client, ctx context.Context, method, path string, params stripe.ParamsContainer) (*T, error) {
+	v := PT(new(T))
+	if err := c.call(ctx, method, path, params, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // stripeError is Stripe's refusal in res, as stripe-go gives it: a
 // *stripe.Error with the status and request id.
 func stripeError(res *stripe.APIResponse) error {

@@ -31,20 +31,12 @@ func (c *Client) intentCall(ctx context.Context, method, id, op string, params s
 	if op != "" {
 		path += "/" + op
 	}
-	var pi PaymentIntent
-	if err := c.call(ctx, method, path, params, &pi); err != nil {
-		return nil, err
-	}
-	return &pi, nil
+	return send[PaymentIntent](c, ctx, method, path, params)
 }
 
 // CreateCheckoutSession implements API.
 func (c *Client) CreateCheckoutSession(ctx context.Context, params *stripe.CheckoutSessionCreateParams) (*CheckoutSession, error) {
-	var sess CheckoutSession
-	if err := c.call(ctx, http.MethodPost, "/v1/checkout/sessions", orNew(params), &sess); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	return send[CheckoutSession](c, ctx, http.MethodPost, "/v1/checkout/sessions", orNew(params))
 }
 
 // RetrieveCheckoutSession implements API.
@@ -56,11 +48,7 @@ func (c *Client) RetrieveCheckoutSession(ctx context.Context, id string, expand 
 	for _, f := range expand {
 		params.AddExpand(f)
 	}
-	var sess CheckoutSession
-	if err := c.call(ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s", id), params, &sess); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	return send[CheckoutSession](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s", id), params)
 }
 
 // lineItemsParams are the list's parameters. stripe-go's own
@@ -76,11 +64,7 @@ func (c *Client) ListLineItems(ctx context.Context, sessionID string) (*LineItem
 	if sessionID == "" {
 		return nil, errNoID
 	}
-	var list LineItemList
-	if err := c.call(ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s/line_items", sessionID), &lineItemsParams{Limit: stripe.Int64(100)}, &list); err != nil {
-		return nil, err
-	}
-	return &list, nil
+	return send[LineItemList](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s/line_items", sessionID), &lineItemsParams{Limit: stripe.Int64(100)})
 }
 
 // promotionCodesParams are the list's parameters, for the same reason as
@@ -107,11 +91,7 @@ func (c *Client) ListPromotionCodes(ctx context.Context, code string) (*Promotio
 
 // CreatePaymentIntent implements API.
 func (c *Client) CreatePaymentIntent(ctx context.Context, params *stripe.PaymentIntentCreateParams) (*PaymentIntent, error) {
-	var pi PaymentIntent
-	if err := c.call(ctx, http.MethodPost, "/v1/payment_intents", orNew(params), &pi); err != nil {
-		return nil, err
-	}
-	return &pi, nil
+	return send[PaymentIntent](c, ctx, http.MethodPost, "/v1/payment_intents", orNew(params))
 }
 
 // RetrievePaymentIntent implements API.
@@ -160,11 +140,7 @@ func (c *Client) ApplyCustomerBalance(ctx context.Context, id string, params *st
 
 // SearchPaymentIntents implements API.
 func (c *Client) SearchPaymentIntents(ctx context.Context, params *stripe.PaymentIntentSearchParams) (*PaymentIntentPage, error) {
-	var page PaymentIntentPage
-	if err := c.call(ctx, http.MethodGet, "/v1/payment_intents/search", orNew(params), &page); err != nil {
-		return nil, err
-	}
-	return &page, nil
+	return send[PaymentIntentPage](c, ctx, http.MethodGet, "/v1/payment_intents/search", orNew(params))
 }
 
 // RetrieveConfirmationToken implements API.
@@ -172,20 +148,12 @@ func (c *Client) RetrieveConfirmationToken(ctx context.Context, id string) (*Con
 	if id == "" {
 		return nil, errNoID
 	}
-	var tok ConfirmationToken
-	if err := c.call(ctx, http.MethodGet, stripe.FormatURLPath("/v1/confirmation_tokens/%s", id), &stripe.ConfirmationTokenRetrieveParams{}, &tok); err != nil {
-		return nil, err
-	}
-	return &tok, nil
+	return send[ConfirmationToken](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/confirmation_tokens/%s", id), &stripe.ConfirmationTokenRetrieveParams{})
 }
 
 // CreateCustomer implements API.
 func (c *Client) CreateCustomer(ctx context.Context, params *stripe.CustomerCreateParams) (*Customer, error) {
-	var cus Customer
-	if err := c.call(ctx, http.MethodPost, "/v1/customers", orNew(params), &cus); err != nil {
-		return nil, err
-	}
-	return &cus, nil
+	return send[Customer](c, ctx, http.MethodPost, "/v1/customers", orNew(params))
 }
 
 // CreateRefund implements API.
@@ -200,9 +168,5 @@ func (c *Client) CreateRefund(ctx context.Context, params *stripe.RefundCreatePa
 
 // CreatePortalSession implements API.
 func (c *Client) CreatePortalSession(ctx context.Context, params *stripe.BillingPortalSessionParams) (*PortalSession, error) {
-	var sess PortalSession
-	if err := c.call(ctx, http.MethodPost, "/v1/billing_portal/sessions", orNew(params), &sess); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	return send[PortalSession](c, ctx, http.MethodPost, "/v1/billing_portal/sessions", orNew(params))
 }

@@ -246,24 +246,12 @@ func (s *Server) applyGoods(params *stripe.CheckoutSessionCreateParams, o *Order
 					Label: stripe.String(opt.Label), Value: stripe.String(opt.Value)})
 			}
 		case "text":
-			if f.MinLength != 0 || f.MaxLength != 0 {
-				cf.Text = &stripe.CheckoutSessionCreateCustomFieldTextParams{}
-				if f.MinLength != 0 {
-					cf.Text.MinimumLength = stripe.Int64(f.MinLength)
-				}
-				if f.MaxLength != 0 {
-					cf.Text.MaximumLength = stripe.Int64(f.MaxLength)
-				}
+			if lo, hi := fieldLengths(f); lo != nil || hi != nil {
+				cf.Text = &stripe.CheckoutSessionCreateCustomFieldTextParams{MinimumLength: lo, MaximumLength: hi}
 			}
 		case "numeric":
-			if f.MinLength != 0 || f.MaxLength != 0 {
-				cf.Numeric = &stripe.CheckoutSessionCreateCustomFieldNumericParams{}
-				if f.MinLength != 0 {
-					cf.Numeric.MinimumLength = stripe.Int64(f.MinLength)
-				}
-				if f.MaxLength != 0 {
-					cf.Numeric.MaximumLength = stripe.Int64(f.MaxLength)
-				}
+			if lo, hi := fieldLengths(f); lo != nil || hi != nil {
+				cf.Numeric = &stripe.CheckoutSessionCreateCustomFieldNumericParams{MinimumLength: lo, MaximumLength: hi}
 			}
 		}
 		params.CustomFields = append(params.CustomFields, cf)
@@ -381,4 +369,16 @@ func sessionDetails(sess *stripeapi.CheckoutSession) orders.Details {
 		d.RecoveryURL = ae.Recovery.URL
 	}
 	return d
+}
+
+// fieldLengths is a text or numeric field's length bounds as Checkout takes
+// them: nil where the catalog sets none (0).
+func fieldLengths(f CustomField) (lo, hi *int64) {
+	if f.MinLength != 0 {
+		lo = stripe.Int64(f.MinLength)
+	}
+	if f.MaxLength != 0 {
+		hi = stripe.Int64(f.MaxLength)
+	}
+	return lo, hi
 }

@@ -37,7 +37,7 @@
 // a blank line, then the body; header lines alone are the same lines.
 //
 // JavaScript calls Go with:
-//   warm()
+//   warm(session)
 //       set at package initialisation (wasm/warm_js.go), before main; called
 //       once, only on an instance started in global scope
 //       (InstancePool.startEarly): Go serves canned requests through a
@@ -587,10 +587,14 @@ function withZeroRandom(importObject) {
 // request code before the first request arrives; the first request then
 // costs about what later ones do. The instance is discarded and nothing it
 // does is observable. Errors are ignored: warming up is only an optimisation.
+// WARM_SESSION is the canned answer to every Stripe call of a warm-up: this
+// throw-away instance's and the early instance's own (bridge.warm,
+// wasm/warm_js.go, which gets it from here).
+const WARM_SESSION =
+  '{"id":"cs_test_warmup","object":"checkout.session","client_secret":"cs_test_warmup_secret_warmup","status":"open","payment_status":"unpaid","url":null}';
+
 export function warmUp(module) {
-  const session = new TextEncoder().encode(
-    '{"id":"cs_test_warmup","object":"checkout.session","client_secret":"cs_test_warmup_secret_warmup","status":"open","payment_status":"unpaid","url":null}',
-  );
+  const session = encoder.encode(WARM_SESSION);
   const headers = new Headers({ "content-type": "application/json", "request-id": "req_warmup" });
   const fakeFetch = () => Promise.resolve({ status: 200, headers, arrayBuffer: () => Promise.resolve(session.buffer) });
   const env = { STRIPE_SECRET_KEY: "sk_test_warmup", STRIPE_API_BASE: "https://warm-up.invalid" };
@@ -693,7 +697,7 @@ export class InstancePool {
       // through a second handler, no I/O); a failure there kills it too.
       if (!inst.dead && typeof inst.bridge.warm === "function") {
         try {
-          inst.bridge.warm();
+          inst.bridge.warm(WARM_SESSION);
         } catch (err) {
           inst.kill(err);
         }

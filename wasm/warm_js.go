@@ -21,7 +21,7 @@ import (
 // encoders, sync.Once values. Measured in Node, that is most of what a
 // create-session costs the first time on an instance whose code V8 has
 // already compiled (warmUp's throw-away instance compiles the code, but its
-// caches die with it). instance.mjs's startEarly calls bridge.warm() on the
+// caches die with it). instance.mjs's startEarly calls bridge.warm(session) on the
 // instance it started in global scope, which serves warmRequests through a
 // second handler: same code and types, but its Stripe calls get a canned
 // answer (warmTransport) and it has no order store, no rate limiters and no
@@ -35,19 +35,21 @@ import (
 
 func init() {
 	if bridge := js.Global().Get("context").Get("binding"); bridge.Truthy() {
-		bridge.Set("warm", js.FuncOf(func(js.Value, []js.Value) any {
-			warm()
+		// warm(session): session is instance.mjs's WARM_SESSION.
+		bridge.Set("warm", js.FuncOf(func(_ js.Value, args []js.Value) any {
+			if len(args) > 0 && args[0].Type() == js.TypeString {
+				warm(args[0].String())
+			}
 			return nil
 		}))
 	}
 }
 
-// warmSession is the canned answer to every Stripe call.
-const warmSession = `{"id":"cs_test_warmup","object":"checkout.session","client_secret":"cs_test_warmup_secret_warmup","status":"open","payment_status":"unpaid","url":null}`
+// warmTransport answers every Stripe call with session (instance.mjs's
+// WARM_SESSION, also the canned answer of its throw-away warmUp instance).
+type warmTransport struct{ session string }
 
-type warmTransport struct{}
-
-func (warmTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t warmTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
@@ -55,13 +57,13 @@ func (warmTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{
 		Status: "200 OK", StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header:        http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req_warmup"}},
-		Body:          io.NopCloser(strings.NewReader(warmSession)),
-		ContentLength: int64(len(warmSession)),
+		Body:          io.NopCloser(strings.NewReader(t.session)),
+		ContentLength: int64(len(t.session)),
 		Request:       r,
 	}, nil
 }
 
-func warm() {
+func warm(session string) {
 	fromEnv := getenv(js.Global().Get("context").Get("env")) // main.go
 	env := func(name string) string {
 		switch name {
@@ -72,7 +74,7 @@ func warm() {
 		}
 		return fromEnv(name)
 	}
-	h := newHandler(env, worker.Deps{Transport: warmTransport{}}, func(string, string) {})
+	h := newHandler(env, worker.Deps{Transport: warmTransport{session}}, func(string, string) {})
 	serve := func(method, path, body string) []byte {
 		u, _ := url.Parse("https://warm-up.invalid" + path)
 		r := &bridgeRequest{method: method, url: u.String(), header: http.Header{}}

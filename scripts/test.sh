@@ -68,7 +68,7 @@ for dir in dist/worker-go dist/worker; do
 		run "e2e $suite: $flavour build" e2e E2E_SUITES=$suite WORKER_DIRS=$dir
 	done
 	run "browser, payments, embed, cart and instance node tests: $flavour build on a stack" browser WORKER_DIRS=$dir
-	run "webhook and rate-limit bridge node tests: $flavour build" node WORKER_DIRS=$dir
+	run "webhook and rate-limit bridge node tests, bench reference parity: $flavour build" node WORKER_DIRS=$dir
 done
 # Stopping make dev (make serve) leaves nothing running; once, on the quicker build.
 run "e2e devstop: Ctrl-C and SIGTERM stop every server make dev started" e2e E2E_SUITES=devstop WORKER_DIRS=dist/worker-go

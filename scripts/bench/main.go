@@ -18,9 +18,12 @@
 // wrangler's process tree (node, the proxy workerd), which is the same
 // machinery for every variant.
 //
-// Endpoints: POST /create-checkout-session and GET /session-status (one
-// Stripe call each, to stripe-mock), POST /create-confirm-intent (one Stripe
-// call: create and confirm a PaymentIntent), and POST /webhook twice:
+// Endpoints: POST /create-checkout-session (one Stripe call, to stripe-mock:
+// a session with the bundled catalog's shipping options and custom fields)
+// and GET /session-status (one call), POST /create-confirm-intent (two: the
+// ConfirmationToken, which the card rules and shipping checks read, then
+// create and confirm a PaymentIntent with the shipping rate in its amount),
+// and POST /webhook twice:
 // "webhook" sends signed payment_intent.succeeded events of the confirm-intent
 // flow, each a new event about a new PaymentIntent, which the worker records
 // as a new order from the event alone (D1 only, no Stripe call); "dup-event"
@@ -434,11 +437,6 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// benchCatalog is the products the loads buy, priced as the JS reference
-// prices them, without the bundled catalog's shipping and custom fields.
-const benchCatalog = `{"products":[{"id":"tshirt","name":"Kit T-shirt","unit_amount":2000,"currency":"usd","max_quantity":10},` +
-	`{"id":"mug","name":"Enamel mug","unit_amount":1200,"currency":"usd","max_quantity":5}]}`
-
 func startStripeMock(ctx context.Context) (*group, string, error) {
 	port, err := freePort()
 	if err != nil {
@@ -523,11 +521,10 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 		"--var", "STRIPE_PUBLISHABLE_KEY:pk_test_bench",
 		"--var", "STRIPE_API_BASE:" + mockURL,
 		"--var", "STRIPE_WEBHOOK_SECRET:" + webhookSecret,
-		"--var", "DEPLOYMENT_ID:" + benchDeployment,
-		// The same plain products as the JS reference's catalog, so that
-		// both do the same work (the bundled catalog's goods add shipping
-		// and custom fields to every session).
-		"--var", "CATALOG_JSON:" + benchCatalog}
+		// Every variant sells from the bundled worker/catalog.json, shipping,
+		// custom fields and card rules included: the JS reference builds the
+		// same Stripe requests from it (scripts/e2e/reference_parity.test.mjs).
+		"--var", "DEPLOYMENT_ID:" + benchDeployment}
 	for _, kv := range v.Vars {
 		args = append(args, "--var", kv)
 	}

@@ -73,7 +73,7 @@ func printReport(w io.Writer, res results) {
 	sum := summarize(res)
 	fmt.Fprintf(w, "\nCheckout worker benchmark: wrangler dev (local workerd) + stripe-mock, %d round(s), %d requests per run, medians over rounds\n", o.Rounds, o.N)
 	fmt.Fprintf(w, "CPU ms/req = utime+stime of the user-worker workerd process per request; other = the rest of wrangler's process tree (node, proxy workerd)\n")
-	fmt.Fprintf(w, "create = POST /create-checkout-session, status = GET /session-status, confirm = POST /create-confirm-intent (each one call to stripe-mock);\n")
+	fmt.Fprintf(w, "create = POST /create-checkout-session, status = GET /session-status (one call to stripe-mock each), confirm = POST /create-confirm-intent (two: the ConfirmationToken, then the PaymentIntent);\n")
 	fmt.Fprintf(w, "webhook = POST /webhook, a new signed payment_intent.succeeded event recorded as a new order (D1, no Stripe call); dup-event = the same event again (a duplicate)\n\n")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -9,15 +9,34 @@
 // assets in front) and only the entry replaced.
 //
 // It mirrors worker/ (Go): the same routes, the same validation of the cart
-// against the same catalog (worker/catalog.json, imported at bundle time), the
-// same Stripe calls and the same JSON responses and error codes. One Stripe
-// client per isolate, as the Go loader keeps one Go instance per isolate.
+// against the same catalog (CATALOG_JSON when set, else worker/catalog.json,
+// imported at bundle time), the same Stripe calls with the same parameters
+// and idempotency keys, and the same JSON responses and error codes. One
+// Stripe client per isolate, as the Go loader keeps one Go instance per
+// isolate. scripts/e2e/reference_parity.test.mjs runs both and compares the
+// Stripe requests they make, parameter by parameter.
 //
-// Of the rest of the worker it has only what the benchmark sends:
-//   - POST /create-confirm-intent with items, confirmationToken and returnPath
-//     (the worker's email, country, idempotencyKey and customerToken fields are
-//     refused as unknown here), the max_order_amount approval rule, and the
-//     same PaymentIntent create-and-confirm call (metadata, idempotency key);
+// Mirrored, driven by the catalog as the worker is:
+//   - POST /create-checkout-session (JSON body of items only): the order
+//     (newOrder: total, capture, kit_* metadata, a random ord_ reference,
+//     expires_at, Idempotency-Key kit-cs-<ref>), what its products ask for
+//     (planGoods/applyGoods: shipping_address_collection, shipping_options
+//     priced with free_over, delivery estimates and kit_rate, products'
+//     shipping_rates, phone_number_collection, shop and product
+//     custom_fields, product images with PUBLIC_URL, tax options,
+//     custom_text with the shop's and products' disclosures, terms consent),
+//     client_reference_id, allow_promotion_codes, manual capture,
+//     incremental authorization, saved-card options, and the approval rules
+//     that need no shopper field (max_order_amount, CF-IPCountry against
+//     refused_countries, quantity over stock);
+//   - POST /create-confirm-intent with items, confirmationToken, returnPath,
+//     shippingRate and customFields: the same order and goods checks
+//     (shipping rate added to the amount, custom fields, kit_shipping and
+//     kit_fields metadata), the cart rules, then the ConfirmationToken
+//     retrieve and its checks (id, mode, expiry, already used, payment
+//     method, setup_future_usage), the card rules (shop and product
+//     card_rules) and the shipping checks (address, allowed country, phone),
+//     then the same PaymentIntent create-and-confirm call;
 //   - POST /webhook: the signature checked by stripe-node
 //     (webhooks.constructEventAsync, 300 s tolerance), the duplicate check, and
 //     payment_intent.* events that make a NEW order of the confirm-intent flow,
@@ -25,12 +44,25 @@
 //     event, read the order, insert it, claim its fulfillment, read it again,
 //     log it, finish the fulfillment, record the event). Events the worker
 //     applies to an order already recorded (and every other event type the
-//     worker handles) answer 501 here; no stock is kept for the bench's
-//     products, so stock holds are left out.
+//     worker handles) answer 501 here.
+//
+// Not mirrored, because the bench's requests never reach them: the shopper
+// fields (email, country, idempotencyKey, customerToken: refused here as
+// unknown fields, so no receipt_email, customer, customer_email,
+// customer_update, email-domain rule or client-keyed idempotency), the
+// create request's embed options (uiMode, redirectOnCompletion, returnPath,
+// cancelPath, reference, promo, locale; form posts; hosted Checkout and its
+// recovery link), saving a card on the pay page (it needs a Customer, so
+// such an order is refused as missing its email), a used token's retry,
+// custom approval rules, the catalog's validation at start-up, stock holds
+// in D1 (the bench's products keep no stock), allowed origins (CORS), and
+// fromStripePayment's mapping of card and idempotency errors (Stripe's
+// errors map as fromStripe here).
 //
 // Settings (wrangler vars): STRIPE_SECRET_KEY (required), STRIPE_API_BASE
 // (e.g. http://127.0.0.1:12111 for stripe-mock), PUBLIC_URL, RETURN_PATH,
-// DEFAULT_ITEM, STRIPE_WEBHOOK_SECRET, DEPLOYMENT_ID. Binding: DB (D1).
+// DEFAULT_ITEM, STRIPE_WEBHOOK_SECRET, DEPLOYMENT_ID, CATALOG_JSON,
+// CHECKOUT_EXPIRES_MINUTES. Binding: DB (D1).
 import Stripe from "stripe";
 import catalogDoc from "../../../worker/catalog.json";
 
@@ -39,16 +71,49 @@ const MAX_CART_LINES = 20;
 const DEFAULT_MAX_QUANTITY = 10;
 const DEFAULT_RETURN_PATH = "/return.html";
 
-const products = catalogDoc.products.map((p) => ({
-  ...p,
-  currency: String(p.currency).toLowerCase(),
-  max_quantity: p.max_quantity || DEFAULT_MAX_QUANTITY,
-}));
-const byID = new Map(products.map((p) => [p.id, p]));
-const maxOrderAmount = Object.fromEntries(
-  Object.entries((catalogDoc.shop && catalogDoc.shop.max_order_amount) || {}).map(([c, v]) => [c.toLowerCase(), v]),
-);
+const lower = (v) => String(v).trim().toLowerCase();
+const upper = (v) => String(v).trim().toUpperCase();
+const lowerKeys = (m) => Object.fromEntries(Object.entries(m || {}).map(([k, v]) => [k.toLowerCase(), v]));
+const cardRules = (r) =>
+  r && {
+    refused_funding: (r.refused_funding || []).map(lower),
+    refused_brands: (r.refused_brands || []).map(lower),
+    refused_countries: (r.refused_countries || []).map(upper),
+    card_country_matches_shipping: !!r.card_country_matches_shipping,
+  };
+
+// loadCatalog normalizes a catalog document as worker/catalog.go and
+// catalog_goods.go do at start-up (lower-case currencies, upper-case and
+// sorted countries, defaults). It does not validate it: the Go worker
+// refuses a bad catalog before serving, the reference is only ever given
+// one the worker accepts.
+function loadCatalog(doc) {
+  const shop = { ...(doc.shop || {}) };
+  shop.max_order_amount = lowerKeys(shop.max_order_amount);
+  shop.refused_email_domains = (shop.refused_email_domains || []).map(lower);
+  shop.refused_countries = (shop.refused_countries || []).map(upper).sort();
+  shop.card_rules = cardRules(shop.card_rules);
+  shop.custom_fields = shop.custom_fields || [];
+  if (shop.shipping) {
+    shop.shipping = {
+      allowed_countries: shop.shipping.allowed_countries.map(upper).sort(),
+      rates: shop.shipping.rates.map((r) => ({ ...r, amount: lowerKeys(r.amount), free_over: lowerKeys(r.free_over) })),
+    };
+  }
+  if (shop.tax && shop.tax.automatic && !shop.tax.behavior) shop.tax = { ...shop.tax, behavior: "exclusive" };
+  const products = doc.products.map((p) => ({
+    ...p,
+    currency: String(p.currency).toLowerCase(),
+    max_quantity: p.max_quantity || DEFAULT_MAX_QUANTITY,
+    capture: p.capture || "automatic",
+    card_rules: cardRules(p.card_rules),
+  }));
+  return { shop, products, byID: new Map(products.map((p) => [p.id, p])) };
+}
+
 const MAX_ORDER_AMOUNT = 99999999; // worker/approval.go maxOrderAmount: Stripe's limit
+const DEFAULT_CHECKOUT_EXPIRY_MINUTES = 30; // worker/config.go DefaultCheckoutExpiry
+const EXPIRY_MARGIN_MINUTES = 2; // worker/payments.go expiryMargin
 
 class APIError extends Error {
   constructor(status, code, message, param, requestID) {
@@ -115,12 +180,18 @@ function loadState(env) {
     config.host = u.hostname;
     config.port = u.port || (u.protocol === "https:" ? "443" : "80");
   }
-  const defaultItem = trim("DEFAULT_ITEM") || products[0].id;
-  if (!byID.has(defaultItem)) {
+  // The catalog: CATALOG_JSON when set, as the Go worker (worker/config.go).
+  const cat = loadCatalog(trim("CATALOG_JSON") ? JSON.parse(trim("CATALOG_JSON")) : catalogDoc);
+  const defaultItem = trim("DEFAULT_ITEM") || cat.products[0].id;
+  if (!cat.byID.has(defaultItem)) {
     throw new APIError(500, "configuration_error", `the checkout worker is misconfigured: DEFAULT_ITEM "${defaultItem}" is not a product in the catalog`);
   }
   const publicURL = trim("PUBLIC_URL").replace(/\/+$/, "");
+  const expiryMinutes = Number(trim("CHECKOUT_EXPIRES_MINUTES") || DEFAULT_CHECKOUT_EXPIRY_MINUTES);
   state = {
+    cat,
+    checkoutExpiryS: (expiryMinutes + EXPIRY_MARGIN_MINUTES) * 60,
+    live: key.startsWith("sk_live_") || key.startsWith("rk_live_"),
     stripe: new Stripe(key, config),
     crypto: Stripe.createSubtleCryptoProvider(),
     publicURL,
@@ -163,7 +234,8 @@ function fieldOf(key, names) {
 
 // decodeCart walks the parsed body in document order and reports the first
 // type error or unknown field, like encoding/json with DisallowUnknownFields.
-// stringFields are the request's other fields, all strings.
+// fields are the request's other fields: strings, but customFields (an
+// object of strings).
 function decodeCart(doc, stringFields = []) {
   let firstErr = null;
   const fail = (e) => (firstErr ??= e);
@@ -174,6 +246,19 @@ function decodeCart(doc, stringFields = []) {
     const field = fieldOf(k, ["items", ...stringFields]);
     if (field === undefined) {
       fail(badRequest("unknown_field", k, `unknown field "${k}"`));
+      continue;
+    }
+    if (field === "customFields") {
+      if (v === null) continue;
+      if (kindOf(v) !== "object") fail(typeError("customFields", "object", v));
+      else {
+        req.customFields = {};
+        for (const [fk, fv] of Object.entries(v)) {
+          if (fv === null) req.customFields[fk] = "";
+          else if (typeof fv !== "string") fail(typeError("customFields." + fk, "string", fv));
+          else req.customFields[fk] = fv;
+        }
+      }
       continue;
     }
     if (field !== "items") {
@@ -253,7 +338,7 @@ function parseQuantity(raw, max, field) {
 }
 
 function parseCart(req, hadBody, st) {
-  if (!hadBody) return [{ product: byID.get(st.defaultItem), quantity: 1 }];
+  if (!hadBody) return [{ product: st.cat.byID.get(st.defaultItem), quantity: 1 }];
   const items = req.items;
   if (items === undefined) throw badRequest("missing_items", "items", 'items is required: a list of {"id", "quantity"}');
   if (items.length === 0) throw badRequest("empty_cart", "items", "items must name at least one product");
@@ -263,7 +348,7 @@ function parseCart(req, hadBody, st) {
   items.forEach((it, i) => {
     const field = `items[${i}]`;
     if (it.id === "") throw badRequest("missing_id", field + ".id", `${field}.id is required`);
-    const p = byID.get(it.id);
+    const p = st.cat.byID.get(it.id);
     if (!p) throw badRequest("unknown_product", field + ".id", `${field}.id names no product in the catalog`);
     if (seen.has(p.id)) {
       throw badRequest("duplicate_product", field + ".id", `${field}.id repeats "${p.id}"; send one line per product with its total quantity`);
@@ -275,6 +360,15 @@ function parseCart(req, hadBody, st) {
         "mixed_currencies",
         field + ".id",
         `${field} is priced in ${p.currency.toUpperCase()} but the order is in ${lines[0].product.currency.toUpperCase()}; one order takes one currency`,
+      );
+    }
+    // One order is one payment, and a payment is captured one way.
+    if (lines.length > 0 && lines[0].product.capture !== p.capture) {
+      const first = lines[0].product;
+      throw badRequest(
+        "mixed_capture_methods",
+        field + ".id",
+        `${field} (${p.id}) is paid with ${p.capture} capture but ${first.id} with ${first.capture} capture; order them separately`,
       );
     }
     lines.push({ product: p, quantity });
@@ -308,26 +402,265 @@ function fromStripe(err, op) {
   return e;
 }
 
+// ---- orders: worker/payments.go newOrder, worker/goods.go planGoods, worker/approval.go ----
+
+const MAX_CUSTOM_FIELDS = 3; // Checkout's custom_fields limit (worker/catalog_goods.go)
+const MAX_CUSTOM_TEXT = 1200; // custom_text.*.message
+const MAX_METADATA_VALUE = 500;
+const MAX_FIELD_VALUE = 255;
+const DEFAULT_SAVE_DISCLOSURE =
+  "Your card will be saved so the shop can charge it for later payments you agree to. You can ask the shop to remove it at any time.";
+const DEFAULT_MANUAL_DISCLOSURE =
+  "Your card is authorized now and charged when the shop confirms your order; if the order is cancelled, the authorization is released.";
+const DEFAULT_INCREMENTAL_DISCLOSURE =
+  "The authorized amount may be increased for charges you agree to (such as a late return) before your card is charged.";
+const COUNTRY = /^[A-Z]{2}$/;
+
+const onPayPage = (shop, p) => (p.pay_page !== undefined ? p.pay_page : shop.pay_page === undefined || shop.pay_page);
+
+// shopRates is catalog_goods.go rates: the shop's rates product p may use.
+function shopRates(shop, p) {
+  if (!shop.shipping) return [];
+  return shop.shipping.rates.filter((r) => r.amount[p.currency] !== undefined && (!(p.shipping_rates || []).length || p.shipping_rates.includes(r.id)));
+}
+
+// submitText is goods.go submitText: Checkout's custom_text.submit.
+function submitText(shop, own, manual, incremental, save) {
+  const d = shop.disclosures || {};
+  const parts = [];
+  const add = (text, fallback) => {
+    text = text || fallback;
+    if (text && !parts.includes(text)) parts.push(text);
+  };
+  if (shop.custom_text) add(shop.custom_text.submit, "");
+  for (const t of own) add(t, "");
+  if (own.length === 0) {
+    if (manual) add(d.manual_capture, DEFAULT_MANUAL_DISCLOSURE);
+    if (incremental) add(d.incremental_authorization, DEFAULT_INCREMENTAL_DISCLOSURE);
+  }
+  if (save) add(d.save_payment_method, DEFAULT_SAVE_DISCLOSURE);
+  return parts.join(" ");
+}
+
+// planGoods is goods.go planGoods: what the order's products ask for beyond
+// payment (shipping rates priced for the order, phone, custom fields, terms).
+function planGoods(shop, o) {
+  const g = { ship: false, rates: [], phone: !!shop.phone_number_collection, fields: [...shop.custom_fields], submit: "" };
+  let allowed = [];
+  o.lines.forEach(({ product: p }, i) => {
+    if (o.flow === "confirm_intent" && !onPayPage(shop, p)) {
+      throw new APIError(422, "pay_page_unavailable", p.name + " is sold through Checkout only; use the shop's Checkout button", `items[${i}].id`);
+    }
+    g.phone = g.phone || !!p.phone_number_collection;
+    for (const f of p.custom_fields || []) if (!g.fields.some((x) => x.key === f.key)) g.fields.push(f);
+    if (!p.shippable) return;
+    const mine = shopRates(shop, p);
+    if (!g.ship) {
+      [allowed, g.ship] = [mine, true];
+      return;
+    }
+    allowed = allowed.filter((r) => mine.includes(r));
+    if (allowed.length === 0) {
+      throw new APIError(422, "no_common_shipping_rate", p.name + " ships with other rates than the rest of the order; order it separately", `items[${i}].id`);
+    }
+  });
+  if (g.fields.length > MAX_CUSTOM_FIELDS) {
+    throw new APIError(422, "too_many_custom_fields", "these products together ask more questions than one checkout can; order them separately", "items");
+  }
+  for (const r of allowed) {
+    const free = r.free_over[o.currency];
+    g.rates.push({ rate: r, amount: free !== undefined && o.amount >= free ? 0 : r.amount[o.currency] });
+  }
+  const own = o.lines.map((l) => l.product.disclosure).filter(Boolean);
+  g.submit = submitText(shop, own, o.capture === "manual", o.incremental, o.save);
+  if (g.submit.length > MAX_CUSTOM_TEXT) {
+    throw new APIError(422, "too_many_terms", "these products' terms are too long to show together at checkout; order them separately", "items");
+  }
+  return g;
+}
+
+const orderCart = (o) => o.lines.map((l) => `${l.product.id}:${l.quantity}:${l.product.unit_amount}`).join(",");
+
+// newOrder is payments.go newOrder for a request without the shopper fields
+// (email, country, idempotencyKey, customerToken), which the reference
+// refuses as unknown: a random order reference, which is also the base of
+// the idempotency keys.
+function newOrder(request, st, flow, lines) {
+  const o = { flow, lines, currency: lines[0].product.currency, capture: lines[0].product.capture, amount: 0, incremental: false, save: false };
+  for (const l of lines) {
+    o.amount += l.product.unit_amount * l.quantity;
+    o.incremental = o.incremental || !!l.product.incremental_authorization;
+    o.save = o.save || !!l.product.save_payment_method;
+  }
+  o.goods = planGoods(st.cat.shop, o);
+  if (orderCart(o).length > MAX_METADATA_VALUE) {
+    throw badRequest("too_many_items", "items", "the cart is too long to record with the order; order fewer different products at once");
+  }
+  // Cloudflare's CF-IPCountry (XX unknown, T1 Tor), for approveCountry.
+  const ip = upper(request.headers.get("cf-ipcountry") || "");
+  o.ipCountry = COUNTRY.test(ip) && ip !== "XX" && ip !== "T1" ? ip : "";
+  o.expires = Math.floor(Date.now() / 1000) + st.checkoutExpiryS;
+  o.ref = newRef();
+  return o;
+}
+
+const idempotencyKey = (o, kind) => `kit-${kind}-${o.ref}`;
+
+function metadata(o, st) {
+  return { kit_order: o.ref, kit_cart: orderCart(o), kit_flow: o.flow, kit_deployment: st.deployment };
+}
+
+const refusal = (status, code, message, param) => new APIError(status, code, message, param);
+
+// cartRules are approval.go cartRules (amount, email domain, country, stock)
+// for an order without email or declared country.
+function approveCart(st, o) {
+  const shop = st.cat.shop;
+  let max = shop.max_order_amount[o.currency];
+  if (max === undefined || max > MAX_ORDER_AMOUNT) max = MAX_ORDER_AMOUNT;
+  if (o.amount > max) {
+    throw refusal(422, "order_amount_too_large", `this order comes to ${formatMinor(o.amount, o.currency)}; the shop takes orders up to ${formatMinor(max, o.currency)} online`, "items");
+  }
+  for (const c of shop.refused_countries) {
+    if (o.ipCountry === c) throw refusal(422, "country_refused", `the shop does not sell to ${c} (where this request comes from)`);
+  }
+  o.lines.forEach((l, i) => {
+    const stock = l.product.stock;
+    if (stock !== undefined && l.quantity > stock) {
+      throw refusal(409, "out_of_stock", stock > 0 ? `only ${stock} of ${l.product.name} left` : `${l.product.name} is sold out`, `items[${i}].quantity`);
+    }
+  });
+}
+
+// approveCard is card_rules.go approveCard: the shop's and the products'
+// card rules against the ConfirmationToken's payment method.
+function approveCard(st, o) {
+  const pm = o.paymentMethod;
+  if (!pm || pm.type !== "card") return;
+  const rules = { refused_funding: [], refused_brands: [], refused_countries: [], card_country_matches_shipping: false };
+  for (const r of [st.cat.shop.card_rules, ...o.lines.map((l) => l.product.card_rules)]) {
+    if (!r) continue;
+    rules.refused_funding.push(...r.refused_funding);
+    rules.refused_brands.push(...r.refused_brands);
+    rules.refused_countries.push(...r.refused_countries);
+    rules.card_country_matches_shipping = rules.card_country_matches_shipping || r.card_country_matches_shipping;
+  }
+  const refuse = (msg) => refusal(422, "card_refused", msg + "; please pay with another card", "confirmationToken");
+  if (rules.refused_funding.includes(pm.funding)) throw refuse(`the shop does not accept ${pm.funding} cards`);
+  if (rules.refused_brands.includes(pm.brand)) throw refuse(`the shop does not accept ${pm.brand} cards`);
+  if (pm.country && rules.refused_countries.includes(pm.country)) throw refuse(`the shop does not accept cards issued in ${pm.country}`);
+  if (rules.card_country_matches_shipping && pm.country && o.shippingCountry && pm.country !== o.shippingCountry) {
+    throw refuse(`the card was issued in ${pm.country} but the order ships to ${o.shippingCountry}; the shop needs a card from the country it ships to`);
+  }
+}
+
+// approve runs every built-in rule, as Server.approve (no custom rules).
+function approve(st, o) {
+  approveCart(st, o);
+  approveCard(st, o);
+}
+
 // ---- handlers ----
+
+// imageURL is goods.go imageURL: a catalog image Stripe can show, or "".
+function imageURL(st, img) {
+  if (!img) return "";
+  if (img.startsWith("https://") || img.startsWith("http://")) return img;
+  if (img.startsWith("/") && !img.startsWith("//") && st.publicURL) return st.publicURL + img;
+  return "";
+}
+
+// sessionParams is checkout.go sessionParams with goods.go applyGoods, for
+// an order without a returning customer.
+function sessionParams(st, o) {
+  const shop = st.cat.shop;
+  const g = o.goods;
+  const tax = !!(shop.tax && shop.tax.automatic);
+  const params = {
+    mode: "payment",
+    ui_mode: "embedded",
+    line_items: o.lines.map(({ product: p, quantity }) => {
+      if (p.price) return { price: p.price, quantity };
+      const productData = { name: p.name };
+      if (p.description) productData.description = p.description;
+      const img = imageURL(st, p.image);
+      if (img) productData.images = [img];
+      if (p.tax_code) productData.tax_code = p.tax_code;
+      const priceData = { currency: p.currency, unit_amount: p.unit_amount, product_data: productData };
+      const behavior = p.tax_behavior || (shop.tax && shop.tax.behavior);
+      if (behavior) priceData.tax_behavior = behavior;
+      return { quantity, price_data: priceData };
+    }),
+    client_reference_id: o.ref,
+    metadata: metadata(o, st),
+    payment_intent_data: { metadata: metadata(o, st) },
+    expires_at: o.expires,
+  };
+  if (o.capture === "manual") params.payment_intent_data.capture_method = "manual";
+  if (o.incremental) params.payment_method_options = { card: { request_incremental_authorization: "if_available" } };
+  if (o.save) params.payment_intent_data.setup_future_usage = "off_session";
+  if (shop.allow_promotion_codes) params.allow_promotion_codes = true;
+  const offersSave = !!(shop.saved_payment_method_options && shop.saved_payment_method_options.payment_method_save === "enabled");
+  if (o.save || offersSave) params.customer_creation = "always";
+  else if (shop.customer_creation) params.customer_creation = shop.customer_creation;
+  const sp = shop.saved_payment_method_options;
+  if (sp && sp.payment_method_save && !o.save) params.saved_payment_method_options = { payment_method_save: sp.payment_method_save };
+  if (g.ship) {
+    params.shipping_address_collection = { allowed_countries: shop.shipping.allowed_countries };
+    params.shipping_options = g.rates.map(({ rate: r, amount }) => {
+      const data = {
+        type: "fixed_amount",
+        display_name: r.display_name,
+        fixed_amount: { amount, currency: o.currency },
+        metadata: { kit_rate: r.id },
+      };
+      const e = r.delivery_estimate;
+      if (e) {
+        data.delivery_estimate = {};
+        if (e.minimum) data.delivery_estimate.minimum = { unit: e.minimum.unit, value: e.minimum.value };
+        if (e.maximum) data.delivery_estimate.maximum = { unit: e.maximum.unit, value: e.maximum.value };
+      }
+      if (tax) [data.tax_code, data.tax_behavior] = [r.tax_code || "txcd_92010001", shop.tax.behavior];
+      return { shipping_rate_data: data };
+    });
+  }
+  if (g.phone) params.phone_number_collection = { enabled: true };
+  if (g.fields.length) {
+    params.custom_fields = g.fields.map((f) => {
+      const cf = { key: f.key, label: { type: "custom", custom: f.label }, type: f.type };
+      if (f.optional) cf.optional = true;
+      const lengths = {};
+      if (f.minimum_length) lengths.minimum_length = f.minimum_length;
+      if (f.maximum_length) lengths.maximum_length = f.maximum_length;
+      if (f.type === "dropdown") cf.dropdown = { options: f.options.map((x) => ({ label: x.label, value: x.value })) };
+      else if (Object.keys(lengths).length) cf[f.type] = lengths;
+      return cf;
+    });
+  }
+  if (tax) params.automatic_tax = { enabled: true };
+  if (shop.tax && shop.tax.tax_id_collection) params.tax_id_collection = { enabled: true };
+  const ct = {};
+  const t = shop.custom_text || {};
+  if (t.after_submit) ct.after_submit = { message: t.after_submit };
+  if (t.shipping_address && g.ship) ct.shipping_address = { message: t.shipping_address };
+  if (t.terms_of_service_acceptance && shop.terms_of_service_consent) ct.terms_of_service_acceptance = { message: t.terms_of_service_acceptance };
+  if (g.submit) ct.submit = { message: g.submit };
+  if (Object.keys(ct).length) params.custom_text = ct;
+  if (shop.terms_of_service_consent) params.consent_collection = { terms_of_service: "required" };
+  return params;
+}
 
 async function createCheckoutSession(request, st) {
   const { hadBody, req } = await readCart(request);
   const lines = parseCart(req, hadBody, st);
+  const order = newOrder(request, st, "checkout", lines);
+  const params = sessionParams(st, order);
   const origin = st.publicURL || new URL(request.url).origin;
-  const params = {
-    mode: "payment",
-    ui_mode: "embedded",
-    return_url: origin + st.returnPath + "?session_id={CHECKOUT_SESSION_ID}",
-    line_items: lines.map(({ product: p, quantity }) => {
-      if (p.price) return { price: p.price, quantity };
-      const productData = { name: p.name };
-      if (p.description) productData.description = p.description;
-      return { quantity, price_data: { currency: p.currency, unit_amount: p.unit_amount, product_data: productData } };
-    }),
-  };
+  params.return_url = origin + st.returnPath + "?session_id={CHECKOUT_SESSION_ID}";
+  approve(st, order);
   let session;
   try {
-    session = await st.stripe.checkout.sessions.create(params);
+    session = await st.stripe.checkout.sessions.create(params, { idempotencyKey: idempotencyKey(order, "cs") });
   } catch (err) {
     throw fromStripe(err, "checkout session");
   }
@@ -368,7 +701,11 @@ function checkReturnPath(p) {
   return bad ? `must be a plain path (letters, digits, / - . _ ~ and percent-escapes); "${bad[0]}" is not allowed` : "";
 }
 
+// ZERO_DECIMAL is approval.go zeroDecimal: Stripe's zero-decimal currencies.
+const ZERO_DECIMAL = new Set("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split(" "));
+
 function formatMinor(amount, currency) {
+  if (ZERO_DECIMAL.has(currency)) return `${amount} ${currency.toUpperCase()}`;
   return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 }
 
@@ -377,8 +714,123 @@ function newRef() {
   return "ord_" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+// payPageGoods is goods_intent.go payPageGoods: the chosen shipping rate
+// (the first when none is sent, added to the amount) and the custom fields,
+// checked against the order's plan.
+function payPageGoods(o, rate, fields) {
+  const g = o.goods;
+  if (!g.ship && rate !== "") throw badRequest("unexpected_shipping_rate", "shippingRate", "shippingRate: nothing in this order is shipped");
+  if (g.ship) {
+    if (rate === "") rate = g.rates[0].rate.id;
+    o.shipRate = g.rates.find((r) => r.rate.id === rate);
+    if (!o.shipRate) {
+      throw badRequest("invalid_shipping_rate", "shippingRate", `shippingRate must be one of ${g.rates.map((r) => r.rate.id).join(", ")} for this order`);
+    }
+    o.amount += o.shipRate.amount;
+  }
+  const keys = g.fields.map((f) => f.key);
+  for (const key of Object.keys(fields)) {
+    if (!keys.includes(key)) {
+      const safe = key.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+      throw badRequest("unknown_custom_field", "customFields." + safe, `customFields has no field "${safe}" for this order; it asks for ${keys.join(", ") || "none"}`);
+    }
+  }
+  const vals = new URLSearchParams();
+  for (const f of g.fields) {
+    const v = (fields[f.key] ?? "").trim();
+    const param = "customFields." + f.key;
+    if (v === "") {
+      if (!f.optional) throw badRequest("missing_custom_field", param, `${param} (${f.label}) is required`);
+      continue;
+    }
+    const msg = fieldValueProblem(f, v);
+    if (msg) throw badRequest("invalid_custom_field", param, `${param} (${f.label}) ${msg}`);
+    vals.set(f.key, v);
+  }
+  // Go's url.Values.Encode: sorted by key, spaces as '+'.
+  vals.sort();
+  const enc = vals.toString();
+  if (enc.length > MAX_METADATA_VALUE) {
+    throw badRequest("invalid_custom_field", "customFields", `customFields are too long to record with the order (at most ${MAX_METADATA_VALUE} characters in all)`);
+  }
+  o.fields = enc;
+}
+
+function fieldValueProblem(f, v) {
+  if (/[\x00-\x1f\x7f]/.test(v)) return "must be one line without control characters";
+  if (f.type === "dropdown") {
+    return f.options.some((x) => x.value === v) ? "" : "must be one of " + f.options.map((x) => x.value).join(", ");
+  }
+  if (f.type === "numeric" && !/^[0-9]*$/.test(v)) return "must be digits only";
+  const min = f.minimum_length || 0;
+  const max = f.maximum_length || MAX_FIELD_VALUE;
+  const n = [...v].length;
+  return n < min || n > max ? `must be ${min} to ${max} characters` : "";
+}
+
+// confirmationToken is card_rules.go confirmationToken for a request
+// without an idempotency key: the token is read before anything is created
+// and refused when it cannot confirm this order's payment.
+async function confirmationToken(st, id, o) {
+  let tok;
+  try {
+    tok = await st.stripe.confirmationTokens.retrieve(id);
+  } catch (err) {
+    const e = fromStripe(err, "confirmation token");
+    if (e.status === 404) {
+      throw badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken is not a ConfirmationToken of this shop; submit the payment form again");
+    }
+    throw e;
+  }
+  const preview = tok.payment_method_preview;
+  if (tok.id !== id) throw new APIError(502, "stripe_bad_response", "Stripe's answer could not be read; please try again");
+  if (!!tok.livemode !== st.live) {
+    throw badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken was made in the other mode (test or live) than the shop's key");
+  }
+  if (tok.expires_at && tok.expires_at <= Date.now() / 1000) {
+    throw badRequest("confirmation_token_expired", "confirmationToken", "the payment details have expired; please submit the payment form again");
+  }
+  if (tok.setup_intent || tok.payment_intent) {
+    throw new APIError(409, "confirmation_token_used", "these payment details were already used for a payment; please submit the payment form again", "confirmationToken");
+  }
+  if (!preview || !preview.type) throw badRequest("invalid_confirmation_token", "confirmationToken", "confirmationToken carries no payment method");
+  if (tok.setup_future_usage && !o.save) {
+    throw badRequest("invalid_confirmation_token", "confirmationToken", "the payment form was set up to save the card, but this order saves nothing; reload the page");
+  }
+  // withToken: what the rules see of the payment method and the address.
+  const card = preview.card || {};
+  o.paymentMethod = { type: preview.type, brand: card.brand ?? "", funding: card.funding ?? "", country: upper(card.country ?? "") };
+  const addr = tok.shipping && tok.shipping.address;
+  const cc = addr ? upper(addr.country ?? "") : "";
+  o.shippingCountry = COUNTRY.test(cc) ? cc : "";
+  return tok;
+}
+
+// payPageShipping is goods_intent.go payPageShipping: a shipped order needs
+// a name and an address in an allowed country, a phone when asked.
+function payPageShipping(st, o, tok) {
+  const sh = tok.shipping;
+  if (o.goods.ship) {
+    if (!sh || !sh.address || !(sh.name ?? "").trim() || !(sh.address.line1 ?? "").trim()) {
+      throw badRequest(
+        "missing_shipping_address",
+        "confirmationToken",
+        "this order is shipped: collect the name and address with the Address Element (mode shipping) before creating the ConfirmationToken",
+      );
+    }
+    const cc = (sh.address.country ?? "").toUpperCase();
+    const allowed = st.cat.shop.shipping.allowed_countries;
+    if (!allowed.includes(cc)) {
+      throw new APIError(422, "shipping_country_refused", `the shop does not ship to ${cc}; it ships to ${allowed.join(", ")}`, "shipping");
+    }
+  }
+  if (o.goods.phone && (!sh || !(sh.phone ?? "").trim())) {
+    throw badRequest("missing_phone", "confirmationToken", 'this order asks for a phone number: collect it with the Address Element (fields.phone "always")');
+  }
+}
+
 async function createConfirmIntent(request, st) {
-  const { hadBody, req } = await readCart(request, ["confirmationToken", "returnPath"]);
+  const { hadBody, req } = await readCart(request, ["confirmationToken", "returnPath", "shippingRate", "customFields"]);
   if (!hadBody) throw badRequest("missing_items", "items", 'send {"items":[...], "confirmationToken":"ctoken_..."} as JSON');
   const lines = parseCart(req, true, st);
   const token = req.confirmationToken ?? "";
@@ -391,42 +843,37 @@ async function createConfirmIntent(request, st) {
     const msg = checkReturnPath(returnPath);
     if (msg) throw badRequest("invalid_return_path", "returnPath", "returnPath " + msg);
   }
-  const currency = lines[0].product.currency;
-  const amount = lines.reduce((sum, l) => sum + l.product.unit_amount * l.quantity, 0);
-  let max = maxOrderAmount[currency];
-  if (max === undefined || max > MAX_ORDER_AMOUNT) max = MAX_ORDER_AMOUNT;
-  if (amount > max) {
-    throw new APIError(
-      422,
-      "order_amount_too_large",
-      `this order comes to ${formatMinor(amount, currency)}; the shop takes orders up to ${formatMinor(max, currency)} online`,
-      "items",
-    );
+  const order = newOrder(request, st, "confirm_intent", lines);
+  payPageGoods(order, req.shippingRate ?? "", req.customFields ?? {});
+  if (order.save) {
+    // The worker saves the card to a Customer made from the shopper's
+    // email (or customerToken), neither of which the reference takes.
+    throw badRequest("missing_email", "email", "this order saves your payment details for later payments: give your email (or sign in, customerToken)");
   }
-  const origin = new URL(request.url).origin;
+  approveCart(st, order);
+  const tok = await confirmationToken(st, token, order);
+  payPageShipping(st, order, tok);
+  approve(st, order);
+  // embed.go returnSite: PUBLIC_URL (which may carry a path) and its origin,
+  // else the request's origin.
+  const origin = st.publicURL ? new URL(st.publicURL).origin : new URL(request.url).origin;
   const returnURL = returnPath !== "" ? origin + returnPath : (st.publicURL || origin) + "/pay.html";
-  const ref = newRef();
   const params = {
-    amount,
-    currency,
+    amount: order.amount,
+    currency: order.currency,
     confirm: true,
     confirmation_token: token,
     automatic_payment_methods: { enabled: true },
     return_url: returnURL,
-    metadata: {
-      kit_order: ref,
-      kit_cart: lines.map((l) => `${l.product.id}:${l.quantity}:${l.product.unit_amount}`).join(","),
-      kit_flow: "confirm_intent",
-      kit_deployment: st.deployment,
-    },
+    metadata: metadata(order, st),
   };
-  if (lines[0].product.capture === "manual") params.capture_method = "manual";
-  if (lines.some((l) => l.product.incremental_authorization)) {
-    params.payment_method_options = { card: { request_incremental_authorization: "if_available" } };
-  }
+  if (order.shipRate) params.metadata.kit_shipping = `${order.shipRate.rate.id}:${order.shipRate.amount}`;
+  if (order.fields) params.metadata.kit_fields = order.fields;
+  if (order.capture === "manual") params.capture_method = "manual";
+  if (order.incremental) params.payment_method_options = { card: { request_incremental_authorization: "if_available" } };
   let pi;
   try {
-    pi = await st.stripe.paymentIntents.create(params, { idempotencyKey: "kit-pi-" + ref });
+    pi = await st.stripe.paymentIntents.create(params, { idempotencyKey: idempotencyKey(order, "pi") });
   } catch (err) {
     throw fromStripe(err, "payment intent");
   }
@@ -501,14 +948,14 @@ function intentState(pi) {
 }
 
 // cartLines reads metadata kit_cart ("id:qty:unit,...") with the catalog's names.
-function cartLines(cart) {
+function cartLines(cat, cart) {
   if (!cart) return [];
   const lines = [];
   for (const part of cart.split(",")) {
     const f = part.split(":");
     if (f.length < 2 || f.length > 3 || f[0] === "" || !/^[0-9]{1,12}$/.test(f[1]) || Number(f[1]) < 1) return [];
     if (f.length === 3 && !/^[0-9]{1,12}$/.test(f[2])) return [];
-    const p = byID.get(f[0]);
+    const p = cat.byID.get(f[0]);
     const quantity = Number(f[1]);
     const unit = f.length === 3 ? Number(f[2]) : p ? p.unit_amount : 0;
     lines.push({ product: f[0], description: p ? p.name : "", quantity, unit_amount: unit, amount_total: unit * quantity });
@@ -562,7 +1009,7 @@ async function handleWebhook(request, st, env) {
     if (meta.kit_flow === "checkout") {
       throw new APIError(501, "not_implemented", "the benchmark reference does not handle Checkout Sessions' PaymentIntents");
     }
-    order = await recordNewOrder(db, pi, state);
+    order = await recordNewOrder(st, db, pi, state);
   }
   await db.prepare(SQL.recordEvent).bind(ev.id, ev.type, order ? order.id : "", Math.floor(Date.now() / 1000)).run();
   return json(200, order ? { received: true, order: order.id, state: order.state } : { received: true, ignored: true });
@@ -570,11 +1017,11 @@ async function handleWebhook(request, st, env) {
 
 // recordNewOrder is worker/fulfill.go recordOrder for a PaymentIntent no order
 // has yet, with LogFulfiller.
-async function recordNewOrder(db, pi, state) {
+async function recordNewOrder(st, db, pi, state) {
   const now = Math.floor(Date.now() / 1000);
   const cur = await db.prepare(SQL.getOrder).bind(pi.id).first();
   if (cur) throw new APIError(501, "not_implemented", `order ${pi.id} exists: the benchmark reference records new orders only`);
-  const lines = cartLines(pi.metadata.kit_cart);
+  const lines = cartLines(st.cat, pi.metadata.kit_cart);
   const decline = (pi.last_payment_error && (pi.last_payment_error.decline_code || pi.last_payment_error.code)) || "";
   const created = await db
     .prepare(SQL.createOrder)

@@ -23,9 +23,10 @@ E2E_LOG_DIR ?= dist/test-logs
 export E2E_LOG_DIR
 # On a stack (go run ./scripts/stack), one after the other.
 NODE_STACK_TESTS := browser payments embed cart instance
-# No stack: the build's loader in Node with stand-ins (reference_parity: the
-# bench's JS reference against the build, Stripe calls compared).
-NODE_TESTS := webhook_instance ratelimit_instance reference_parity
+# No stack: the build's loader in Node with stand-ins (reference_parity and
+# reference_hook_parity: the bench's JS reference against the build, Stripe
+# calls and the webhook's D1 statements compared).
+NODE_TESTS := webhook_instance ratelimit_instance reference_parity reference_hook_parity
 
 .PHONY: help tools build dev serve test check unit fuzz-short contract builds e2e browser node secretscan fuzz load bench deploy clean
 
@@ -41,7 +42,7 @@ help:
 	@echo "                  (one: make e2e E2E_SUITES=webhooks WORKER_DIRS=dist/worker,"
 	@echo "                  or go test -count=1 ./scripts/e2e/webhooks)"
 	@echo "  make browser    the node tests on a stack (browser, payments, embed, cart, instance) for each build"
-	@echo "  make node       the node tests without a stack (webhook_instance, ratelimit_instance, reference_parity) for each build"
+	@echo "  make node       the node tests without a stack (webhook_instance, ratelimit_instance, reference_parity, reference_hook_parity) for each build"
 	@echo "  make secretscan the built site and workers and every test log, for this run's secrets"
 	@echo "make fuzz       run every Go fuzz target for FUZZTIME each (default 60s)"
 	@echo "make load       $(LOAD_REQUESTS) requests at concurrency $(LOAD_CONCURRENCY) through wrangler dev: errors, req/s, memory"

@@ -14,7 +14,9 @@
 // and idempotency keys, and the same JSON responses and error codes. One
 // Stripe client per isolate, as the Go loader keeps one Go instance per
 // isolate. scripts/e2e/reference_parity.test.mjs runs both and compares the
-// Stripe requests they make, parameter by parameter.
+// Stripe requests they make, parameter by parameter;
+// scripts/e2e/reference_hook_parity.test.mjs compares the D1 statements of
+// POST /webhook the same way.
 //
 // Mirrored, driven by the catalog as the worker is:
 //   - POST /create-checkout-session (JSON body of items only): the order
@@ -40,11 +42,16 @@
 //   - POST /webhook: the signature checked by stripe-node
 //     (webhooks.constructEventAsync, 300 s tolerance), the duplicate check, and
 //     payment_intent.* events that make a NEW order of the confirm-intent flow,
-//     with the same D1 statements in the same order as worker/ (look up the
-//     event, read the order, insert it, claim its fulfillment, read it again,
-//     log it, finish the fulfillment, record the event). Events the worker
-//     applies to an order already recorded (and every other event type the
-//     worker handles) answer 501 here.
+//     with the same D1 statements (text and parameters) in the same order as
+//     worker/orders' SQLStore under worker/fulfill.go recordOrder: look up
+//     the event, read the order, insert it (its lines, details and review
+//     reason as the worker makes them: kit_cart, kit_shipping, kit_fields,
+//     the PaymentIntent's shipping, Order.Check and Derive), claim its
+//     fulfillment if it is paid, log it (LogFulfiller), finish the
+//     fulfillment, record the event; another deployment's PaymentIntent is
+//     only recorded as an event. Events the worker applies to an order
+//     already recorded (and every other event type the worker handles),
+//     and carts with stocked products, answer 501 here.
 //
 // Not mirrored, because the bench's requests never reach them: the shopper
 // fields (email, country, idempotencyKey, customerToken: refused here as
@@ -55,7 +62,8 @@
 // recovery link), saving a card on the pay page (it needs a Customer, so
 // such an order is refused as missing its email), a used token's retry,
 // custom approval rules, the catalog's validation at start-up, stock holds
-// in D1 (the bench's products keep no stock), allowed origins (CORS), and
+// in D1 (the bench's products keep no stock: reserving, and the webhook's
+// SyncHold statements), FULFILLMENT_WEBHOOK_URL, allowed origins (CORS), and
 // fromStripePayment's mapping of card and idempotency errors (Stripe's
 // errors map as fromStripe here).
 //
@@ -900,21 +908,27 @@ const HANDLED_EVENTS = new Set([
   "charge.dispute.updated",
   "charge.dispute.closed",
 ]);
-const FULFILLMENT_CLAIM_TTL_S = 120;
+const FULFILLMENT_CLAIM_TTL_S = 120; // worker/fulfill.go fulfillmentClaimTTL
 
-// The statements of worker/orders/sql.go that recording a new order runs.
+// The statements of worker/orders/sql.go (SQLStore) that the webhook runs for
+// a new order, with the same text and parameters:
+// scripts/e2e/reference_hook_parity.test.mjs compares them statement by
+// statement with the Go worker's.
 const ORDER_COLUMNS = `id, ref, flow, state, payment_state, review, COALESCE(session_id, ''), COALESCE(payment_intent_id, ''),
 	email, currency, amount_total, amount_received, amount_capturable, amount_refunded, dispute, decline_code, livemode,
-	lines, fulfillment, fulfillment_attempts, COALESCE(fulfilled_at, 0), created_at, updated_at, version`;
+	lines, details, fulfillment, fulfillment_attempts, COALESCE(fulfilled_at, 0), created_at, updated_at, version,
+	reference`;
+// Positions in ORDER_COLUMNS of what the reference reads of an order.
+const COL = { id: 0, flow: 2, state: 3, paymentIntent: 7, fulfillment: 19 };
 const SQL = {
-  eventSeen: `SELECT COUNT(*) AS n FROM webhook_events WHERE id = ?1`,
+  eventSeen: `SELECT COUNT(*) FROM webhook_events WHERE id = ?1`,
   getOrder: `SELECT ${ORDER_COLUMNS} FROM orders
 WHERE id = ?1 OR session_id = ?1 OR payment_intent_id = ?1 OR ref = ?1
 ORDER BY (ref = ?1) ASC, created_at DESC, id DESC LIMIT 1`,
   createOrder: `INSERT INTO orders (id, ref, flow, state, payment_state, review, session_id, payment_intent_id,
 	email, currency, amount_total, amount_received, amount_capturable, amount_refunded, dispute, decline_code, livemode,
-	lines, created_at, updated_at, version)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''), NULLIF(?8, ''), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, 1)
+	lines, created_at, updated_at, version, details, reference)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''), NULLIF(?8, ''), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, 1, ?20, ?21)
 ON CONFLICT DO NOTHING`,
   claim: `UPDATE orders SET fulfillment = 'claimed', fulfillment_claim = ?2, fulfillment_claimed_at = ?3,
 	fulfillment_attempts = fulfillment_attempts + 1, updated_at = ?3
@@ -929,6 +943,7 @@ VALUES (?1, ?2, NULLIF(?3, ''), ?4) ON CONFLICT (id) DO NOTHING`,
 const webhookRefusal = (code, message) => new APIError(400, code, message);
 const PI_ID = /^pi_[A-Za-z0-9_]{1,200}$/;
 const ORDER_REF = /^ord_[A-Za-z0-9_]{1,60}$/;
+const notMirrored = (what) => new APIError(501, "not_implemented", `the benchmark reference does not mirror ${what}`);
 
 // intentState follows worker/records.go intentState.
 function intentState(pi) {
@@ -947,7 +962,9 @@ function intentState(pi) {
   return "";
 }
 
-// cartLines reads metadata kit_cart ("id:qty:unit,...") with the catalog's names.
+// cartLines is worker/records.go parseCartMeta and cartLines: metadata
+// kit_cart ("id:qty:unit,..." or "id:qty,...") with the catalog's names
+// (and prices where the cart has none); a malformed entry voids the cart.
 function cartLines(cat, cart) {
   if (!cart) return [];
   const lines = [];
@@ -963,8 +980,138 @@ function cartLines(cat, cart) {
   return lines;
 }
 
+// parseInt64 is strconv.ParseInt(s, 10, 64): an optional sign and decimal
+// digits within int64; null when Go's would fail.
+function parseInt64(s) {
+  if (!/^[+-]?[0-9]+$/.test(s)) return null;
+  const n = BigInt(s);
+  return n > INT64_MAX || n < -INT64_MAX - 1n ? null : Number(n);
+}
+
+// queryUnescape is url.QueryUnescape: "+" is a space, %XX a byte; null on a
+// malformed escape.
+function queryUnescape(s) {
+  if (/%(?![0-9A-Fa-f]{2})/.test(s)) return null;
+  const bytes = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < s.length; ) {
+    if (s[i] === "%") {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 3;
+    } else if (s[i] === "+") {
+      bytes.push(0x20);
+      i++;
+    } else {
+      const cp = s.codePointAt(i);
+      bytes.push(...enc.encode(String.fromCodePoint(cp)));
+      i += cp > 0xffff ? 2 : 1;
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+// parseFields is url.ParseQuery for metadata kit_fields: the values by key,
+// null when any part is malformed (the worker then keeps no custom fields).
+function parseFields(v) {
+  const vals = new Map();
+  for (const part of v.split("&")) {
+    if (part.includes(";")) return null;
+    if (part === "") continue;
+    const i = part.indexOf("=");
+    const key = queryUnescape(i < 0 ? part : part.slice(0, i));
+    const value = queryUnescape(i < 0 ? "" : part.slice(i + 1));
+    if (key === null || value === null) return null;
+    if (!vals.has(key)) vals.set(key, value); // vals.Get: the first value
+  }
+  return vals;
+}
+
+const str = (v) => (typeof v === "string" ? v : "");
+const ADDRESS_FIELDS = ["line1", "line2", "city", "state", "postal_code", "country"];
+
+// intentDetails is worker/goods_intent.go intentDetails (metadata
+// kit_shipping and kit_fields, the PaymentIntent's shipping), built in the
+// field order and with the omitempty rules of orders.Details' JSON.
+function intentDetails(st, pi) {
+  const meta = pi.metadata || {};
+  let ship = null;
+  let amountShipping = 0;
+  let phone = "";
+  if (meta.kit_shipping) {
+    const v = meta.kit_shipping;
+    const i = v.indexOf(":");
+    const id = i < 0 ? v : v.slice(0, i);
+    const n = parseInt64(i < 0 ? "" : v.slice(i + 1));
+    if (n !== null && n >= 0) {
+      amountShipping = n;
+      const rate = st.cat.shop.shipping ? st.cat.shop.shipping.rates.find((r) => r.id === id) : undefined;
+      ship = { name: "", phone: "", address: {}, rate: id, rate_name: rate ? str(rate.display_name) : "", amount: n };
+    }
+  }
+  if (pi.shipping && typeof pi.shipping === "object") {
+    const sd = pi.shipping;
+    if (!ship) ship = { name: "", phone: "", address: {}, rate: "", rate_name: "", amount: 0 };
+    ship.name = str(sd.name);
+    ship.phone = str(sd.phone);
+    if (sd.address && typeof sd.address === "object") ship.address = sd.address;
+    phone = str(sd.phone);
+  }
+  let fields = null;
+  if (meta.kit_fields) {
+    const vals = parseFields(meta.kit_fields);
+    if (vals && vals.size > 0) {
+      fields = [...vals.keys()].sort(goCompare).map((key) => ({ key, value: vals.get(key) }));
+    }
+  }
+  const d = {};
+  if (ship) {
+    const s = { name: ship.name };
+    if (ship.phone) s.phone = ship.phone;
+    s.address = {};
+    for (const k of ADDRESS_FIELDS) if (str(ship.address[k])) s.address[k] = ship.address[k];
+    if (ship.rate) s.rate = ship.rate;
+    if (ship.rate_name) s.rate_name = ship.rate_name;
+    s.amount = ship.amount;
+    d.shipping = s;
+  }
+  if (phone) d.phone = phone;
+  if (fields) d.custom_fields = fields;
+  if (amountShipping) d.amount_shipping = amountShipping;
+  return { json: d, amountShipping };
+}
+
+// goCompare orders strings as Go's sort.Strings (by UTF-8 bytes).
+function goCompare(a, b) {
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+// goJSON is JSON.stringify with encoding/json's escapes (<, >, & and the
+// line separators as \u sequences), so that the lines and details columns
+// hold the worker's bytes.
+const goJSON = (v) => JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+
+// checkOrder and deriveState are orders.Order.Check and Derive for a new
+// order (no refund, no dispute yet): the review reason, then the state.
+function checkOrder(o) {
+  if (o.review || (o.payment !== "paid" && o.payment !== "captured")) return;
+  const want = o.amountShipping + o.lines.reduce((n, l) => n + l.amount_total, 0);
+  if (o.lines.length === 0) o.review = "no_lines";
+  else if (o.amount_received < want) o.review = `amount_received_below_lines: received ${o.amount_received}, lines ${want}`;
+  else if (o.amount_received > want && o.payment !== "captured") o.review = `amount_received_above_lines: received ${o.amount_received}, lines ${want}`;
+}
+const deriveState = (o) => (o.review ? "needs_review" : o.payment);
+const fulfillable = (state) => state === "paid" || state === "captured";
+
 function randomHex(n) {
   return Array.from(crypto.getRandomValues(new Uint8Array(n)), (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// readOrder is SQLStore.Get: the row of the order key names, or null.
+async function readOrder(db, key) {
+  const rows = await db.prepare(SQL.getOrder).bind(key).raw();
+  return rows.length ? rows[0] : null;
 }
 
 async function handleWebhook(request, st, env) {
@@ -993,55 +1140,77 @@ async function handleWebhook(request, st, env) {
   if (!db) {
     throw new APIError(503, "orders_unavailable", "orders are not recorded: the worker has no D1 database bound as DB (see README: Webhooks and orders)");
   }
-  if ((await db.prepare(SQL.eventSeen).bind(ev.id).first("n")) > 0) return json(200, { received: true, duplicate: true });
-  if (!ev.type.startsWith("payment_intent.")) {
-    throw new APIError(501, "not_implemented", `the benchmark reference does not handle ${ev.type} events`);
-  }
+  if ((await db.prepare(SQL.eventSeen).bind(ev.id).first("COUNT(*)")) > 0) return json(200, { received: true, duplicate: true });
+  if (!ev.type.startsWith("payment_intent.")) throw notMirrored(`${ev.type} events`);
   const pi = ev.data.object;
   if (typeof pi.id !== "string" || !PI_ID.test(pi.id)) {
     throw new APIError(502, "invalid_event", `event ${ev.id} carries no PaymentIntent`);
   }
-  const meta = pi.metadata || {};
-  let state = intentState(pi);
-  if (ev.type === "payment_intent.payment_failed" && (state === "" || state === "awaiting_payment")) state = "failed";
-  let order = null;
-  if (meta.kit_deployment === st.deployment && ORDER_REF.test(meta.kit_order ?? "") && state !== "") {
-    if (meta.kit_flow === "checkout") {
-      throw new APIError(501, "not_implemented", "the benchmark reference does not handle Checkout Sessions' PaymentIntents");
-    }
-    order = await recordNewOrder(st, db, pi, state);
-  }
+  const order = await fulfillIntent(st, db, pi, ev.type);
   await db.prepare(SQL.recordEvent).bind(ev.id, ev.type, order ? order.id : "", Math.floor(Date.now() / 1000)).run();
   return json(200, order ? { received: true, order: order.id, state: order.state } : { received: true, ignored: true });
 }
 
-// recordNewOrder is worker/fulfill.go recordOrder for a PaymentIntent no order
-// has yet, with LogFulfiller.
-async function recordNewOrder(st, db, pi, state) {
-  const now = Math.floor(Date.now() / 1000);
-  const cur = await db.prepare(SQL.getOrder).bind(pi.id).first();
-  if (cur) throw new APIError(501, "not_implemented", `order ${pi.id} exists: the benchmark reference records new orders only`);
-  const lines = cartLines(st.cat, pi.metadata.kit_cart);
+// fulfillIntent is worker/records.go fulfillIntent for PaymentIntents that no
+// order has yet: the order, or null when the PaymentIntent is not (or not
+// yet) this deployment's order.
+async function fulfillIntent(st, db, pi, eventType) {
+  const meta = pi.metadata || {};
+  if (meta.kit_deployment !== st.deployment || !ORDER_REF.test(meta.kit_order ?? "")) return null;
+  let state = intentState(pi);
+  if (eventType === "payment_intent.payment_failed" && (state === "" || state === "awaiting_payment")) state = "failed";
+  if (state === "") return null;
+  if (meta.kit_flow === "checkout") {
+    // A Checkout Session's PaymentIntent only updates the session's order.
+    const cur = await readOrder(db, pi.id);
+    if (!cur || cur[COL.paymentIntent] !== pi.id || cur[COL.flow] !== "checkout") return null;
+    throw notMirrored("updates of a Checkout order");
+  }
+  const lines = cartLines(st.cat, meta.kit_cart);
+  // worker/fulfill.go syncStock would commit the order's stock hold here.
+  const stocked = (l) => st.cat.byID.has(l.product) && st.cat.byID.get(l.product).stock != null && l.quantity > 0;
+  if (lines.some(stocked)) throw notMirrored("stock holds (a cart with stocked products)");
+  const details = intentDetails(st, pi);
   const decline = (pi.last_payment_error && (pi.last_payment_error.decline_code || pi.last_payment_error.code)) || "";
+  const o = {
+    id: pi.id, ref: meta.kit_order, payment: state, review: "", email: str(pi.receipt_email), currency: str(pi.currency),
+    amount_total: pi.amount ?? 0, amount_received: pi.amount_received ?? 0, amount_capturable: pi.amount_capturable ?? 0,
+    lines, amountShipping: details.amountShipping,
+  };
+  checkOrder(o);
+  o.state = deriveState(o);
+  return recordNewOrder(db, o, goJSON(details.json), decline, pi.livemode ? 1 : 0);
+}
+
+// recordNewOrder is worker/fulfill.go recordOrder, then fulfill with
+// LogFulfiller, for an order not recorded yet.
+async function recordNewOrder(db, o, details, decline, livemode) {
+  const now = Math.floor(Date.now() / 1000);
+  const cur = await readOrder(db, o.id);
+  if (cur && cur[COL.id] !== o.id) {
+    console.log(`order ${o.id}: its Stripe objects belong to order ${cur[COL.id]}; not merged`);
+    return null;
+  }
+  if (cur) throw notMirrored(`updates of order ${o.id}, which exists (new orders only)`);
   const created = await db
     .prepare(SQL.createOrder)
-    .bind(pi.id, pi.metadata.kit_order, "confirm_intent", state, state, "", "", pi.id, pi.receipt_email ?? "", pi.currency ?? "",
-      pi.amount ?? 0, pi.amount_received ?? 0, pi.amount_capturable ?? 0, 0, "", decline, pi.livemode ? 1 : 0, JSON.stringify(lines), now)
+    .bind(o.id, o.ref, "confirm_intent", o.state, o.payment, o.review, "", o.id, o.email, o.currency,
+      o.amount_total, o.amount_received, o.amount_capturable, 0, "", decline, livemode, goJSON(o.lines), now, details, "")
     .run();
-  if (created.meta.changes !== 1) throw new APIError(503, "conflict", `order ${pi.id} was written meanwhile; retry`);
-  const order = { id: pi.id, state };
-  if (state !== "paid" && state !== "captured") return order;
+  if (created.meta.changes !== 1) throw notMirrored(`order ${o.id} written meanwhile (the worker merges it again)`);
+  if (!fulfillable(o.state)) return o;
   const claim = randomHex(12);
-  const won = await db.prepare(SQL.claim).bind(pi.id, claim, now, now - FULFILLMENT_CLAIM_TTL_S).run();
-  if (won.meta.changes !== 1) throw new APIError(503, "fulfillment_in_progress", "the order's fulfillment is running in another request; retry later");
-  const full = await db.prepare(SQL.getOrder).bind(pi.id).first();
-  if (!full) throw new Error(`order ${pi.id} vanished`);
-  const items = lines.reduce((n, l) => n + l.quantity, 0);
-  console.log(
-    `fulfill order ${full.id}: ${full.state}, ${formatMinor(full.amount_total, full.currency)}, ${items} item(s) in ${lines.length} line(s), session= payment_intent=${pi.id}`,
-  );
-  await db.prepare(SQL.finish).bind(pi.id, claim, Math.floor(Date.now() / 1000)).run();
-  return order;
+  const won = await db.prepare(SQL.claim).bind(o.id, claim, now, now - FULFILLMENT_CLAIM_TTL_S).run();
+  if (won.meta.changes !== 1) {
+    const again = await readOrder(db, o.id);
+    if (again && (again[COL.fulfillment] === "done" || !fulfillable(again[COL.state]))) return { id: again[COL.id], state: again[COL.state] };
+    throw new APIError(503, "fulfillment_in_progress", "the order's fulfillment is running in another request; retry later");
+  }
+  const items = o.lines.reduce((n, l) => n + l.quantity, 0);
+  console.log(`fulfill order ${o.id}: ${o.state}, ${formatMinor(o.amount_total, o.currency)}, ${items} item(s) in ${o.lines.length} line(s), session= payment_intent=${o.id}`);
+  const done = await db.prepare(SQL.finish).bind(o.id, claim, Math.floor(Date.now() / 1000)).run();
+  if (done.meta.changes !== 1) console.log(`fulfillment of order ${o.id} outlived its claim (2m0s); it may have run twice`);
+  return o;
 }
 
 // ---- rate limiting: worker/ratelimit.go ----

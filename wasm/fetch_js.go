@@ -52,7 +52,17 @@ func newFetchTransport(bridge js.Value) *fetchTransport {
 func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
+		// Sized from ContentLength (the Stripe client's bodies are strings
+		// of known length) rather than grown from 512 bytes by io.ReadAll;
+		// http.Request's ContentLength is what is sent.
+		var b []byte
+		var err error
+		if n := req.ContentLength; n > 0 && n <= scratchSize {
+			b = make([]byte, n)
+			_, err = io.ReadFull(req.Body, b)
+		} else {
+			b, err = io.ReadAll(req.Body)
+		}
 		req.Body.Close()
 		if err != nil {
 			return nil, err

@@ -26,14 +26,19 @@ func encodeForm(v *form.Values) string {
 	if n == 0 {
 		return ""
 	}
-	b := make([]byte, 0, n-1)
-	for i, p := range pairs {
-		if i > 0 {
-			b = append(b, '&')
+	// Written by index into a buffer of the exact length: under TinyGo
+	// every append is a call into the runtime (runtime.sliceAppend), which
+	// cost as much as the escaping itself.
+	b := make([]byte, n-1)
+	i := 0
+	for j, p := range pairs {
+		if j > 0 {
+			b[i] = '&'
+			i++
 		}
-		b = appendEscaped(b, p.Key, true)
-		b = append(b, '=')
-		b = appendEscaped(b, p.Value, false)
+		i = putEscaped(b, i, p.Key, true)
+		b[i] = '='
+		i = putEscaped(b, i+1, p.Value, false)
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
@@ -84,16 +89,20 @@ func escapedLen(s string, key bool) int {
 
 const upperHex = "0123456789ABCDEF"
 
-func appendEscaped(b []byte, s string, key bool) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+// putEscaped writes s escaped into b at i and returns where it ended.
+func putEscaped(b []byte, i int, s string, key bool) int {
+	for k := 0; k < len(s); k++ {
+		switch c := s[k]; {
 		case keep(c, key):
-			b = append(b, c)
+			b[i] = c
+			i++
 		case c == ' ':
-			b = append(b, '+')
+			b[i] = '+'
+			i++
 		default:
-			b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+			b[i], b[i+1], b[i+2] = '%', upperHex[c>>4], upperHex[c&15]
+			i += 3
 		}
 	}
-	return b
+	return i
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +72,38 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("%v: accepted", bad)
 		}
+	}
+}
+
+// The per-request table is printed from each load's main-thread samples:
+// median, mean, largest, and the process's CPU per request less the mean.
+func TestPrintPerRequest(t *testing.T) {
+	load := func(cpu float64, main ...float64) loadResult {
+		return loadResult{Endpoint: "create", Concurrency: 1, CPUPerReq: cpu, loadStats: loadStats{Requests: len(main), MainCPU: main}}
+	}
+	res := results{
+		Variants: []variant{{Name: "tinygo"}},
+		Runs: []runResult{
+			{Variant: "tinygo", Loads: []loadResult{load(5, 2, 3, 4, 11)}},
+			{Variant: "tinygo", Loads: []loadResult{load(7, 4, 5, 6, 9), {Endpoint: "create", Concurrency: 10, CPUPerReq: 99}}},
+		},
+	}
+	var b strings.Builder
+	printPerRequest(&b, res)
+	out := b.String()
+	// Rounds: medians 3 and 5 (nearest rank), means 5 and 6, largest 11 and
+	// 9, rest 0 and 1; medians over the two rounds: 4.00, 5.50, 10.00, 0.50.
+	for _, want := range []string{"4.00", "5.50", "10.00", "0.50", "rest ms/req"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "99") {
+		t.Errorf("a c=10 load made it into the table:\n%s", out)
+	}
+	var none strings.Builder
+	printPerRequest(&none, results{Variants: res.Variants})
+	if none.Len() != 0 {
+		t.Errorf("printed a table without samples: %q", none.String())
 	}
 }

@@ -181,36 +181,54 @@ func printReport(w io.Writer, res results) {
 }
 
 // printPerRequest prints, for the loads at concurrency 1, the main thread's
-// CPU per request (schedstat): the median request and the largest, medians
-// over rounds. The largest is usually the request that met a retiring Go
-// instance and started the next one (TinyGo retires every RETIRE_REQUESTS).
+// CPU per request (schedstat): the median request, the mean, the largest,
+// and the process's CPU per request less that mean ("rest": V8's background
+// threads, garbage collection and compilation, and the main thread between
+// requests), medians over rounds. The largest is usually the request that
+// met a retiring Go instance and started the next one (TinyGo retires every
+// RETIRE_REQUESTS).
 func printPerRequest(w io.Writer, res results) {
 	type key struct{ v, ep string }
-	p50s, maxs := map[key][]float64{}, map[key][]float64{}
+	p50s, means, maxs, rests := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
 	for _, r := range res.Runs {
 		for _, l := range r.Loads {
-			if l.Concurrency != 1 || l.MainMax == 0 {
+			if l.Concurrency != 1 || len(l.MainCPU) == 0 {
 				continue
 			}
 			k := key{r.Variant, l.Endpoint}
-			p50s[k] = append(p50s[k], l.MainP50)
-			maxs[k] = append(maxs[k], l.MainMax)
+			m := mean(l.MainCPU)
+			p50s[k] = append(p50s[k], percentile(l.MainCPU, 50))
+			means[k] = append(means[k], m)
+			maxs[k] = append(maxs[k], percentile(l.MainCPU, 100))
+			rests[k] = append(rests[k], l.CPUPerReq-m)
 		}
 	}
 	if len(p50s) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nMain-thread CPU of single requests at c=1 (schedstat ns; excludes V8's background threads): median request, largest request; medians over rounds\n\n")
+	fmt.Fprintf(w, "\nMain-thread CPU of single requests at c=1 (schedstat ns): median request, mean, largest request; rest = CPU ms/req above less the mean\n(V8's background threads: garbage collection, compilation; and the main thread between requests); medians over rounds\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tendpoint\tmedian ms\tlargest ms\t")
+	fmt.Fprintln(tw, "variant\tendpoint\tmedian ms\tmean ms\tlargest ms\trest ms/req\t")
 	for _, v := range res.Variants {
 		for _, ep := range endpointNames() {
 			k := key{v.Name, ep}
 			if len(p50s[k]) == 0 {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(p50s[k]), 2), f(median(maxs[k]), 2))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(p50s[k]), 2), f(median(means[k]), 2), f(median(maxs[k]), 2), f(median(rests[k]), 2))
 		}
 	}
 	tw.Flush()
+}
+
+// mean is the arithmetic mean of xs (NaN for none).
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }

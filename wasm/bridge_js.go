@@ -17,9 +17,13 @@ import (
 // handler for a Go instance that lives for many requests:
 //
 //   - a request crosses as one packed message (method, URL, headers and
-//     body; message_js.go) and its answer as pointers into linear memory, so
-//     a request creates no js.Value but its reply function (each is an entry
-//     in wasm_exec.js's value table, and under a collecting GC a finalizer);
+//     body; message_js.go) with a number that names it, and its answer as
+//     pointers into linear memory passed to one reply function read at
+//     start-up, so a request leaves no js.Value behind (each is an entry in
+//     wasm_exec.js's value table, which under TinyGo's leaking allocator is
+//     never released: a reply function per request kept each request's
+//     closure, Request and body alive until the instance retired, ~5 KB
+//     each, measured in Node);
 //   - the JS callbacks are registered once, so nothing is left behind per
 //     request (syumai/workers' stream conversion never releases its pull and
 //     cancel functions, which keeps ~17 KB per body alive);
@@ -28,28 +32,31 @@ import (
 //     (scripts/tinygo-patches/06-stack-reuse.patch).
 
 type bridgeRequest struct {
+	id          int // instance.mjs's number for the request, passed back to reply
 	method, url string
 	header      http.Header
 	body        []byte
-	reply       js.Value // function(status, headersPtr, headersLen, bodyPtr, bodyLen)
 }
 
 type server struct {
-	h http.Handler
+	h     http.Handler
+	reply js.Value // the bridge's reply(id, status, headersPtr, headersLen, bodyPtr, bodyLen)
 }
 
-// serveFunc is called by instance.mjs as serve(length, reply, message?):
-// the request is "METHOD URL\n", its headers, a blank line and its body, in
-// scratch or in message (message_js.go).
+// serveFunc is called by instance.mjs as serve(id, length, message?): the
+// request is "METHOD URL\n", its headers, a blank line and its body, in
+// scratch or in message (message_js.go); id names it in the reply. Nothing
+// in args is kept past this call (instance.mjs releases them: see its
+// releaseCallbackValues).
 func (s *server) serveFunc(_ js.Value, args []js.Value) any {
 	seedRand() // before any input is handled (seed_tinygo.go)
 	var msg js.Value
 	if len(args) > 2 {
 		msg = args[2]
 	}
-	first, h, body := splitHead(readMessage(args[0].Int(), msg))
+	first, h, body := splitHead(readMessage(args[1].Int(), msg))
 	method, url, _ := strings.Cut(first, " ")
-	r := &bridgeRequest{method: method, url: url, header: h, reply: args[1]}
+	r := &bridgeRequest{id: args[0].Int(), method: method, url: url, header: h}
 	if len(body) > 0 {
 		r.body = body
 	}
@@ -70,7 +77,7 @@ func (s *server) serve(r *bridgeRequest) {
 		rec.status = http.StatusOK
 	}
 	headers, body := formatHeaders(rec.header), rec.body.Bytes()
-	r.reply.Invoke(rec.status, strPtr(headers), len(headers), ptr(body), len(body))
+	s.reply.Invoke(r.id, rec.status, strPtr(headers), len(headers), ptr(body), len(body))
 	// JavaScript has copied both by now; they must live until then.
 	runtime.KeepAlive(headers)
 	runtime.KeepAlive(body)

@@ -17,7 +17,7 @@
 //   - reads bridge.rateLimit and sets bridge.rateLimitDone;
 //   - may call bridge.logOnce (a missing rate-limit binding, a missing
 //     DEPLOYMENT_ID);
-//   - sets bridge.serve, then calls bridge.ready(neverFrees, scratchPtr,
+//   - reads bridge.reply, sets bridge.serve, then calls bridge.ready(neverFrees, scratchPtr,
 //     scratchLen): neverFrees is true for the leaking allocator (see Memory
 //     below); scratch is the buffer in Go's linear memory where JavaScript
 //     writes the messages it sends (below);
@@ -43,11 +43,10 @@
 //       (InstancePool.startEarly): Go serves canned requests through a
 //       handler of its own, with no I/O and no randomness, to build its
 //       per-process caches. Nothing is answered.
-//   serve(length, reply, message?)
-//       one request message (above). Go answers exactly once (unless the
-//       instance dies), during the call or from a later event, with
-//       reply(status, headersPtr, headersLen, bodyPtr, bodyLen): header
-//       lines and body in linear memory (length 0: none).
+//   serve(id, length, message?)
+//       one request message (above), numbered by id. Go answers exactly
+//       once (unless the instance dies), during the call or from a later
+//       event, with the bridge's reply(id, ...) (below).
 //   fetchDone(id, status, length, timedOut, message?)
 //       the answer to fetch: status 0 when it failed, and the message is
 //       then the error's text; else an empty line, the answer's header lines,
@@ -60,12 +59,17 @@
 //   rateLimitDone(id, success, error)
 //       success a boolean, error "" on success, else a message.
 // Go reads every string argument as a string: error must be "", never
-// undefined or null. An answer whose id Go no longer waits for (its
+// undefined or null. Go keeps no argument of these calls past the call
+// (releaseCallbackValues). An answer whose id Go no longer waits for (its
 // request's context ended first) is ignored.
 //
-// Go calls (fetch, d1 and rateLimit as plain functions, without this, each
-// numbering its calls with its own counter from 1 and expecting one answer
-// per id; logOnce and ready as methods of the bridge):
+// Go calls (fetch, d1, rateLimit and reply as plain functions, without
+// this, the first three numbering their calls with their own counter from 1
+// and expecting one answer per id; logOnce and ready as methods of the
+// bridge):
+//   reply(id, status, headersPtr, headersLen, bodyPtr, bodyLen)
+//       the answer to serve(id, ...): header lines and body in linear
+//       memory (length 0: none), copied before it returns.
 //   fetch(id, headPtr, headLen, bodyPtr, bodyLen, timeoutMs)
 //       head "METHOD URL\n" and header lines, body bytes (bodyLen 0 for
 //       none: always for GET and HEAD, and for an empty body), both in
@@ -285,6 +289,8 @@ export class GoInstance {
     this.retireRequests = retireRequests;
     this.requests = 0;
     this.inflight = new Set(); // reject functions of requests awaiting Go
+    this.replies = new Map(); // request id -> the function that takes Go's answer
+    this.lastID = 0;
     let ready = false;
     this.scratch = null; // {ptr, len} of Go's scratch buffer
 
@@ -292,7 +298,19 @@ export class GoInstance {
       ready: (neverFrees, scratchPtr, scratchLen) => {
         ready = true;
         this.neverFrees = neverFrees === true;
+        // Go's values are never released without a collecting GC, so
+        // the callbacks' own are released here (releaseCallbackValues).
+        this.go.releaseCallbackValues = this.neverFrees;
         if (scratchLen > 0) this.scratch = { ptr: scratchPtr, len: scratchLen };
+      },
+      // Go's answer to serve(id, ...): header lines and body in linear
+      // memory, copied before this returns.
+      reply: (id, status, headersPtr, headersLen, bodyPtr, bodyLen) => {
+        const reply = this.replies.get(id);
+        if (reply === undefined) return;
+        this.replies.delete(id);
+        const mem = this.bytes();
+        reply(status, decoder.decode(mem.subarray(headersPtr, headersPtr + headersLen)), bodyLen ? mem.slice(bodyPtr, bodyPtr + bodyLen) : null);
       },
       // timeoutMs > 0: the fetch is aborted then, and answered with
       // timedOut; the timer runs in this request's own context (see handle).
@@ -306,9 +324,17 @@ export class GoInstance {
         const url = first.slice(sp + 1);
         const init = { method, headers: headerPairs(nl < 0 ? "" : head.slice(nl + 1)), redirect: "follow" };
         if (bodyLen > 0) init.body = mem.slice(bodyPtr, bodyPtr + bodyLen);
+        // The deadline is a timer cleared when the fetch settles, not
+        // AbortSignal.timeout(): its signal, and the fetch it is attached to,
+        // stay alive until the timer fires (the Stripe client's 15 s), so at
+        // 100 requests a second 1,500 finished fetches were kept (measured in
+        // Node: ~2.3 KB a call, marked again at every major GC).
+        let timer;
         if (timeoutMs > 0) {
           try {
-            init.signal = AbortSignal.timeout(timeoutMs);
+            const abort = new AbortController();
+            timer = setTimeout(() => abort.abort(new DOMException("fetch deadline", "TimeoutError")), timeoutMs);
+            init.signal = abort.signal;
           } catch {
             // Global scope (warmUp): no timers, and no real fetch either.
           }
@@ -323,6 +349,7 @@ export class GoInstance {
           })
           .catch((err) => [0, String((err && err.message) || err) || "fetch failed", null, !!(err && err.name === "TimeoutError")])
           .then(([status, head, body, timedOut]) => {
+            clearTimeout(timer);
             if (this.dead) return;
             const [length, message] = this.pack(head, body);
             if (message === undefined) this.bridge.fetchDone(id, status, length, timedOut);
@@ -331,6 +358,7 @@ export class GoInstance {
           .catch((err) => this.kill(err));
       },
       d1: (id, binding, mode, sql, params) => {
+        this.releaseArgs(binding, mode, sql, params);
         Promise.resolve()
           .then(() => {
             const db = env[binding];
@@ -354,6 +382,7 @@ export class GoInstance {
       // it: wasm/ratelimit_js.go); the timer is cleared when the binding
       // answers first.
       rateLimit: (id, binding, key, timeoutMs) => {
+        this.releaseArgs(binding, key);
         let timer;
         Promise.resolve()
           .then(() => {
@@ -423,6 +452,16 @@ export class GoInstance {
     else if (!ready && !this.dead) this.kill(new Error("Go program did not register its handler"));
   }
 
+  // releaseArgs gives back the references Go made for the strings it passed
+  // to a bridge function (syscall/js makes one per string argument of each
+  // call and, without a collecting GC, never releases it: a D1 statement's
+  // parameters or a client's rate-limit key stayed in the value table until
+  // the instance retired). Go keeps none of them past the call.
+  releaseArgs(...values) {
+    if (!this.go.releaseCallbackValues) return;
+    for (const v of values) releaseValue(this.go, v);
+  }
+
   kill(reason) {
     if (this.dead) return;
     this.dead = true;
@@ -439,6 +478,7 @@ export class GoInstance {
     this.deathReason = reason instanceof Error ? reason : new Error(String(reason));
     for (const reject of this.inflight) reject(this.deathReason);
     this.inflight.clear();
+    this.replies.clear();
   }
 
   // bytes is a view of the instance's linear memory (made anew each time:
@@ -469,14 +509,17 @@ export class GoInstance {
 
   // send passes one request to Go: reply(status, headers, body) gets its
   // answer (headers as "name: value\n" lines, body a Uint8Array or null).
+  //
+  // Go gets a number for the request, not the reply function: a function
+  // passed to Go stays in wasm_exec.js's value table until Go releases it,
+  // which TinyGo's leaking allocator never does, and it kept the request's
+  // whole closure (the Request, its body) alive until the instance retired.
   send(method, url, headers, body, reply) {
     const [length, message] = this.pack(method + " " + url + "\n" + headers + "\n", body);
-    const answer = (status, headersPtr, headersLen, bodyPtr, bodyLen) => {
-      const mem = this.bytes();
-      reply(status, decoder.decode(mem.subarray(headersPtr, headersPtr + headersLen)), bodyLen ? mem.slice(bodyPtr, bodyPtr + bodyLen) : null);
-    };
-    if (message === undefined) this.bridge.serve(length, answer);
-    else this.bridge.serve(length, answer, message);
+    const id = ++this.lastID;
+    this.replies.set(id, reply);
+    if (message === undefined) this.bridge.serve(id, length);
+    else this.bridge.serve(id, length, message);
   }
 
   // handle serves one Request and resolves to a Response; it rejects if the
@@ -521,9 +564,83 @@ export class GoInstance {
 // scope (InstancePool.prepare, called by loader.mjs).
 export function prepareInstance(module, { zeroRandom = false } = {}) {
   const go = new Go();
+  releaseCallbackValues(go);
   const clock = withRequestClock(go.importObject);
   if (zeroRandom) withZeroRandom(go.importObject);
   return { go, instance: new WebAssembly.Instance(module, go.importObject), clock };
+}
+
+// releaseCallbackValues makes each call from JavaScript into a Go callback
+// (js.FuncOf: serve, fetchDone, d1Done, rateLimitDone, warm) release the
+// values Go took from it, once go.releaseCallbackValues is set (GoInstance
+// sets it when Go's ready() says its allocator never frees).
+//
+// Why: syscall/js's handleEvent takes a reference in wasm_exec.js's value
+// table to the call's event object, its `this` and its arguments object,
+// and one to each argument that is an object or a string, and Go gives a
+// reference back only through a finalizer, which TinyGo never runs: so every
+// call left them in the table, alive until the instance retired (measured
+// in Node, with the reply functions gone: the table and what it held grew by
+// ~0.4 KB per request, all of it marked again at every major GC).
+//
+// The contract this relies on, kept by wasm/*_js.go: a Go callback uses its
+// arguments during the call and keeps no js.Value of them (the request's
+// message is copied at once; answers are numbers, strings read with
+// String(), or copied bytes). A call is released once its callback has
+// returned (handleEvent then sets the event's result), at the end of the
+// call or, for a callback that blocked, after a later one. Standard Go's
+// finalizers do release their references, so its instance never sets the
+// flag and nothing is released twice.
+function releaseCallbackValues(go) {
+  const release = (v) => releaseValue(go, v);
+  // What handleEvent took: the event, this, the arguments object and each
+  // argument it indexed (numbers, booleans, null and undefined have no
+  // reference: release skips them).
+  const releaseEvent = (event) => {
+    for (let i = 0; i < event.args.length; i++) release(event.args[i]);
+    release(event.args);
+    release(event.this);
+    release(event);
+  };
+  const has = (event) => Object.prototype.hasOwnProperty.call(event, "result");
+  // Calls whose Go callback had not returned when the call did: a request
+  // runs on the goroutine its serve() call started (wasm/spawn_tinygo.go)
+  // and returns once it is answered, from a later event.
+  const unfinished = new Set();
+  const wrap = go._makeFuncWrapper;
+  go._makeFuncWrapper = function (id) {
+    if (!go._ids || !go._goRefCounts) return wrap.call(this, id); // not the wasm_exec.js this expects
+    return function () {
+      const event = { id, this: this, args: arguments };
+      go._pendingEvent = event;
+      go._resume();
+      if (go.releaseCallbackValues) {
+        if (has(event)) releaseEvent(event);
+        else unfinished.add(event);
+        for (const e of unfinished) {
+          if (has(e)) {
+            unfinished.delete(e);
+            releaseEvent(e);
+          }
+        }
+      }
+      return event.result;
+    };
+  };
+}
+
+// releaseValue gives back one of Go's references to v in wasm_exec.js's value
+// table, as Go's finalizers would (syscall/js.finalizeRef); v leaves the
+// table with its last reference. Values without a reference (numbers,
+// booleans, null, undefined) are skipped.
+function releaseValue(go, v) {
+  const id = go._ids && go._ids.get(v);
+  if (id === undefined || go._goRefCounts[id] === undefined) return;
+  if (--go._goRefCounts[id] === 0) {
+    go._values[id] = null;
+    go._ids.delete(v);
+    go._idPool.push(id);
+  }
 }
 
 // withRequestClock replaces TinyGo's clock import, which adds performance.now()

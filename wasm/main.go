@@ -35,7 +35,7 @@ func main() {
 	h := newHandler(getenv(runtime.Get("env")), worker.Deps{Transport: fetch, Store: store,
 		RateLimits: rateLimiters(bridge, runtime.Get("env"))}, // ratelimit_js.go
 		func(topic, message string) { bridge.Call("logOnce", topic, message) })
-	s := &server{h: h}
+	s := &server{h: h, reply: bridge.Get("reply")}
 	bridge.Set("serve", js.FuncOf(s.serveFunc))
 	// allocatorNeverFrees (gc_*.go) tells the loader to retire this instance
 	// once its memory passes a budget; scratch is where it writes the

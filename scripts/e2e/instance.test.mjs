@@ -183,7 +183,7 @@ test(`${compiler}: a crash fails only the requests in flight; the next request g
   // Crash the Go program: serve() with a negative message length makes Go
   // panic inside the callback (standard Go exits; TinyGo traps).
   try {
-    inst.bridge.serve(-1, () => {});
+    inst.bridge.serve(999, -1);
   } catch {
     // TinyGo's trap surfaces here; standard Go exits instead.
   }
@@ -380,4 +380,47 @@ test(`${compiler}: startEarly falls back to starting at the first request when s
     assert.equal(await sandboxAmount((await res.json()).clientSecret), 1500);
     assert.equal(p.started, 1, "the first request started the instance");
   }
+});
+
+// liveValues counts the JavaScript values Go holds references to (wasm_exec.js's
+// value table).
+function liveValues(inst) {
+  return inst.go._values.filter((v) => v !== null && v !== undefined).length;
+}
+
+test(`${compiler}: requests leave nothing behind in the value table`, async () => {
+  // Without a collecting GC (TinyGo's leaking allocator) Go never gives a
+  // reference back, so instance.mjs must: a reply function per request kept
+  // the request's closure, Request and body alive, and every callback left
+  // its event and arguments objects (releaseCallbackValues). Retiring is off
+  // here so the instance lives through every request.
+  const pool = new InstancePool(wasm, { retireRequests: 1e9, retireBytes: 1e12 });
+  const first = await pool.fetch(create(1), env);
+  assert.equal(first.status, 200);
+  const sessionId = (await first.json()).clientSecret.split("_secret_")[0];
+  const inst = pool.get(env);
+  if (!inst.neverFrees) {
+    // Standard Go releases its references through finalizers; releasing
+    // them here as well would free a reference twice.
+    assert.equal(inst.go.releaseCallbackValues, false, "a collecting GC's instance must not have its callback values released");
+    return;
+  }
+  assert.equal(inst.go.releaseCallbackValues, true);
+  const round = async () => {
+    for (let i = 0; i < 20; i++) {
+      for (const req of [create(2), new Request(ORIGIN + "/session-status?session_id=" + sessionId), new Request(ORIGIN + "/config")]) {
+        const res = await pool.fetch(req, env);
+        assert.equal(res.status, 200, await res.text());
+      }
+    }
+  };
+  await round();
+  const before = liveValues(inst);
+  await round();
+  await round();
+  const after = liveValues(inst);
+  assert.equal(pool.shared, inst, "one instance served every request");
+  // 120 more requests, each with a Stripe call and a callback or three:
+  // before the fix the table grew by 3 or more entries a request.
+  assert.ok(after - before <= 5, `the value table grew from ${before} to ${after} live values over 120 requests`);
 });

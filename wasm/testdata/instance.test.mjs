@@ -77,7 +77,7 @@ function echoInstance() {
     _resume() {},
     run() {
       const bridge = globalThis.context.binding;
-      bridge.serve = (length, reply, message) => {
+      bridge.serve = (id, length, message) => {
         const mem = new Uint8Array(memory.buffer);
         const msg = message === undefined ? mem.slice(0, length) : message;
         assert.equal(msg.byteLength, length);
@@ -90,7 +90,7 @@ function echoInstance() {
         const headers = new TextEncoder().encode("content-type: application/octet-stream\n");
         mem.set(headers, OUT);
         mem.set(body, OUT + headers.byteLength);
-        reply(200, OUT, headers.byteLength, OUT + headers.byteLength, body.byteLength);
+        bridge.reply(id, 200, OUT, headers.byteLength, OUT + headers.byteLength, body.byteLength);
       };
       bridge.ready(false, 0, SCRATCH);
       return Promise.resolve();

@@ -15,7 +15,7 @@ import (
 // and custom fields (about 60 pairs), under TinyGo in Node, that was about a
 // tenth of the worker's whole create-session request (profile of
 // `make bench`'s request; the two strings.Replace alone 5.8 %, each
-// allocating a strings.Builder); see wasm/README.md, "Steady state".
+// allocating a strings.Builder); see wasm/README.md, "Session 6".
 // TestEncodeFormMatchesStripeGo holds it to Encode's output.
 func encodeForm(v *form.Values) string {
 	pairs := formPairs(v)

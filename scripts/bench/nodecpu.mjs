@@ -23,12 +23,9 @@
 // production (RETIRE_REQUESTS, RETIRE_BYTES) unless -retire 0.
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { spawn } from "node:child_process";
-import { pathToFileURL } from "node:url";
+import { bundleReference, loadBuild } from "./reference/load.mjs";
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const args = process.argv.slice(2);
 const flag = (name, def) => {
   const i = args.indexOf("-" + name);
@@ -100,33 +97,13 @@ let handle;
 let name;
 if (workerDir === null) {
   name = "reference";
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nodecpu-"));
-  process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-  const esbuild = await import(pathToFileURL(path.join(ROOT, "node_modules/esbuild/lib/main.js")).href);
-  try {
-    await esbuild.build({
-      entryPoints: [path.join(ROOT, "scripts/bench/reference/worker.mjs")],
-      outfile: path.join(tmp, "reference.mjs"),
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      conditions: ["worker"],
-      loader: { ".json": "json" },
-      logLevel: "error",
-      banner: { js: 'import { createRequire as __cr } from "module"; const require = __cr(import.meta.url);' },
-    });
-  } finally {
-    await esbuild.stop();
-  }
-  const ref = (await import(pathToFileURL(path.join(tmp, "reference.mjs")).href)).default;
-  // The reference reaches Stripe at its own STRIPE_API_BASE: point it at the
-  // replaying fetch's host (any host: the path decides).
-  handle = (req) => ref.fetch(req, { ...env, STRIPE_API_BASE: mockURL }, { waitUntil() {}, passThroughOnException() {} });
+  const bundle = await bundleReference();
+  process.on("exit", bundle.remove);
+  const ref = await bundle.load();
+  handle = (req) => ref.fetch(req, env, { waitUntil() {}, passThroughOnException() {} });
 } else {
   name = workerDir;
-  await import(pathToFileURL(path.resolve(workerDir, "wasm_exec.js")).href);
-  const { InstancePool } = await import(pathToFileURL(path.resolve(workerDir, "instance.mjs")).href);
-  const wasm = new WebAssembly.Module(fs.readFileSync(path.join(workerDir, "app.wasm")));
+  const { InstancePool, wasm } = await loadBuild(workerDir);
   const pool = new InstancePool(wasm, retire ? {} : { retireRequests: Infinity, retireBytes: Infinity });
   handle = (req) => pool.fetch(req, env);
 }

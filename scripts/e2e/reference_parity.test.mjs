@@ -17,43 +17,17 @@
 // It starts no server; esbuild's service process is stopped after the bundle.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { bundleReference, loadBuild } from "../bench/reference/load.mjs";
 
 const WORKER_DIR = process.env.WORKER_DIR;
 if (!WORKER_DIR) throw new Error("WORKER_DIR must be set (a build: app.wasm, wasm_exec.js, instance.mjs)");
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-await import(pathToFileURL(path.resolve(WORKER_DIR, "wasm_exec.js")).href);
-const { InstancePool } = await import(pathToFileURL(path.resolve(WORKER_DIR, "instance.mjs")).href);
-const wasm = new WebAssembly.Module(fs.readFileSync(path.join(WORKER_DIR, "app.wasm")));
-const compiler = fs.existsSync(path.join(WORKER_DIR, "COMPILER")) ? fs.readFileSync(path.join(WORKER_DIR, "COMPILER"), "utf8").trim() : "?";
-
-// The reference as the bench's wrangler would bundle it (workerd's "worker"
-// export condition of stripe-node, the catalog imported as JSON).
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "reference-parity-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const esbuild = await import(pathToFileURL(path.join(ROOT, "node_modules/esbuild/lib/main.js")).href);
-try {
-  await esbuild.build({
-    entryPoints: [path.join(ROOT, "scripts/bench/reference/worker.mjs")],
-    outfile: path.join(tmp, "reference.mjs"),
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    conditions: ["worker"],
-    loader: { ".json": "json" },
-    logLevel: "error",
-    banner: { js: 'import { createRequire as __cr } from "module"; const require = __cr(import.meta.url);' },
-  });
-} finally {
-  await esbuild.stop();
-}
-let loaded = 0;
-// A fresh module per environment: the reference keeps its state per isolate.
-const loadReference = async () => (await import(pathToFileURL(path.join(tmp, "reference.mjs")).href + "?env=" + ++loaded)).default;
+const { InstancePool, wasm, compiler } = await loadBuild(WORKER_DIR);
+// The reference as the bench's wrangler would bundle it; a fresh module per
+// environment (loadReference): the reference keeps its state per isolate.
+const bundle = await bundleReference();
+after(bundle.remove);
+const loadReference = bundle.load;
 
 const API = "http://stripe.test";
 const ORIGIN = "http://shop.test";

@@ -147,3 +147,30 @@ test(`${compiler}: concurrent checks each get their own answer`, async () => {
   );
   assert.equal(stripe.calls, 8);
 });
+
+test(`${compiler}: rate-limit checks leave nothing behind in the value table`, async () => {
+  // Each check passes the client's key to JavaScript as a string; a client
+  // per request (each its own address) must not leave one behind each.
+  const stripe = fakeStripe();
+  const pool = new InstancePool(wasm, { fetch: stripe.fetch, retireRequests: 1e9, retireBytes: 1e12 });
+  const env = { ...base, RATE_LIMIT_PAYMENTS: binding(() => ({ success: true })), RATE_LIMIT_STATUS: binding(() => ({ success: true })) };
+  assert.equal((await pool.fetch(create("192.0.2.200"), env)).status, 200);
+  const inst = pool.get(env);
+  if (!inst.neverFrees) {
+    assert.equal(inst.go.releaseCallbackValues, false, "a collecting GC's instance must not have its values released");
+    return;
+  }
+  const live = () => inst.go._values.filter((v) => v !== null && v !== undefined).length;
+  const round = async (net) => {
+    for (let i = 1; i <= 40; i++) {
+      const ip = `10.${net}.0.${i}`;
+      assert.equal((await pool.fetch(i % 2 ? create(ip) : status(ip), env)).status, 200);
+    }
+  };
+  await round(1);
+  const before = live();
+  await round(2);
+  await round(3);
+  assert.equal(env.RATE_LIMIT_PAYMENTS.keys.length + env.RATE_LIMIT_STATUS.keys.length, 121, "every request was checked");
+  assert.ok(live() - before <= 5, `the value table grew from ${before} to ${live()} live values over 80 checks of new clients`);
+});

@@ -164,3 +164,33 @@ test(`${compiler}: memory stays flat over ${REQUESTS} requests with D1 statement
     assert.ok(end - atWarmup <= 4 * 1048576, `memory grew from ${mib(atWarmup)} to ${mib(end)}`);
   }
 });
+
+test(`${compiler}: D1 statements leave nothing behind in the value table`, async () => {
+  // Each statement's SQL and parameters cross to JavaScript as strings, and
+  // each answer comes back as one; without a collecting GC Go never gives
+  // their references back, so instance.mjs does (releaseArgs,
+  // releaseCallbackValues). Every event id here is new, so each statement's
+  // parameters are a string never seen before.
+  const pool = new InstancePool(wasm, { retireRequests: 1e9, retireBytes: 1e12 });
+  const env = envWith(fakeD1());
+  const event = (i) => signed(JSON.stringify({ ...JSON.parse(duplicate), id: `evt_dup_${i}` }));
+  assert.equal((await pool.fetch(event(0), env)).status, 200);
+  const inst = pool.get(env);
+  if (!inst.neverFrees) {
+    assert.equal(inst.go.releaseCallbackValues, false, "a collecting GC's instance must not have its values released");
+    return;
+  }
+  const live = () => inst.go._values.filter((v) => v !== null && v !== undefined).length;
+  const round = async (from) => {
+    for (let i = from; i < from + 40; i++) {
+      const res = await pool.fetch(i % 4 ? event(i) : list(), env);
+      assert.equal(res.status, 200, await res.text());
+    }
+  };
+  await round(1);
+  const before = live();
+  await round(100);
+  await round(200);
+  assert.equal(pool.shared, inst, "one instance served every request");
+  assert.ok(live() - before <= 5, `the value table grew from ${before} to ${live()} live values over 80 requests with D1 statements`);
+});

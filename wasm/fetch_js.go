@@ -78,14 +78,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// request's own event. A Go timer wakes it in whichever request's event
 	// comes, whose I/O workerd does not let this request use; the context
 	// stays the fallback.
-	timeoutMS := 0
-	if dl, ok := req.Context().Deadline(); ok {
-		left := time.Until(dl) - fetchDeadlineLead
-		if left < time.Millisecond {
-			left = time.Millisecond
-		}
-		timeoutMS = int(left / time.Millisecond)
-	}
+	timeoutMS := millisLeft(req.Context(), fetchDeadlineLead)
 	head := req.Method + " " + req.URL.String() + "\n" + formatHeaders(req.Header)
 	t.start.Invoke(id, strPtr(head), len(head), ptr(body), len(body), timeoutMS)
 	// JavaScript has read both by now.

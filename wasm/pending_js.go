@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // pendingCalls is the Go side of the bridge's asynchronous calls (fetch, d1,
@@ -54,4 +55,16 @@ func (p *pendingCalls[T]) answer(id int, res T) {
 	if ok {
 		ch <- res
 	}
+}
+
+// millisLeft is the timeoutMs a bridge call passes for ctx's deadline: the
+// whole milliseconds left less lead, at least 1, or 0 (none) without a
+// deadline. JavaScript keeps the deadline (instance.mjs), so Go arms no
+// timer for it (worker/internal/deadline).
+func millisLeft(ctx context.Context, lead time.Duration) int {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	return max(1, int((time.Until(dl)-lead)/time.Millisecond))
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"syscall/js"
-	"time"
 
 	"checkoutkit/worker"
 )
@@ -95,11 +94,7 @@ func (b *rateLimitBridge) done(_ js.Value, args []js.Value) any {
 
 func (b *rateLimitBridge) call(ctx context.Context, binding, key string) (bool, error) {
 	id, ch := b.calls.begin()
-	timeoutMS := 0
-	if dl, ok := ctx.Deadline(); ok {
-		timeoutMS = max(1, int(time.Until(dl)/time.Millisecond))
-	}
-	b.start.Invoke(id, binding, key, timeoutMS)
+	b.start.Invoke(id, binding, key, millisLeft(ctx, 0))
 	res, err := b.calls.wait(ctx, id, ch)
 	switch {
 	case err != nil:

@@ -107,3 +107,33 @@ func TestPrintPerRequest(t *testing.T) {
 		t.Errorf("printed a table without samples: %q", none.String())
 	}
 }
+
+// The warm-up table sums each endpoint's threads and takes medians over
+// rounds; without warm-ups it prints nothing.
+func TestPrintWarmups(t *testing.T) {
+	wu := func(main, workers, other float64) []warmupResult {
+		return []warmupResult{{Endpoint: "create", Requests: 300, Threads: map[string]float64{"main": main, v8Workers: workers, "workerd": other}}}
+	}
+	res := results{
+		Variants: []variant{{Name: "tinygo"}},
+		Runs: []runResult{
+			{Variant: "tinygo", Warmups: wu(100, 200, 10)},
+			{Variant: "tinygo", Warmups: wu(120, 300, 20)},
+			{Variant: "tinygo", Warmups: wu(140, 250, 30)},
+		},
+	}
+	var b strings.Builder
+	printWarmups(&b, res)
+	out := b.String()
+	// Totals 310, 440, 420: median 420.0; main 120.0; workers 250.0.
+	for _, want := range []string{"420.0", "120.0", "250.0", "300 unmeasured"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	var none strings.Builder
+	printWarmups(&none, results{Variants: res.Variants})
+	if none.Len() != 0 {
+		t.Errorf("printed a table without warm-ups: %q", none.String())
+	}
+}

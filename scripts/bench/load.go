@@ -215,3 +215,38 @@ func median(xs []float64) float64 {
 	}
 	return (s[m-1] + s[m]) / 2
 }
+
+// threadsPerRequest sums the CPU time each thread of pid ran between before
+// and after by thread name ("main" for the thread whose id is pid), in ms
+// per request.
+func threadsPerRequest(after, before procfs.ThreadCPU, pid, requests int) map[string]float64 {
+	out := map[string]float64{}
+	if requests == 0 {
+		return out
+	}
+	for tid, ns := range after.Since(before) {
+		name := after[tid].Comm
+		if tid == pid {
+			name = "main"
+		}
+		out[name] += float64(ns) / 1e6 / float64(requests)
+	}
+	return out
+}
+
+// formatThreads prints threadsPerRequest's figures, largest first, leaving
+// out threads under 0.005 ms per request.
+func formatThreads(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for n, v := range m {
+		if v >= 0.005 {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return m[names[i]] > m[names[j]] })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.2f", n, m[n])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -120,7 +120,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each round runs every variant once, in order")
 	fs.IntVar(&o.N, "n", 300, "measured requests per endpoint and concurrency")
-	fs.IntVar(&o.Warmup, "warmup", 20, "unmeasured requests per endpoint before its measured runs")
+	fs.IntVar(&o.Warmup, "warmup", 300, "unmeasured requests per endpoint before its measured runs (their CPU is reported apart: V8's tier-up compilation)")
 	conc := fs.String("c", "1,10", "concurrency levels, comma-separated")
 	vars := fs.String("variants", "tinygo,go,js", "variants, comma-separated: tinygo, go, js, tinygo-per-request, go-per-request, tinygo-NAME (a TinyGo build copied to "+benchDir+"/tinygo-NAME, e.g. from before a change)")
 	fs.BoolVar(&o.Reuse, "reuse", false, "reuse the builds in "+benchDir+" (build only what is missing)")
@@ -193,6 +193,10 @@ type loadResult struct {
 	MainMean  float64 `json:"main_thread_mean_ms,omitempty"`
 	MainMax   float64 `json:"main_thread_max_ms,omitempty"`
 	MainMaxAt int     `json:"main_thread_max_at,omitempty"`
+	// CPU ms per request of the user workerd's threads over the whole load,
+	// summed by thread name ("main" for the thread that runs the isolate):
+	// it says which of V8's background threads the "rest" is spent in.
+	Threads map[string]float64 `json:"threads_ms_per_req,omitempty"`
 	loadStats
 }
 
@@ -215,11 +219,25 @@ type runResult struct {
 	// from its start until it answered (schedstat): workerd's own start-up,
 	// compiling the worker's code and running its global scope (for the Go
 	// variants the warm-up and the prepared instantiation; see loader.mjs).
-	StartupMainMs  float64      `json:"startup_main_thread_ms"`
-	StartupOtherMs float64      `json:"startup_other_threads_ms"`
-	RSSMB          float64      `json:"user_workerd_rss_mib"` // after all loads
-	Loads          []loadResult `json:"loads"`
-	Error          string       `json:"error,omitempty"`
+	StartupMainMs  float64 `json:"startup_main_thread_ms"`
+	StartupOtherMs float64 `json:"startup_other_threads_ms"`
+	RSSMB          float64 `json:"user_workerd_rss_mib"` // after all loads
+	// Per endpoint, what its -warmup requests cost the user workerd, in CPU
+	// ms in total (schedstat, all threads, by thread name as in
+	// loadResult.Threads): V8 compiles the code a path runs with Liftoff
+	// when it first runs and again with TurboFan once it is hot, on its
+	// background threads ("V8 DefaultWorke"). That is a one-time cost per
+	// isolate, reported here rather than spread over the measured requests.
+	Warmups []warmupResult `json:"warmups,omitempty"`
+	Loads   []loadResult   `json:"loads"`
+	Error   string         `json:"error,omitempty"`
+}
+
+// warmupResult is what one endpoint's warm-up requests cost.
+type warmupResult struct {
+	Endpoint string             `json:"endpoint"`
+	Requests int                `json:"requests"`
+	Threads  map[string]float64 `json:"threads_ms"` // CPU ms in total by thread name
 }
 
 type results struct {
@@ -588,9 +606,15 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 
 	for _, ep := range endpoints {
 		if o.Warmup > 0 {
-			if st := runLoad(ctx, client, base, ep, o.Warmup, 1, 0); st.Errors > 0 {
+			th0, _ := procfs.ReadThreadCPU(userPID)
+			st := runLoad(ctx, client, base, ep, o.Warmup, 1, 0)
+			if st.Errors > 0 {
 				return fail("warm-up %s: %d/%d failed: %s", ep.Name, st.Errors, st.Requests, st.FirstError)
 			}
+			th1, _ := procfs.ReadThreadCPU(userPID)
+			w := warmupResult{Endpoint: ep.Name, Requests: st.Requests, Threads: threadsPerRequest(th1, th0, userPID, 1)}
+			r.Warmups = append(r.Warmups, w)
+			logf("  %-9s warm-up %d req: %s ms in total", ep.Name, st.Requests, formatThreads(w.Threads))
 		}
 		for _, c := range o.Concurrency {
 			if ctx.Err() != nil {
@@ -601,7 +625,9 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				return fail("user workerd (pid %d): %v", userPID, err)
 			}
 			t0 := procfs.TreeTicks(g.pid())
+			th0, _ := procfs.ReadThreadCPU(userPID)
 			st := runLoad(ctx, client, base, ep, o.N, c, userPID)
+			th1, _ := procfs.ReadThreadCPU(userPID)
 			u1, err := procfs.CPUTicks(userPID)
 			if err != nil {
 				return fail("user workerd (pid %d) gone during %s c=%d: %v", userPID, ep.Name, c, err)
@@ -614,6 +640,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				lr.OtherPerReq = (lr.TreeCPUms - lr.CPUms) / float64(st.Requests)
 				lr.ReqPerSec = float64(st.Requests) / st.Seconds
 				lr.P50, lr.P99 = percentile(st.Latencies, 50), percentile(st.Latencies, 99)
+				lr.Threads = threadsPerRequest(th1, th0, userPID, st.Requests)
 			}
 			if len(st.MainCPU) > 0 {
 				lr.MainP50, lr.MainMax, lr.MainMean = percentile(st.MainCPU, 50), percentile(st.MainCPU, 100), mean(st.MainCPU)
@@ -628,7 +655,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 			}
 			mainNote := ""
 			if lr.MainMax > 0 {
-				mainNote = fmt.Sprintf("  main thread p50 %.2f mean %.2f max %.2f ms (request %d)", lr.MainP50, lr.MainMean, lr.MainMax, lr.MainMaxAt)
+				mainNote = fmt.Sprintf("  main thread p50 %.2f mean %.2f max %.2f ms (request %d); threads %s", lr.MainP50, lr.MainMean, lr.MainMax, lr.MainMaxAt, formatThreads(lr.Threads))
 			}
 			logf("  %-9s c=%-2d %4d req  %6.2f ms CPU/req  %6.2f other  %7.1f req/s  p50 %6.1f ms  p99 %6.1f ms  RSS %4.0f MiB%s%s",
 				ep.Name, c, st.Requests, lr.CPUPerReq, lr.OtherPerReq, lr.ReqPerSec, lr.P50, lr.P99, lr.RSSMB, mainNote, errNote)

@@ -98,7 +98,7 @@ func adminParams(r *http.Request, p *stripe.Params) *apiError {
 // message, as 409 when the object is in the wrong state and 400 otherwise.
 func fromStripeAdmin(err error, op string) *apiError {
 	ae := fromStripePayment(err, op)
-	var se *stripe.Error
+	var se *stripeapi.Error
 	if !errors.As(err, &se) || ae.Status != http.StatusBadGateway || se.Type != stripe.ErrorTypeInvalidRequest || se.HTTPStatusCode >= 500 {
 		return ae
 	}

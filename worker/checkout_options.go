@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"github.com/stripe/stripe-go/v82"
+
+	"checkoutkit/worker/internal/stripeapi"
 )
 
 const (
@@ -141,7 +143,7 @@ func applyCheckoutOptions(params *stripe.CheckoutSessionCreateParams, o checkout
 // promo; nothing was created, so the stock hold is released. Any other
 // failure stays as mapped (aerr).
 func promoNotApplicable(err error, aerr *apiError) *apiError {
-	var se *stripe.Error
+	var se *stripeapi.Error
 	if errors.As(err, &se) && se.HTTPStatusCode == http.StatusBadRequest && se.Type == stripe.ErrorTypeInvalidRequest && strings.HasPrefix(se.Param, "discounts") {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "promotion_code_not_applicable", Param: "promo", RequestID: se.RequestID,
 			Message: "promo cannot be used for this order (the code's restrictions: customer, first order, minimum amount or currency)"}

@@ -226,7 +226,7 @@ func TestPromoRefusedByStripeReleasesTheHold(t *testing.T) {
 	f := promoFake(&created)
 	f.OnCreateCheckoutSession = func(p *stripe.CheckoutSessionCreateParams) (*stripeapi.CheckoutSession, error) {
 		created = append(created, p)
-		return nil, &stripe.Error{HTTPStatusCode: 400, Type: stripe.ErrorTypeInvalidRequest, Param: "discounts[0][promotion_code]",
+		return nil, &stripeapi.Error{HTTPStatusCode: 400, Type: stripe.ErrorTypeInvalidRequest, Param: "discounts[0][promotion_code]",
 			Msg: "This promotion code cannot be redeemed because the order does not meet the minimum amount."}
 	}
 	st := orders.NewMemStore()

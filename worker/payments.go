@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
+
+	"checkoutkit/worker/internal/stripeapi"
 )
 
 // shopperFields are the optional fields both create requests accept (each
@@ -210,7 +212,7 @@ var fraudDeclines = map[string]bool{"fraudulent": true, "stolen_card": true, "lo
 // parameters becomes 409. Everything else as fromStripe.
 func fromStripePayment(err error, op string) *apiError {
 	ae := fromStripe(err, op)
-	var se *stripe.Error
+	var se *stripeapi.Error
 	if !errors.As(err, &se) {
 		return ae
 	}
@@ -221,9 +223,7 @@ func fromStripePayment(err error, op string) *apiError {
 		// sees the real code on the order (decline_code, from the webhook).
 		ae.Status, ae.Code, ae.DeclineCode = http.StatusPaymentRequired, "card_declined", "generic_decline"
 		ae.Message = "Your card was declined."
-		if se.PaymentIntent != nil {
-			ae.PaymentIntent = se.PaymentIntent.ID
-		}
+		ae.PaymentIntent = se.PaymentIntent
 	case se.Type == stripe.ErrorTypeCard:
 		ae.Status, ae.Code = http.StatusPaymentRequired, string(se.Code)
 		if ae.Code == "" {
@@ -233,9 +233,7 @@ func fromStripePayment(err error, op string) *apiError {
 		if msg := strings.TrimSpace(se.Msg); msg != "" && len(msg) < 300 && !strings.Contains(msg, "sk_") {
 			ae.Message = msg
 		}
-		if se.PaymentIntent != nil {
-			ae.PaymentIntent = se.PaymentIntent.ID
-		}
+		ae.PaymentIntent = se.PaymentIntent
 	case se.Type == stripe.ErrorTypeIdempotency:
 		ae.Status, ae.Code, ae.Param = http.StatusConflict, "idempotency_key_reused", "idempotencyKey"
 		ae.Message = "this idempotencyKey was already used for a different request; use a new key for a new order"

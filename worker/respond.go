@@ -89,7 +89,7 @@ const stripeRetryAfter = 2
 // 502 stripe_bad_response (not JSON), 503 stripe_rate_limited with
 // Retry-After, 504 stripe_timeout.
 func fromStripe(err error, op string) *apiError {
-	var se *stripe.Error
+	var se *stripeapi.Error
 	if !errors.As(err, &se) {
 		var te *stripeapi.TimeoutError
 		var be *stripeapi.BadResponseError
@@ -129,11 +129,9 @@ func fromStripe(err error, op string) *apiError {
 
 // retryAfter is Stripe's Retry-After in seconds if it sent a plausible one
 // (1-60), else stripeRetryAfter.
-func retryAfter(se *stripe.Error) int {
-	if se.LastResponse != nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(se.LastResponse.Header.Get("Retry-After"))); err == nil && n >= 1 && n <= 60 {
-			return n
-		}
+func retryAfter(se *stripeapi.Error) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(se.RetryAfter)); err == nil && n >= 1 && n <= 60 {
+		return n
 	}
 	return stripeRetryAfter
 }

@@ -84,10 +84,10 @@ func TestStripeFailuresBecomeAnswers(t *testing.T) {
 		{"timeout", &stripeapi.TimeoutError{Timeout: time.Second, Err: context.DeadlineExceeded}, 504, "stripe_timeout"},
 		{"bad response", &stripeapi.BadResponseError{Detail: "unexpected end of JSON input"}, 502, "stripe_bad_response"},
 		{"unreachable", errors.New("connection refused"), 502, "stripe_unreachable"},
-		{"rate limited", &stripe.Error{HTTPStatusCode: 429, Type: stripe.ErrorTypeInvalidRequest, Code: stripe.ErrorCodeRateLimit}, 503, "stripe_rate_limited"},
-		{"stripe down", &stripe.Error{HTTPStatusCode: 500, Type: stripe.ErrorTypeAPI}, 502, "stripe_unavailable"},
-		{"fraud decline", &stripe.Error{HTTPStatusCode: 402, Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "stolen_card",
-			PaymentIntent: &stripe.PaymentIntent{ID: "pi_declined"}}, 402, "card_declined"},
+		{"rate limited", &stripeapi.Error{HTTPStatusCode: 429, Type: stripe.ErrorTypeInvalidRequest, Code: stripe.ErrorCodeRateLimit}, 503, "stripe_rate_limited"},
+		{"stripe down", &stripeapi.Error{HTTPStatusCode: 500, Type: stripe.ErrorTypeAPI}, 502, "stripe_unavailable"},
+		{"fraud decline", &stripeapi.Error{HTTPStatusCode: 402, Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "stolen_card",
+			PaymentIntent: "pi_declined"}, 402, "card_declined"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestAdminIncrementDeclineRecordsTheAttempt(t *testing.T) {
 			if *p.Amount != 6000 || p.Metadata[metaIncrements] != "3" {
 				t.Errorf("increment %s: amount %d metadata %v", id, *p.Amount, p.Metadata)
 			}
-			return nil, &stripe.Error{HTTPStatusCode: 402, Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "insufficient_funds", Msg: "Your card has insufficient funds."}
+			return nil, &stripeapi.Error{HTTPStatusCode: 402, Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "insufficient_funds", Msg: "Your card has insufficient funds."}
 		},
 		OnUpdatePaymentIntent: func(id string, p *stripe.PaymentIntentUpdateParams) (*stripeapi.PaymentIntent, error) {
 			updated = p.Metadata

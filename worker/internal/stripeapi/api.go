@@ -34,7 +34,7 @@ import (
 //
 // Every method sends ctx's cancellation to Stripe's request and bounds the
 // call (its retry included) by the client's timeout. Errors are a
-// *stripe.Error for Stripe's refusals, a *TimeoutError, a *BadResponseError,
+// *Error for Stripe's refusals, a *TimeoutError, a *BadResponseError,
 // or a transport error (Stripe could not be reached).
 //
 // Parameters may be nil (none). Their Params (idempotency key, expand) are

@@ -122,19 +122,28 @@ func send[T any, PT interface {
 	return v, nil
 }
 
-// stripeError is Stripe's refusal in res, as stripe-go gives it: a
-// *stripe.Error with the status and request id.
+// stripeError is Stripe's refusal in res: an *Error with the status,
+// request id and Retry-After.
 func stripeError(res *stripe.APIResponse) error {
 	var raw struct {
-		Error *stripe.Error `json:"error"`
+		Error *struct {
+			Type          stripe.ErrorType   `json:"type"`
+			Code          stripe.ErrorCode   `json:"code"`
+			DeclineCode   stripe.DeclineCode `json:"decline_code"`
+			Param         string             `json:"param"`
+			Msg           string             `json:"message"`
+			DocURL        string             `json:"doc_url"`
+			ChargeID      string             `json:"charge"`
+			PaymentIntent ExpandableID       `json:"payment_intent"`
+		} `json:"error"`
 	}
 	if err := json.Unmarshal(res.RawJSON, &raw); err != nil || raw.Error == nil {
 		return badResponse(res.StatusCode)
 	}
-	raw.Error.HTTPStatusCode = res.StatusCode
-	raw.Error.RequestID = res.RequestID
-	raw.Error.SetLastResponse(res)
-	return raw.Error
+	e := raw.Error
+	return &Error{Type: e.Type, Code: e.Code, DeclineCode: e.DeclineCode, Param: e.Param, Msg: e.Msg, DocURL: e.DocURL,
+		ChargeID: e.ChargeID, PaymentIntent: string(e.PaymentIntent),
+		HTTPStatusCode: res.StatusCode, RequestID: res.RequestID, RetryAfter: res.Header.Get("Retry-After")}
 }
 
 // badResponse is an answer that is not the JSON Stripe sends; the body is

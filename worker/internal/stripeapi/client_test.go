@@ -194,7 +194,7 @@ func TestRefundReplayed(t *testing.T) {
 	}
 }
 
-// TestErrors: Stripe's refusals stay *stripe.Error; a late answer is a
+// TestErrors: Stripe's refusals are an *Error; a late answer is a
 // *TimeoutError; an answer that is not JSON a *BadResponseError that does not
 // quote the body (which may hold a client secret). It pins stripe-go's
 // message for undecodable answers (stripeJSONError).
@@ -203,7 +203,7 @@ func TestErrors(t *testing.T) {
 		switch r.URL.Path {
 		case "/v1/payment_intents/pi_declined/confirm":
 			w.WriteHeader(402)
-			io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`)
+			io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"payment_method","charge":"ch_1","doc_url":"https://stripe.com/docs/error-codes/card-declined","payment_intent":{"id":"pi_declined","object":"payment_intent","amount":2000,"last_payment_error":{"code":"card_declined"}},"payment_method":{"id":"pm_1","card":{"brand":"visa"}}}}`)
 		case "/v1/payment_intents/pi_slow":
 			<-r.Context().Done()
 		case "/v1/payment_intents/pi_garbled":
@@ -212,9 +212,17 @@ func TestErrors(t *testing.T) {
 	})
 	ctx := context.Background()
 	_, err := c.ConfirmPaymentIntent(ctx, "pi_declined", nil)
-	var se *stripe.Error
-	if !errors.As(err, &se) || se.Type != stripe.ErrorTypeCard || se.DeclineCode != "insufficient_funds" || se.HTTPStatusCode != 402 {
-		t.Errorf("decline: %#v", err)
+	var se *Error
+	want := Error{Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "insufficient_funds", Param: "payment_method",
+		Msg: "Your card has insufficient funds.", DocURL: "https://stripe.com/docs/error-codes/card-declined", ChargeID: "ch_1",
+		PaymentIntent: "pi_declined", HTTPStatusCode: 402}
+	if !errors.As(err, &se) || *se != want {
+		t.Errorf("decline: %#v, want %#v", err, want)
+	}
+	// Its message names the refusal but never quotes Stripe's message,
+	// which can quote the request.
+	if msg := se.Error(); !strings.Contains(msg, "402") || !strings.Contains(msg, "card_declined") || strings.Contains(msg, "insufficient funds") {
+		t.Errorf("decline message %q", msg)
 	}
 	start := time.Now()
 	_, err = c.RetrievePaymentIntent(ctx, "pi_slow")
@@ -344,8 +352,8 @@ func TestCallHeadersAndRefusals(t *testing.T) {
 		}
 	}
 	_, err := c.RetrievePaymentIntent(ctx, "pi_busy")
-	var se *stripe.Error
-	if !errors.As(err, &se) || se.HTTPStatusCode != 429 || se.Code != "rate_limit" || se.LastResponse == nil || se.LastResponse.Header.Get("Retry-After") != "7" {
+	var se *Error
+	if !errors.As(err, &se) || se.HTTPStatusCode != 429 || se.Code != "rate_limit" || se.RetryAfter != "7" {
 		t.Errorf("rate limited: %#v", err)
 	}
 }

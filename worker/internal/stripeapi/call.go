@@ -103,7 +103,7 @@ func (c *Client) call(ctx context.Context, method, path string, params stripe.Pa
 	if res.StatusCode >= 400 {
 		return stripeError(last)
 	}
-	if err := json.Unmarshal(resBody, v); err != nil {
+	if err := decode(resBody, v); err != nil {
 		return badResponse(res.StatusCode)
 	}
 	v.SetLastResponse(last)

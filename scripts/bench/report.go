@@ -189,14 +189,13 @@ func printReport(w io.Writer, res results) {
 // met a retiring Go instance and started the next one (TinyGo retires every
 // RETIRE_REQUESTS).
 func printPerRequest(w io.Writer, res results) {
-	type key struct{ v, ep string }
-	p50s, means, maxs, rests, workers := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
+	p50s, means, maxs, rests, workers := map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}
 	for _, r := range res.Runs {
 		for _, l := range r.Loads {
 			if l.Concurrency != 1 || len(l.MainCPU) == 0 {
 				continue
 			}
-			k := key{r.Variant, l.Endpoint}
+			k := variantEndpoint{r.Variant, l.Endpoint}
 			m := mean(l.MainCPU)
 			p50s[k] = append(p50s[k], percentile(l.MainCPU, 50))
 			means[k] = append(means[k], m)
@@ -209,18 +208,7 @@ func printPerRequest(w io.Writer, res results) {
 		return
 	}
 	fmt.Fprintf(w, "\nMain-thread CPU of single requests at c=1 (schedstat ns): median request, mean, largest request; rest = CPU ms/req above less the mean\n(V8's background threads: garbage collection, compilation; and the main thread between requests); medians over rounds\n\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tendpoint\tmedian ms\tmean ms\tlargest ms\trest ms/req\tof it V8 workers\t")
-	for _, v := range res.Variants {
-		for _, ep := range endpointNames() {
-			k := key{v.Name, ep}
-			if len(p50s[k]) == 0 {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(p50s[k]), 2), f(median(means[k]), 2), f(median(maxs[k]), 2), f(median(rests[k]), 2), f(median(workers[k]), 2))
-		}
-	}
-	tw.Flush()
+	medianTable(w, res, "median ms\tmean ms\tlargest ms\trest ms/req\tof it V8 workers", 2, p50s, means, maxs, rests, workers)
 }
 
 // v8Workers is the name (comm, cut to 15 bytes by Linux) of V8's background
@@ -235,12 +223,11 @@ const v8Workers = "V8 DefaultWorke"
 // hot, once per isolate; with a short warm-up that cost landed in the measured
 // requests as "rest".
 func printWarmups(w io.Writer, res results) {
-	type key struct{ v, ep string }
-	total, main, workers := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
+	total, main, workers := map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}, map[variantEndpoint][]float64{}
 	n := 0
 	for _, r := range res.Runs {
 		for _, wu := range r.Warmups {
-			k := key{r.Variant, wu.Endpoint}
+			k := variantEndpoint{r.Variant, wu.Endpoint}
 			sum := 0.0
 			for _, ms := range wu.Threads {
 				sum += ms
@@ -255,15 +242,29 @@ func printWarmups(w io.Writer, res results) {
 		return
 	}
 	fmt.Fprintf(w, "\nWarm-up: CPU ms in total of the %d unmeasured requests before each endpoint's loads (schedstat, user workerd), medians over rounds;\nV8 workers = its background threads (tier-up compilation, concurrent GC): a one-time cost per isolate\n\n", n)
+	medianTable(w, res, "total ms\tmain thread ms\tV8 workers ms", 1, total, main, workers)
+}
+
+// variantEndpoint keys a figure of one endpoint of one variant, over rounds.
+type variantEndpoint struct{ v, ep string }
+
+// medianTable prints one row per variant and endpoint that has figures, in
+// the order of res.Variants and endpointNames: the median over rounds of each
+// column (heads: the columns' names, tab-separated), to digits places.
+func medianTable(w io.Writer, res results, heads string, digits int, cols ...map[variantEndpoint][]float64) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tendpoint\ttotal ms\tmain thread ms\tV8 workers ms\t")
+	fmt.Fprintln(tw, "variant\tendpoint\t"+heads+"\t")
 	for _, v := range res.Variants {
 		for _, ep := range endpointNames() {
-			k := key{v.Name, ep}
-			if len(total[k]) == 0 {
+			k := variantEndpoint{v.Name, ep}
+			if len(cols[0][k]) == 0 {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", v.Name, ep, f(median(total[k]), 1), f(median(main[k]), 1), f(median(workers[k]), 1))
+			row := v.Name + "\t" + ep + "\t"
+			for _, col := range cols {
+				row += f(median(col[k]), digits) + "\t"
+			}
+			fmt.Fprintln(tw, row)
 		}
 	}
 	tw.Flush()

@@ -223,7 +223,7 @@ func fromStripePayment(err error, op string) *apiError {
 		// sees the real code on the order (decline_code, from the webhook).
 		ae.Status, ae.Code, ae.DeclineCode = http.StatusPaymentRequired, "card_declined", "generic_decline"
 		ae.Message = "Your card was declined."
-		ae.PaymentIntent = se.PaymentIntent
+		ae.PaymentIntent = string(se.PaymentIntent)
 	case se.Type == stripe.ErrorTypeCard:
 		ae.Status, ae.Code = http.StatusPaymentRequired, string(se.Code)
 		if ae.Code == "" {
@@ -233,7 +233,7 @@ func fromStripePayment(err error, op string) *apiError {
 		if msg := strings.TrimSpace(se.Msg); msg != "" && len(msg) < 300 && !strings.Contains(msg, "sk_") {
 			ae.Message = msg
 		}
-		ae.PaymentIntent = se.PaymentIntent
+		ae.PaymentIntent = string(se.PaymentIntent)
 	case se.Type == stripe.ErrorTypeIdempotency:
 		ae.Status, ae.Code, ae.Param = http.StatusConflict, "idempotency_key_reused", "idempotencyKey"
 		ae.Message = "this idempotencyKey was already used for a different request; use a new key for a new order"

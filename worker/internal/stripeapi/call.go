@@ -126,24 +126,14 @@ func send[T any, PT interface {
 // request id and Retry-After.
 func stripeError(res *stripe.APIResponse) error {
 	var raw struct {
-		Error *struct {
-			Type          stripe.ErrorType   `json:"type"`
-			Code          stripe.ErrorCode   `json:"code"`
-			DeclineCode   stripe.DeclineCode `json:"decline_code"`
-			Param         string             `json:"param"`
-			Msg           string             `json:"message"`
-			DocURL        string             `json:"doc_url"`
-			ChargeID      string             `json:"charge"`
-			PaymentIntent ExpandableID       `json:"payment_intent"`
-		} `json:"error"`
+		Error *Error `json:"error"`
 	}
 	if err := json.Unmarshal(res.RawJSON, &raw); err != nil || raw.Error == nil {
 		return badResponse(res.StatusCode)
 	}
 	e := raw.Error
-	return &Error{Type: e.Type, Code: e.Code, DeclineCode: e.DeclineCode, Param: e.Param, Msg: e.Msg, DocURL: e.DocURL,
-		ChargeID: e.ChargeID, PaymentIntent: string(e.PaymentIntent),
-		HTTPStatusCode: res.StatusCode, RequestID: res.RequestID, RetryAfter: res.Header.Get("Retry-After")}
+	e.HTTPStatusCode, e.RequestID, e.RetryAfter = res.StatusCode, res.RequestID, res.Header.Get("Retry-After")
+	return e
 }
 
 // badResponse is an answer that is not the JSON Stripe sends; the body is

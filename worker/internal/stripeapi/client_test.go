@@ -203,7 +203,7 @@ func TestErrors(t *testing.T) {
 		switch r.URL.Path {
 		case "/v1/payment_intents/pi_declined/confirm":
 			w.WriteHeader(402)
-			io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"payment_method","charge":"ch_1","doc_url":"https://stripe.com/docs/error-codes/card-declined","payment_intent":{"id":"pi_declined","object":"payment_intent","amount":2000,"last_payment_error":{"code":"card_declined"}},"payment_method":{"id":"pm_1","card":{"brand":"visa"}}}}`)
+			io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"payment_method","charge":"ch_1","doc_url":"https://stripe.com/docs/error-codes/card-declined","payment_intent":{"id":"pi_declined","object":"payment_intent","amount":2000,"last_payment_error":{"code":"card_declined"}},"payment_method":{"id":"pm_1","card":{"brand":"visa"}},"status":200,"request_id":"req_forged","RetryAfter":"1"}}`)
 		case "/v1/payment_intents/pi_slow":
 			<-r.Context().Done()
 		case "/v1/payment_intents/pi_garbled":
@@ -212,6 +212,8 @@ func TestErrors(t *testing.T) {
 	})
 	ctx := context.Background()
 	_, err := c.ConfirmPaymentIntent(ctx, "pi_declined", nil)
+	// The status, request id and Retry-After come from the answer, never
+	// from its body (which names a "status" and "request_id" of its own here).
 	var se *Error
 	want := Error{Type: stripe.ErrorTypeCard, Code: stripe.ErrorCodeCardDeclined, DeclineCode: "insufficient_funds", Param: "payment_method",
 		Msg: "Your card has insufficient funds.", DocURL: "https://stripe.com/docs/error-codes/card-declined", ChargeID: "ch_1",

@@ -216,12 +216,13 @@ func median(xs []float64) float64 {
 	return (s[m-1] + s[m]) / 2
 }
 
-// threadsPerRequest sums the CPU time each thread of pid ran between before
-// and after by thread name ("main" for the thread whose id is pid), in ms
-// per request.
-func threadsPerRequest(after, before procfs.ThreadCPU, pid, requests int) map[string]float64 {
+// threadMs sums the CPU time each thread of pid ran between before and
+// after by thread name ("main" for the thread whose id is pid), in ms divided
+// by per: the requests run in between for a figure per request, 1 for the
+// total.
+func threadMs(after, before procfs.ThreadCPU, pid, per int) map[string]float64 {
 	out := map[string]float64{}
-	if requests == 0 {
+	if per == 0 {
 		return out
 	}
 	for tid, ns := range after.Since(before) {
@@ -229,12 +230,12 @@ func threadsPerRequest(after, before procfs.ThreadCPU, pid, requests int) map[st
 		if tid == pid {
 			name = "main"
 		}
-		out[name] += float64(ns) / 1e6 / float64(requests)
+		out[name] += float64(ns) / 1e6 / float64(per)
 	}
 	return out
 }
 
-// formatThreads prints threadsPerRequest's figures, largest first, leaving
+// formatThreads prints threadMs's figures, largest first, leaving
 // out threads under 0.005 ms per request.
 func formatThreads(m map[string]float64) string {
 	names := make([]string, 0, len(m))

@@ -612,7 +612,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				return fail("warm-up %s: %d/%d failed: %s", ep.Name, st.Errors, st.Requests, st.FirstError)
 			}
 			th1, _ := procfs.ReadThreadCPU(userPID)
-			w := warmupResult{Endpoint: ep.Name, Requests: st.Requests, Threads: threadsPerRequest(th1, th0, userPID, 1)}
+			w := warmupResult{Endpoint: ep.Name, Requests: st.Requests, Threads: threadMs(th1, th0, userPID, 1)}
 			r.Warmups = append(r.Warmups, w)
 			logf("  %-9s warm-up %d req: %s ms in total", ep.Name, st.Requests, formatThreads(w.Threads))
 		}
@@ -640,7 +640,7 @@ func runVariant(ctx context.Context, o options, v variant, round int, mockURL, w
 				lr.OtherPerReq = (lr.TreeCPUms - lr.CPUms) / float64(st.Requests)
 				lr.ReqPerSec = float64(st.Requests) / st.Seconds
 				lr.P50, lr.P99 = percentile(st.Latencies, 50), percentile(st.Latencies, 99)
-				lr.Threads = threadsPerRequest(th1, th0, userPID, st.Requests)
+				lr.Threads = threadMs(th1, th0, userPID, st.Requests)
 			}
 			if len(st.MainCPU) > 0 {
 				lr.MainP50, lr.MainMax, lr.MainMean = percentile(st.MainCPU, 50), percentile(st.MainCPU, 100), mean(st.MainCPU)

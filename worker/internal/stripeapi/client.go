@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/stripe/stripe-go/v82"
 )
@@ -21,13 +22,43 @@ func orNew[T any](p *T) *T {
 	return p
 }
 
+// objectPath is the path of one object: prefix, then id escaped as
+// stripe.FormatURLPath escapes it (url.QueryEscape), byte for byte.
+//
+// Why not FormatURLPath itself: it formats with fmt.Sprintf, the only use of
+// fmt on the session-status path; fmt's printer was 8.8 KB of WebAssembly
+// that the first request after V8 drops its baseline code compiles again
+// (wasm/README.md, "Session 8").
+func objectPath(prefix, id string) string {
+	return prefix + url.QueryEscape(id)
+}
+
+// retrieveParams carries expand (nil when there is nothing to expand: a GET
+// without parameters skips stripe-go's form encoder, whose reflection over
+// the parameter struct was 15 KB of WebAssembly on the session-status path
+// and an allocation of every field's encoder state per call).
+func retrieveParams[T any, PT interface {
+	*T
+	stripe.ParamsContainer
+	AddExpand(string)
+}](expand []string) stripe.ParamsContainer {
+	if len(expand) == 0 {
+		return nil
+	}
+	p := PT(new(T))
+	for _, f := range expand {
+		p.AddExpand(f)
+	}
+	return p
+}
+
 // intentCall is an operation on PaymentIntent id ("" for the PaymentIntent
 // itself).
 func (c *Client) intentCall(ctx context.Context, method, id, op string, params stripe.ParamsContainer) (*PaymentIntent, error) {
 	if id == "" {
 		return nil, errNoID
 	}
-	path := stripe.FormatURLPath("/v1/payment_intents/%s", id)
+	path := objectPath("/v1/payment_intents/", id)
 	if op != "" {
 		path += "/" + op
 	}
@@ -44,11 +75,8 @@ func (c *Client) RetrieveCheckoutSession(ctx context.Context, id string, expand 
 	if id == "" {
 		return nil, errNoID
 	}
-	params := &stripe.CheckoutSessionRetrieveParams{}
-	for _, f := range expand {
-		params.AddExpand(f)
-	}
-	return send[CheckoutSession](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s", id), params)
+	params := retrieveParams[stripe.CheckoutSessionRetrieveParams](expand)
+	return send[CheckoutSession](c, ctx, http.MethodGet, objectPath("/v1/checkout/sessions/", id), params)
 }
 
 // lineItemsParams are the list's parameters. stripe-go's own
@@ -64,7 +92,7 @@ func (c *Client) ListLineItems(ctx context.Context, sessionID string) (*LineItem
 	if sessionID == "" {
 		return nil, errNoID
 	}
-	return send[LineItemList](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/checkout/sessions/%s/line_items", sessionID), &lineItemsParams{Limit: stripe.Int64(100)})
+	return send[LineItemList](c, ctx, http.MethodGet, objectPath("/v1/checkout/sessions/", sessionID)+"/line_items", &lineItemsParams{Limit: stripe.Int64(100)})
 }
 
 // promotionCodesParams are the list's parameters, for the same reason as
@@ -96,11 +124,7 @@ func (c *Client) CreatePaymentIntent(ctx context.Context, params *stripe.Payment
 
 // RetrievePaymentIntent implements API.
 func (c *Client) RetrievePaymentIntent(ctx context.Context, id string, expand ...string) (*PaymentIntent, error) {
-	params := &stripe.PaymentIntentRetrieveParams{}
-	for _, f := range expand {
-		params.AddExpand(f)
-	}
-	return c.intentCall(ctx, http.MethodGet, id, "", params)
+	return c.intentCall(ctx, http.MethodGet, id, "", retrieveParams[stripe.PaymentIntentRetrieveParams](expand))
 }
 
 // UpdatePaymentIntent implements API.
@@ -148,7 +172,7 @@ func (c *Client) RetrieveConfirmationToken(ctx context.Context, id string) (*Con
 	if id == "" {
 		return nil, errNoID
 	}
-	return send[ConfirmationToken](c, ctx, http.MethodGet, stripe.FormatURLPath("/v1/confirmation_tokens/%s", id), &stripe.ConfirmationTokenRetrieveParams{})
+	return send[ConfirmationToken](c, ctx, http.MethodGet, objectPath("/v1/confirmation_tokens/", id), nil)
 }
 
 // CreateCustomer implements API.

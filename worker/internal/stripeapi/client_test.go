@@ -75,6 +75,10 @@ func TestEveryCallSendsItsRequest(t *testing.T) {
 			_, err := c.RetrieveCheckoutSession(ctx, "cs_test_1", "line_items", "payment_intent")
 			return err
 		}},
+		{"GET /v1/checkout/sessions/cs_test_1", nil, func() error {
+			_, err := c.RetrieveCheckoutSession(ctx, "cs_test_1")
+			return err
+		}},
 		{"GET /v1/checkout/sessions/cs_test_1/line_items", map[string]string{"limit": "100"}, func() error {
 			_, err := c.ListLineItems(ctx, "cs_test_1")
 			return err
@@ -154,9 +158,24 @@ func TestEveryCallSendsItsRequest(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q (all: %v)", call.want, k, got.Values.Get(k), v, got.Values)
 			}
 		}
+		if len(got.Values) != len(call.vals) {
+			t.Errorf("%s: sent %v, want only %v", call.want, got.Values, call.vals)
+		}
 	}
 	if _, err := c.RetrievePaymentIntent(ctx, ""); !errors.Is(err, errNoID) {
 		t.Errorf("no id: err = %v", err)
+	}
+}
+
+// TestObjectPathMatchesFormatURLPath: the paths the client builds are
+// stripe-go's, byte for byte, whatever the id holds.
+func TestObjectPathMatchesFormatURLPath(t *testing.T) {
+	for _, id := range []string{"cs_test_a1", "pi_1/../x", "a b", "%2F", "?q=1#f", "é", "a+b&c=d", ""} {
+		for _, prefix := range []string{"/v1/checkout/sessions/", "/v1/payment_intents/"} {
+			if got, want := objectPath(prefix, id), stripe.FormatURLPath(prefix+"%s", id); got != want {
+				t.Errorf("objectPath(%q, %q) = %q, want %q", prefix, id, got, want)
+			}
+		}
 	}
 }
 

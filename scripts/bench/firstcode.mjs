@@ -14,12 +14,13 @@
 // --allow-natives-syntax) and one request, the functions V8 compiled for it
 // (from --trace-wasm-compilation-times), their WebAssembly bytes and Liftoff's machine code, by package
 // and the largest ones (names from the wasm name section, which
-// the TinyGo build keeps). V8 runs with --no-wasm-tier-up, so that no
-// function reaches TurboFan (whose code the flush keeps) by chance of timing:
-// every function the request runs is compiled again, as after the loader's
-// short warm-up in global scope. The bytes vary by a few per cent from run
-// to run (below), the median time of 40 such requests (wall clock) beside a
-// request without the flush more: it is indicative only.
+// the TinyGo build keeps). V8 runs with --liftoff-only, so that no function
+// reaches TurboFan (whose code the flush keeps) by chance of timing (with
+// --no-wasm-tier-up alone, Node 20's V8 still compiled the largest ones with
+// TurboFan, now before the flush and now after): every function the request
+// runs is compiled again, as after the loader's short warm-up in global
+// scope. The median time of 40 such requests (wall clock) beside a request
+// without the flush is indicative only.
 //
 // The script runs itself as children with those V8 flags and reads what V8
 // prints.
@@ -75,7 +76,7 @@ if (args.includes("-child")) {
 // child runs this script with V8's trace (trace) and mode ("-flush",
 // "-time" or none) and returns what it printed.
 const child = (trace, mode) => {
-  const v8 = ["--allow-natives-syntax", "--no-wasm-tier-up", ...(trace ? ["--trace-wasm-compilation-times"] : [])];
+  const v8 = ["--allow-natives-syntax", "--liftoff-only", ...(trace ? ["--trace-wasm-compilation-times"] : [])];
   const r = spawnSync("stdbuf", ["-oL", process.execPath, ...v8, fileURLToPath(import.meta.url), ...args, "-child", ...(mode ? [mode] : [])], {
     encoding: "utf8",
     maxBuffer: 256 << 20,
@@ -93,11 +94,9 @@ const between = (out) => {
   if (parts.length !== 3) throw new Error("the child's marks are missing");
   return [...parts[1].matchAll(/#(\d+) using Liftoff.* bodysize (\d+) codesize (\d+)/g)].map((m) => ({ index: Number(m[1]), body: Number(m[2]), code: Number(m[3]) }));
 };
-// What is compiled between the marks varies from run to run (a few of the
-// request's functions, up to a tenth of its bytes, are now and then compiled
-// outside them or not at all; cause not found), so the figures are those of
-// the median of three runs by bytes, runs with nothing between the marks
-// left out.
+// Three runs, the median by bytes: which functions a request runs could
+// still vary with the Go scheduler (a goroutine that did or did not wait);
+// runs with nothing between the marks are left out.
 const runs = [];
 for (let i = 0; runs.length < 3; i++) {
   if (i === 8) throw new Error("no compiles after the flush: is this Node's V8 still printing --trace-wasm-compilation-times?");

@@ -3,6 +3,7 @@ package stripeapi
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"sync"
 )
 
@@ -80,17 +81,13 @@ func fieldNames(pt reflect.Type) map[string]bool {
 				if tag == "-" {
 					continue
 				}
-				for j := 0; j < len(tag); j++ {
-					if tag[j] == ',' {
-						tag = tag[:j]
-						break
-					}
-				}
-				if tag != "" {
-					name = tag
+				if tagName, _, _ := strings.Cut(tag, ","); tagName != "" {
+					name = tagName
 				}
 			}
-			names[lowerASCII(name)] = true
+			// Only plain ASCII names are ever looked up (trimObject keeps
+			// any other), so ToLower's Unicode cases do not matter.
+			names[strings.ToLower(name)] = true
 		}
 	}
 	namesCache[pt] = names
@@ -114,16 +111,6 @@ func hasExported(t reflect.Type) bool {
 		}
 	}
 	return false
-}
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // trimObject copies the JSON object b without the members whose names are

@@ -100,6 +100,25 @@ func TestDecodeMatchesUnmarshal(t *testing.T) {
 	}
 }
 
+// A string Stripe echoes from a shopper (a URL, a custom field, metadata)
+// in a member no field takes cannot end early and smuggle in a member that
+// one does: escaped quotes and backslashes are skipped as encoding/json reads
+// them, so the session's own amount_total and status are what decode.
+func TestDecodeDroppedStringsCannotInjectMembers(t *testing.T) {
+	for _, doc := range []string{
+		`{"id":"cs_i","success_url":"x\",\"amount_total\":1,\"status\":\"complete\",\"z\":\"","amount_total":4200,"status":"open"}`,
+		`{"id":"cs_i","junk":"a\\","amount_total":4200,"status":"open"}`,
+		`{"id":"cs_i","junk":["\\\"]","amount_total",1],"amount_total":4200,"status":"open"}`,
+		`{"id":"cs_i","junk":{"k":"}\"},\"amount_total\":1,{"},"amount_total":4200,"status":"open"}`,
+	} {
+		checkSame[CheckoutSession](t, doc, []byte(doc))
+		var v CheckoutSession
+		if err := decode([]byte(doc), &v); err != nil || v.AmountTotal != 4200 || v.Status != "open" {
+			t.Errorf("%s: amount_total %d, status %q, err %v", doc, v.AmountTotal, v.Status, err)
+		}
+	}
+}
+
 // Every cut of a session is an error for both, never a partial value.
 func TestDecodeTruncatedAnswers(t *testing.T) {
 	session := fullSession(t)

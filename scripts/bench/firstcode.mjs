@@ -43,8 +43,8 @@ const MARK = "### firstcode\n";
 if (!Object.hasOwn(requests, endpoint)) throw new Error("-endpoint create or status");
 
 // The child: -warm requests, then (-flush) V8's %FlushWasmCode() and one more
-// request, or (-time) 40 pairs of a request without and after the flush,
-// printed as JSON.
+// request between two marks, or (-time) 40 pairs of a request without and
+// after the flush, printed as JSON.
 if (args.includes("-child")) {
   const stack = await nodeStack({ workerDir, retire: false });
   const make = requests[endpoint];
@@ -73,11 +73,11 @@ if (args.includes("-child")) {
   process.exit(0);
 }
 
-// child runs this script with V8's trace (trace) and mode ("-flush",
-// "-time" or none) and returns what it printed.
-const child = (trace, mode) => {
+// child runs this script with mode ("-flush" or "-time"), V8's trace when
+// trace is set, and returns what it printed.
+const child = (mode, trace) => {
   const v8 = ["--allow-natives-syntax", "--liftoff-only", ...(trace ? ["--trace-wasm-compilation-times"] : [])];
-  const r = spawnSync("stdbuf", ["-oL", process.execPath, ...v8, fileURLToPath(import.meta.url), ...args, "-child", ...(mode ? [mode] : [])], {
+  const r = spawnSync("stdbuf", ["-oL", process.execPath, ...v8, fileURLToPath(import.meta.url), ...args, "-child", mode], {
     encoding: "utf8",
     maxBuffer: 256 << 20,
     stdio: ["ignore", "pipe", "inherit"],
@@ -86,27 +86,14 @@ const child = (trace, mode) => {
   return r.stdout;
 };
 
-// The functions V8 compiled with Liftoff between the child's two marks.
-// (stdbuf makes the C library's stdout, which V8's trace goes through,
-// line-buffered, so that the trace and the marks keep their order.)
-const between = (out) => {
-  const parts = out.split(MARK);
-  if (parts.length !== 3) throw new Error("the child's marks are missing");
-  return [...parts[1].matchAll(/#(\d+) using Liftoff.* bodysize (\d+) codesize (\d+)/g)].map((m) => ({ index: Number(m[1]), body: Number(m[2]), code: Number(m[3]) }));
-};
-// Three runs, the median by bytes: which functions a request runs could
-// still vary with the Go scheduler (a goroutine that did or did not wait);
-// runs with nothing between the marks are left out.
-const runs = [];
-for (let i = 0; runs.length < 3; i++) {
-  if (i === 8) throw new Error("no compiles after the flush: is this Node's V8 still printing --trace-wasm-compilation-times?");
-  const run = between(child(true, "-flush"));
-  if (run.length > 0) runs.push(run);
-}
-const bodyBytes = (run) => run.reduce((a, c) => a + c.body, 0);
-runs.sort((a, b) => bodyBytes(a) - bodyBytes(b));
-const compiled = runs[1];
-const { plain, flushed } = JSON.parse(child(false, "-time"));
+// The functions V8 compiled between the child's two marks. (stdbuf makes the
+// C library's stdout, which V8's trace goes through, line-buffered, so that
+// the trace and the marks keep their order.)
+const parts = child("-flush", true).split(MARK);
+if (parts.length !== 3) throw new Error("the child's marks are missing");
+const compiled = [...parts[1].matchAll(/#(\d+) using Liftoff.* bodysize (\d+) codesize (\d+)/g)].map((m) => ({ index: Number(m[1]), body: Number(m[2]), code: Number(m[3]) }));
+if (compiled.length === 0) throw new Error("no compiles after the flush: is this Node's V8 still printing --trace-wasm-compilation-times?");
+const { plain, flushed } = JSON.parse(child("-time", false));
 
 const names = functionNames(fs.readFileSync(path.join(workerDir, "app.wasm")));
 const pkg = (name) => {
@@ -138,41 +125,31 @@ for (const c of [...compiled].sort((x, y) => y.body - x.body).slice(0, top)) {
 }
 
 // functionNames reads the function names of a wasm module's name section
-// (function index, imports included, to name).
-function functionNames(b) {
-  let i = 8;
+// (function index, imports included, to name): subsection 1, a vector of
+// (index, name) pairs.
+function functionNames(wasm) {
+  const [section] = WebAssembly.Module.customSections(new WebAssembly.Module(wasm), "name");
+  const out = new Map();
+  if (!section) return out;
+  const b = Buffer.from(section);
+  let i = 0;
   const leb = () => {
     let r = 0;
-    let s = 0;
-    for (;;) {
+    for (let s = 0; ; s += 7) {
       const x = b[i++];
       r += (x & 0x7f) * 2 ** s;
-      s += 7;
       if (x < 0x80) return r;
     }
   };
-  const str = () => {
-    const n = leb();
-    const s = b.toString("utf8", i, i + n);
-    i += n;
-    return s;
-  };
-  const out = new Map();
   while (i < b.length) {
-    const id = b[i++];
-    const size = leb();
-    const end = i + size;
-    if (id === 0 && str() === "name") {
-      while (i < end) {
-        const sub = b[i++];
-        const subEnd = leb() + i;
-        if (sub === 1) {
-          for (let n = leb(); n > 0; n--) {
-            const index = leb();
-            out.set(index, str());
-          }
-        }
-        i = subEnd;
+    const sub = b[i++];
+    const end = leb() + i;
+    if (sub === 1) {
+      for (let n = leb(); n > 0; n--) {
+        const index = leb();
+        const len = leb();
+        out.set(index, b.toString("utf8", i, i + len));
+        i += len;
       }
     }
     i = end;

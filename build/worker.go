@@ -26,7 +26,8 @@ type WorkerOptions struct {
 // stripe.CheckoutSession needed 256 KB; the worker decodes only the fields it
 // reads (stripeapi.CheckoutSession). 64 KB served the happy paths but overflowed
 // in stripe-go's decoding of error responses into stripe.Error (since session
-// 7 those too decode into a few fields, stripeapi.Error); 128 KB leaves room. Finished goroutines' stacks are reused (TinyGo patch
+// 7 those too decode into a few fields, stripeapi.Error); 128 KB leaves room.
+// Finished goroutines' stacks are reused (TinyGo patch
 // scripts/tinygo-patches/06-stack-reuse.patch), so the size costs memory per
 // concurrent request, not per request.
 const tinygoStackSize = "128KB"
